@@ -1,0 +1,525 @@
+"""The ERP fake, modelled on NetSuite: a pure state machine over `ErpDocument` posts.
+
+No I/O, no clock (callers pass ``now_s``), no randomness. The simulation calls `Erp` directly;
+an HTTP app can wrap it. Answers are `ErpResponse` values, never exceptions.
+
+Checks on a transaction run in this order, so that a retried document meets the same answer:
+duplicate external id (DUP_RCRD) -> reference to the parent record (INVALID_KEY_OR_REF) -> same
+subsidiary and currency as the parent (INVALID_KEY_OR_REF) -> posting period open (CLOSED_TRAN_PRD)
+-> journal balanced and amounts consistent (INVALID_TRANS_AMT) -> optimistic lock
+(RCRD_HAS_BEEN_CHANGED) -> the invoice's status allows the move (INVALID_FLD_VALUE) and its amounts
+fit (INVALID_TRANS_AMT).
+
+Records are keyed by external id; a document posted without one is keyed by its internal id, so
+external ids are expected never to be bare integers like "1001".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from rehearse.fakes.erp.journal import GeneralLedger, balanced_total_minor
+from rehearse.fakes.erp.periods import PeriodBook, is_period_name
+from rehearse.fakes.erp.responses import (
+    CLOSED_TRAN_PRD,
+    DUP_RCRD,
+    INVALID_FLD_VALUE,
+    INVALID_KEY_OR_REF,
+    INVALID_TRANS_AMT,
+    RCRD_DSNT_EXIST,
+    RCRD_HAS_BEEN_CHANGED,
+    SSS_REQUEST_LIMIT_EXCEEDED,
+    ErpResponse,
+    rejected,
+)
+from rehearse.fakes.erp.state import (
+    INVOICE_TRANSITIONS,
+    CustomerRecord,
+    InvoiceRecord,
+    PaymentRecord,
+    PostedDocument,
+)
+from rehearse.sync.model import ErpDocument
+from rehearse.sync.ports import Trace
+
+FIRST_INTERNAL_ID = 1001  # NetSuite-like: internal ids are small sequential integers
+
+
+class Erp:
+    """A NetSuite-like ERP account: customers, AR invoices, payments, voids, write-offs, GL.
+
+    Parameters
+    ----------
+    entities
+        Legal entity id -> functional currency, e.g. ``{"US01": "USD", "EU01": "EUR"}``.
+    concurrency_limit
+        Account-wide number of requests in flight at once (5 on NetSuite's shared tier).
+    trace
+        Receives ``erp.document``, ``erp.payment_applied``, ``erp.payment_unapplied`` and
+        ``erp.period_closed`` records.
+    retry_after_s
+        The Retry-After a 429 carries.
+    """
+
+    __slots__ = (
+        "_entities",
+        "_trace",
+        "_concurrency_limit",
+        "_in_flight",
+        "_limit_exceeded",
+        "_next_internal_id",
+        "_customers",
+        "_invoices",
+        "_payments",
+        "_voids",
+        "_writeoffs",
+        "_records_by_type",
+        "_post_by_type",
+        "_views",
+        "_periods",
+        "_ledger",
+    )
+
+    def __init__(
+        self,
+        *,
+        entities: dict[str, str],
+        concurrency_limit: int,
+        trace: Trace,
+        retry_after_s: float = 1.0,
+    ) -> None:
+        if concurrency_limit < 1:
+            raise ValueError(f"concurrency_limit must be at least 1, got {concurrency_limit}")
+        self._entities = dict(entities)
+        self._trace = trace
+        self._concurrency_limit = concurrency_limit
+        self._in_flight = 0
+        # Built once: the 429 is the answer a loaded account gives most, and it never varies.
+        self._limit_exceeded = ErpResponse(
+            429,
+            "",
+            SSS_REQUEST_LIMIT_EXCEEDED,
+            f"concurrency limit of {concurrency_limit} requests exceeded",
+            retry_after_s,
+        )
+        self._next_internal_id = FIRST_INTERNAL_ID
+        self._customers: dict[str, CustomerRecord] = {}
+        self._invoices: dict[str, InvoiceRecord] = {}
+        self._payments: dict[str, PaymentRecord] = {}
+        self._voids: dict[str, PostedDocument] = {}
+        self._writeoffs: dict[str, PostedDocument] = {}
+        self._records_by_type: dict[str, dict[str, Any]] = {
+            "customer": self._customers,
+            "invoice": self._invoices,
+            "payment": self._payments,
+            "void": self._voids,
+            "writeoff": self._writeoffs,
+        }
+        self._post_by_type: dict[str, Callable[[ErpDocument, float, float | None], ErpResponse]]
+        self._post_by_type = {
+            "customer": self._post_customer,
+            "invoice": self._post_invoice,
+            "payment": self._post_payment,
+            "void": self._post_void,
+            "writeoff": self._post_writeoff,
+        }
+        self._views = {name: MappingProxyType(rec) for name, rec in self._records_by_type.items()}
+        self._periods = PeriodBook(self._entities)
+        self._ledger = GeneralLedger()
+
+    # -- concurrency -----------------------------------------------------------------------
+
+    def begin_request(self) -> ErpResponse | None:
+        """Admit one request: None if admitted (now in flight), else the 429 to answer with."""
+        if self._in_flight >= self._concurrency_limit:
+            return self._limit_exceeded
+        self._in_flight += 1
+        return None
+
+    def end_request(self) -> None:
+        """Release the slot of an admitted request. Raises if none is in flight (a caller bug)."""
+        if self._in_flight <= 0:
+            raise RuntimeError("end_request without a request in flight")
+        self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        """Requests admitted by `begin_request` and not yet ended."""
+        return self._in_flight
+
+    # -- posting ---------------------------------------------------------------------------
+
+    def post(
+        self, document: ErpDocument, now_s: float, started_s: float | None = None
+    ) -> ErpResponse:
+        """Create (or, for a customer, upsert) a document at `now_s`.
+
+        `started_s` is when the request started: if the invoice a payment, void or write-off
+        targets changed after it, the answer is 409 RCRD_HAS_BEEN_CHANGED and nothing is applied.
+        Answers 201 on create, 200 on a customer update, else a 4xx error response.
+        """
+        post_one = self._post_by_type.get(document.doc_type)
+        if post_one is None:
+            return rejected(INVALID_FLD_VALUE, f"unknown record type {document.doc_type!r}")
+        return post_one(document, now_s, started_s)
+
+    def _post_customer(
+        self, document: ErpDocument, now_s: float, started_s: float | None
+    ) -> ErpResponse:
+        refused = self._refuse_customer(document)
+        if refused is not None:
+            return refused
+        existing = self._customers.get(document.external_id) if document.external_id else None
+        if existing is not None:
+            if existing.document.entity != document.entity:
+                return rejected(INVALID_FLD_VALUE, "a customer cannot change subsidiary")
+            existing.document = document
+            existing.modified_s = now_s
+            return ErpResponse(200, existing.internal_id, "", "")
+        internal_id = self._create_customer(document, now_s)
+        self._emit_document(now_s, internal_id, document, 0, "")
+        return ErpResponse(201, internal_id, "", "")
+
+    def _post_invoice(
+        self, document: ErpDocument, now_s: float, started_s: float | None
+    ) -> ErpResponse:
+        if document.external_id and document.external_id in self._invoices:
+            return _duplicate(document)
+        customer = self._customers.get(document.parent_id)
+        if customer is None:
+            return _missing_parent("customer", document.parent_id)
+        refused = self._refuse_books_and_period(document, customer.document, "customer")
+        if refused is not None:
+            return refused
+        total_minor = balanced_total_minor(document.journal)
+        if total_minor is None:
+            return _unbalanced()
+        subtotal_minor = 0
+        tax_minor = 0
+        for line in document.lines:
+            subtotal_minor += line.amount_minor
+            tax_minor += line.tax_minor
+        if document.tax_minor != tax_minor or document.amount_minor != subtotal_minor + tax_minor:
+            return rejected(
+                INVALID_TRANS_AMT,
+                f"invoice total {document.amount_minor} (tax {document.tax_minor}) does not equal "
+                f"its lines {subtotal_minor} plus their tax {tax_minor}",
+            )
+        if document.amount_minor < 0:
+            return rejected(INVALID_TRANS_AMT, "an invoice total cannot be negative")
+        internal_id = self._new_internal_id()
+        self._invoices[document.external_id or internal_id] = InvoiceRecord(
+            internal_id, document, now_s
+        )
+        self._ledger.post(document.entity, document.currency, document.journal)
+        service_periods = ";".join(
+            f"{int(line.period_start_s)}-{int(line.period_end_s)}" for line in document.lines
+        )
+        self._emit_document(now_s, internal_id, document, total_minor, service_periods)
+        return ErpResponse(201, internal_id, "", "")
+
+    def _post_payment(
+        self, document: ErpDocument, now_s: float, started_s: float | None
+    ) -> ErpResponse:
+        found = self._target_invoice(document, self._payments, started_s)
+        if type(found) is ErpResponse:  # both answers are tuples: tell them apart by exact type
+            return found
+        invoice, total_minor = found
+        # A void or written-off invoice has nothing open, so the payment stays fully unapplied.
+        applied_minor = min(document.amount_minor, invoice.open_minor)
+        if applied_minor:
+            invoice.open_minor -= applied_minor
+            invoice.applied_minor += applied_minor
+            invoice.modified_s = now_s
+        if invoice.open_minor == 0:
+            invoice.status = INVOICE_TRANSITIONS[(invoice.status, "payment")]
+        internal_id = self._new_internal_id()
+        payment = PaymentRecord(internal_id, document, applied_minor)
+        self._payments[document.external_id or internal_id] = payment
+        self._ledger.post(document.entity, document.currency, document.journal)
+        self._emit_document(now_s, internal_id, document, total_minor, "")
+        emit = self._trace.emit
+        emit(
+            now_s,
+            "erp.payment_applied",
+            object_id=internal_id,
+            ref_id=document.source_id,
+            parent_id=document.parent_id,
+            entity=document.entity,
+            currency=document.currency,
+            amount_minor=applied_minor,
+        )
+        if payment.unapplied_minor:
+            emit(
+                now_s,
+                "erp.payment_unapplied",
+                object_id=internal_id,
+                ref_id=document.source_id,
+                parent_id=document.parent_id,
+                entity=document.entity,
+                currency=document.currency,
+                amount_minor=payment.unapplied_minor,
+            )
+        return ErpResponse(201, internal_id, "", "")
+
+    def _post_void(
+        self, document: ErpDocument, now_s: float, started_s: float | None
+    ) -> ErpResponse:
+        found = self._target_invoice(document, self._voids, started_s)
+        if type(found) is ErpResponse:
+            return found
+        invoice, total_minor = found
+        refused = _refuse_move(invoice, "void")
+        if refused is not None:
+            return refused
+        if invoice.applied_minor:
+            return rejected(INVALID_TRANS_AMT, "cannot void an invoice with payments applied")
+        return self._close_invoice(invoice, "void", self._voids, document, now_s, total_minor)
+
+    def _post_writeoff(
+        self, document: ErpDocument, now_s: float, started_s: float | None
+    ) -> ErpResponse:
+        found = self._target_invoice(document, self._writeoffs, started_s)
+        if type(found) is ErpResponse:
+            return found
+        invoice, total_minor = found
+        refused = _refuse_move(invoice, "writeoff")
+        if refused is not None:
+            return refused
+        if document.amount_minor != invoice.open_minor:
+            return rejected(
+                INVALID_TRANS_AMT,
+                f"write-off of {document.amount_minor} does not equal the invoice's open amount "
+                f"{invoice.open_minor}",
+            )
+        return self._close_invoice(invoice, "writeoff", self._writeoffs, document, now_s, total_minor)
+
+    # -- shared steps ----------------------------------------------------------------------
+
+    def _target_invoice(
+        self,
+        document: ErpDocument,
+        records: Mapping[str, object],
+        started_s: float | None,
+    ) -> ErpResponse | tuple[InvoiceRecord, int]:
+        """The invoice a payment, void or write-off applies to and its journal total, or why not."""
+        if document.external_id and document.external_id in records:
+            return _duplicate(document)
+        invoice = self._invoices.get(document.parent_id)
+        if invoice is None:
+            return _missing_parent("invoice", document.parent_id)
+        refused = self._refuse_books_and_period(document, invoice.document, "invoice")
+        if refused is not None:
+            return refused
+        total_minor = balanced_total_minor(document.journal)
+        if total_minor is None:
+            return _unbalanced()
+        if document.amount_minor < 0:
+            return rejected(INVALID_TRANS_AMT, f"a {document.doc_type} amount cannot be negative")
+        if started_s is not None and invoice.modified_s > started_s:
+            return rejected(
+                RCRD_HAS_BEEN_CHANGED,
+                f"invoice {document.parent_id} has been changed since the request started",
+                409,
+            )
+        return invoice, total_minor
+
+    def _refuse_books_and_period(
+        self, document: ErpDocument, parent: ErpDocument, parent_type: str
+    ) -> ErpResponse | None:
+        """Why a transaction cannot be booked against its parent or period, or None."""
+        if document.entity != parent.entity:
+            return rejected(
+                INVALID_KEY_OR_REF,
+                f"subsidiary mismatch: {document.entity} but {parent_type} "
+                f"{document.parent_id} belongs to {parent.entity}",
+            )
+        if document.currency != parent.currency:
+            return rejected(
+                INVALID_KEY_OR_REF,
+                f"invalid currency reference key {document.currency} for {parent_type} "
+                f"{document.parent_id} in {parent.currency}",
+            )
+        period = document.posting_period
+        if not is_period_name(period):
+            return rejected(INVALID_FLD_VALUE, f"posting period must be 'YYYY-MM', got {period!r}")
+        if self._periods.is_closed(document.entity, period):
+            return rejected(
+                CLOSED_TRAN_PRD, f"the period {period} is closed for subsidiary {document.entity}"
+            )
+        return None
+
+    def _refuse_customer(self, document: ErpDocument) -> ErpResponse | None:
+        if document.entity not in self._entities:
+            return rejected(INVALID_KEY_OR_REF, f"subsidiary {document.entity!r} does not exist")
+        if document.journal:
+            return rejected(INVALID_FLD_VALUE, "a customer record carries no journal lines")
+        return None
+
+    def _close_invoice(
+        self,
+        invoice: InvoiceRecord,
+        doc_type: str,
+        records: dict[str, PostedDocument],
+        document: ErpDocument,
+        now_s: float,
+        total_minor: int,
+    ) -> ErpResponse:
+        """Void or write off `invoice`: nothing stays open."""
+        invoice.status = INVOICE_TRANSITIONS[(invoice.status, doc_type)]
+        invoice.open_minor = 0
+        invoice.modified_s = now_s
+        internal_id = self._new_internal_id()
+        records[document.external_id or internal_id] = PostedDocument(internal_id, document)
+        self._ledger.post(document.entity, document.currency, document.journal)
+        self._emit_document(now_s, internal_id, document, total_minor, "")
+        return ErpResponse(201, internal_id, "", "")
+
+    def _create_customer(self, document: ErpDocument, now_s: float) -> str:
+        internal_id = self._new_internal_id()
+        self._customers[document.external_id or internal_id] = CustomerRecord(
+            internal_id, document, now_s
+        )
+        return internal_id
+
+    def _new_internal_id(self) -> str:
+        internal_id = self._next_internal_id
+        self._next_internal_id = internal_id + 1
+        return str(internal_id)
+
+    def _emit_document(
+        self,
+        now_s: float,
+        internal_id: str,
+        document: ErpDocument,
+        journal_total_minor: int,
+        service_periods: str,
+    ) -> None:
+        self._trace.emit(
+            now_s,
+            "erp.document",
+            object_id=internal_id,
+            ref_id=document.source_id,
+            parent_id=document.parent_id,
+            entity=document.entity,
+            currency=document.currency,
+            amount_minor=document.amount_minor,
+            tax_minor=document.tax_minor,
+            debit_minor=journal_total_minor,
+            credit_minor=journal_total_minor,
+            period=document.posting_period,
+            code=document.doc_type,
+            detail=service_periods,
+        )
+
+    # -- other requests --------------------------------------------------------------------
+
+    def lookup(self, doc_type: str, external_id: str) -> ErpResponse:
+        """Find a record by external id: 200 with its internal id, or 404 RCRD_DSNT_EXIST."""
+        records = self._records_by_type.get(doc_type)
+        if records is None:
+            return rejected(INVALID_FLD_VALUE, f"unknown record type {doc_type!r}")
+        record = records.get(external_id) if external_id else None
+        if record is None:
+            return rejected(
+                RCRD_DSNT_EXIST, f"no {doc_type} with external id {external_id!r}", 404
+            )
+        return ErpResponse(200, record.internal_id, "", "")
+
+    def close_period(self, entity: str, period: str, now_s: float) -> None:
+        """Close "YYYY-MM" for `entity` (``"*"``: every entity). Idempotent; traced once.
+
+        Raises ValueError for an unknown entity or a malformed period (a scenario bug).
+        """
+        if self._periods.close(entity, period):
+            self._trace.emit(now_s, "erp.period_closed", entity=entity, period=period)
+
+    def is_closed(self, entity: str, period: str) -> bool:
+        """Whether `entity` can no longer post into `period` (``"*"``: no entity can)."""
+        return self._periods.is_closed(entity, period)
+
+    def preload_customer(self, document: ErpDocument) -> str:
+        """Create a customer of the books that exist before the run; not traced.
+
+        Returns its internal id. Raises ValueError for an invalid customer or an external id that
+        is already taken: preloading is set-up, so a bad input is a scenario bug.
+        """
+        if document.doc_type != "customer":
+            raise ValueError(f"preload_customer takes a customer, got {document.doc_type!r}")
+        refused = self._refuse_customer(document)
+        if refused is not None:
+            raise ValueError(refused.message)
+        if document.external_id in self._customers:
+            raise ValueError(f"customer {document.external_id!r} already exists")
+        return self._create_customer(document, 0.0)
+
+    # -- read-only views -------------------------------------------------------------------
+
+    @property
+    def customers(self) -> Mapping[str, CustomerRecord]:
+        """Customers by external id (internal id for those posted without one); live, read-only."""
+        return self._views["customer"]
+
+    @property
+    def invoices(self) -> Mapping[str, InvoiceRecord]:
+        """Invoices by external id (internal id for those posted without one); live, read-only."""
+        return self._views["invoice"]
+
+    @property
+    def payments(self) -> Mapping[str, PaymentRecord]:
+        """Payments by external id (internal id for those posted without one); live, read-only."""
+        return self._views["payment"]
+
+    @property
+    def voids(self) -> Mapping[str, PostedDocument]:
+        """Voids by external id (internal id for those posted without one); live, read-only."""
+        return self._views["void"]
+
+    @property
+    def writeoffs(self) -> Mapping[str, PostedDocument]:
+        """Write-offs by external id (internal id for those posted without one); live, read-only."""
+        return self._views["writeoff"]
+
+    def gl_balance(self, entity: str, currency: str, account: str) -> int:
+        """Debits minus credits of `account` in the book of `entity` in `currency`."""
+        return self._ledger.balance(entity, currency, account)
+
+    def gl_balances(self) -> dict[tuple[str, str, str], int]:
+        """Every (entity, currency, account) balance, sorted by key."""
+        return self._ledger.balances()
+
+    def closed_periods(self) -> list[tuple[str, str]]:
+        """Every close, as sorted (entity, period) pairs."""
+        return self._periods.closed()
+
+    def documents_count(self) -> int:
+        """How many records were created, of every type, preloaded customers included."""
+        return self._next_internal_id - FIRST_INTERNAL_ID
+
+
+def _duplicate(document: ErpDocument) -> ErpResponse:
+    return rejected(
+        DUP_RCRD, f"a {document.doc_type} with external id {document.external_id} already exists"
+    )
+
+
+def _missing_parent(parent_type: str, parent_id: str) -> ErpResponse:
+    return rejected(INVALID_KEY_OR_REF, f"{parent_type} {parent_id!r} does not exist")
+
+
+def _unbalanced() -> ErpResponse:
+    return rejected(
+        INVALID_TRANS_AMT, "journal does not balance: lines must be one-sided and debits = credits"
+    )
+
+
+def _refuse_move(invoice: InvoiceRecord, doc_type: str) -> ErpResponse | None:
+    if (invoice.status, doc_type) in INVOICE_TRANSITIONS:
+        return None
+    return rejected(
+        INVALID_FLD_VALUE,
+        f"cannot {doc_type} invoice {invoice.document.external_id or invoice.internal_id} "
+        f"in status {invoice.status}",
+    )

@@ -1,0 +1,121 @@
+"""The ERP's records and the invoice status table.
+
+A run holds millions of records, so each is a ``__slots__`` object that keeps a reference to the
+`ErpDocument` it was created from (no copied fields) plus only the state that changes afterwards.
+Voids and write-offs never change once created and are plain `PostedDocument` tuples.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rehearse.sync.model import ErpDocument
+
+# Invoice statuses.
+OPEN = "open"
+PAID = "paid"
+VOID = "void"
+WRITTEN_OFF = "written_off"
+
+INVOICE_TRANSITIONS: dict[tuple[str, str], str] = {
+    # (invoice status, document type applied to it) -> status after. A missing pair is an illegal
+    # move, answered with 400 INVALID_FLD_VALUE. Guards checked by the ledger, not the table:
+    # a payment moves an open invoice to paid only once its open amount reaches zero, and a void
+    # needs nothing applied (so ("paid", "void") only happens for a zero-amount invoice).
+    (OPEN, "payment"): PAID,
+    (PAID, "payment"): PAID,  # nothing left open: the payment stays unapplied
+    (VOID, "payment"): VOID,  # accepted, fully unapplied
+    (WRITTEN_OFF, "payment"): WRITTEN_OFF,  # accepted, fully unapplied
+    (OPEN, "void"): VOID,
+    (PAID, "void"): VOID,
+    (OPEN, "writeoff"): WRITTEN_OFF,
+}
+
+
+class CustomerRecord:
+    """A customer: `document` is the latest upserted version; the subsidiary never changes."""
+
+    __slots__ = ("internal_id", "document", "modified_s")
+
+    def __init__(self, internal_id: str, document: ErpDocument, modified_s: float) -> None:
+        self.internal_id = internal_id
+        self.document = document
+        self.modified_s = modified_s
+
+    @property
+    def entity(self) -> str:
+        """The legal entity (subsidiary) the customer belongs to."""
+        return self.document.entity
+
+    @property
+    def currency(self) -> str:
+        """The currency the customer is billed in."""
+        return self.document.currency
+
+    def __repr__(self) -> str:
+        return f"CustomerRecord({self.internal_id!r}, {self.document.external_id!r})"
+
+
+class InvoiceRecord:
+    """An AR invoice: its document plus status, open and applied amounts and last change time."""
+
+    __slots__ = ("internal_id", "document", "status", "open_minor", "applied_minor", "modified_s")
+
+    def __init__(self, internal_id: str, document: ErpDocument, modified_s: float) -> None:
+        self.internal_id = internal_id
+        self.document = document
+        self.status = OPEN
+        self.open_minor = document.amount_minor
+        self.applied_minor = 0  # payments applied; write-offs and voids are not counted here
+        self.modified_s = modified_s
+
+    @property
+    def entity(self) -> str:
+        """The legal entity the invoice is booked in."""
+        return self.document.entity
+
+    @property
+    def currency(self) -> str:
+        """The transaction currency."""
+        return self.document.currency
+
+    @property
+    def amount_minor(self) -> int:
+        """The invoice total, tax included."""
+        return self.document.amount_minor
+
+    def __repr__(self) -> str:
+        return (
+            f"InvoiceRecord({self.internal_id!r}, {self.document.external_id!r}, "
+            f"status={self.status!r}, open_minor={self.open_minor})"
+        )
+
+
+class PaymentRecord:
+    """A customer payment: how much of it was applied to its invoice and how much was left over."""
+
+    __slots__ = ("internal_id", "document", "applied_minor", "unapplied_minor")
+
+    def __init__(self, internal_id: str, document: ErpDocument, applied_minor: int) -> None:
+        self.internal_id = internal_id
+        self.document = document
+        self.applied_minor = applied_minor
+        self.unapplied_minor = document.amount_minor - applied_minor
+
+    @property
+    def amount_minor(self) -> int:
+        """The payment amount."""
+        return self.document.amount_minor
+
+    def __repr__(self) -> str:
+        return (
+            f"PaymentRecord({self.internal_id!r}, {self.document.external_id!r}, "
+            f"applied_minor={self.applied_minor}, unapplied_minor={self.unapplied_minor})"
+        )
+
+
+class PostedDocument(NamedTuple):
+    """A void or write-off: immutable once created."""
+
+    internal_id: str
+    document: ErpDocument

@@ -1,0 +1,300 @@
+"""Invariant checks at the cut-off (DOMAIN.md 9): small read-only functions, one per invariant.
+
+Each check takes the trace split by kind and the invoice reconciliation table and returns
+``{id, holds, detail}``; ``detail`` is a short sentence with counts and, when the invariant fails, up
+to `EXAMPLE_IDS_MAX` example ids. Sources still in the engine's in-flight set at the cut-off are named
+and excluded where the invariant says so (I1 counts them, I2 and I3 skip them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from rehearse.reports.frame import KindFrames
+
+__all__ = ["CHECKS", "check_invariants"]
+
+EXAMPLE_IDS_MAX = 3  # enough to start an investigation, short enough for a table cell
+DOCUMENT_TYPES_UNIQUE = ("invoice", "payment", "void", "writeoff")
+
+Check = Callable[[KindFrames, pl.DataFrame], dict]
+
+
+def _result(invariant_id: str, failures: pl.Series, holds_text: str, fails_text: str) -> dict:
+    """``failures`` holds the ids that break the invariant; texts are formatted with ``n``."""
+    count = failures.len()
+    if count == 0:
+        return {"id": invariant_id, "holds": True, "detail": holds_text}
+    examples = ", ".join(failures.unique().sort().head(EXAMPLE_IDS_MAX).cast(pl.String).to_list())
+    return {
+        "id": invariant_id,
+        "holds": False,
+        "detail": f"{fails_text.format(n=count)} (e.g. {examples})",
+    }
+
+
+def _documents(frames: KindFrames, document_type: str) -> pl.DataFrame:
+    return frames.get("erp.document").filter(pl.col("code") == document_type)
+
+
+def check_money_conserved(frames: KindFrames, invoices: pl.DataFrame) -> dict:
+    """I1: per (entity, currency), oracle non-void invoices = ERP invoices not voided + in flight."""
+    key = ["entity", "currency"]
+    oracle = invoices.filter(pl.col("oracle_object_id").is_not_null())
+    billing = (
+        oracle.filter(pl.col("oracle_code") != "void")
+        .group_by(entity="oracle_entity", currency="oracle_currency")
+        .agg(pl.col("oracle_amount_minor").sum().alias("billing_minor"))
+    )
+    voided = invoices.filter(pl.col("has_void")).select("source_id")
+    erp = (
+        _documents(frames, "invoice")
+        .join(voided, left_on="ref_id", right_on="source_id", how="anti")
+        .group_by(key)
+        .agg(pl.col("amount_minor").sum().alias("erp_minor"))
+    )
+    in_flight = (
+        oracle.filter(
+            pl.col("in_flight") & (pl.col("erp_documents") == 0) & (pl.col("oracle_code") != "void")
+        )
+        .group_by(entity="oracle_entity", currency="oracle_currency")
+        .agg(pl.col("oracle_amount_minor").sum().alias("in_flight_minor"))
+    )
+    groups = (
+        billing.join(erp, on=key, how="full", coalesce=True)
+        .join(in_flight, on=key, how="full", coalesce=True)
+        .with_columns(pl.col("billing_minor", "erp_minor", "in_flight_minor").fill_null(0))
+        .sort(key)
+    )
+    off = groups.filter(pl.col("billing_minor") != pl.col("erp_minor") + pl.col("in_flight_minor"))
+    in_flight_minor = int(groups["in_flight_minor"].sum())
+    labels = off.select(
+        pl.format(
+            "{}/{} billing {} vs ERP {} + in flight {}",
+            "entity",
+            "currency",
+            "billing_minor",
+            "erp_minor",
+            "in_flight_minor",
+        )
+    ).to_series()
+    return _result(
+        "I1",
+        labels,
+        f"{groups.height} entity/currency groups balance ({in_flight_minor} minor units in flight)",
+        f"{{n}} of {groups.height} entity/currency groups out of balance",
+    )
+
+
+def check_one_erp_invoice_each(frames: KindFrames, invoices: pl.DataFrame) -> dict:
+    """I2: each oracle invoice has exactly one equal ERP invoice; no ERP invoice without a source."""
+    oracle = invoices.filter(pl.col("oracle_object_id").is_not_null())
+    waiting = oracle.filter(pl.col("in_flight") & (pl.col("erp_documents") == 0))
+    failing = oracle.filter(
+        ~(pl.col("in_flight") & (pl.col("erp_documents") == 0))
+        & ((pl.col("erp_documents") != 1) | ~pl.col("fields_equal"))
+    )["source_id"]
+    orphans = invoices.filter(pl.col("oracle_object_id").is_null())["source_id"]
+    failures = pl.concat([failing, orphans.fill_null("")])
+    return _result(
+        "I2",
+        failures,
+        f"all {oracle.height - waiting.height} invoices have exactly one equal ERP invoice "
+        f"({waiting.height} in flight); no ERP invoice without a source",
+        f"{failing.len()} of {oracle.height} invoices lack exactly one equal ERP invoice, "
+        f"{orphans.len()} ERP invoice sources have no oracle invoice",
+    )
+
+
+def _invoices_in_flight(frames: KindFrames) -> pl.DataFrame:
+    """Invoice ids touched by an in-flight posting: the invoice itself or a charge paying it."""
+    inflight = frames.get("engine.inflight").select(pl.col("ref_id").alias("source_id"))
+    charges = frames.get("oracle.payment").select(
+        pl.col("object_id").alias("source_id"), pl.col("parent_id").alias("invoice_id")
+    )
+    via_charge = inflight.join(charges, on="source_id", how="inner").select(
+        pl.col("invoice_id").alias("source_id")
+    )
+    return pl.concat([inflight, via_charge]).unique()
+
+
+def check_states_reflected(frames: KindFrames, invoices: pl.DataFrame) -> dict:
+    """I3: paid => fully applied in the ERP; void => void exists; written_off => write-off exists."""
+    checked = invoices.filter(pl.col("oracle_code").is_in(["paid", "void", "written_off"])).join(
+        _invoices_in_flight(frames), on="source_id", how="anti"
+    )
+    fully_applied = (pl.col("erp_documents") > 0) & (
+        pl.col("applied_minor") >= pl.col("erp_amount_minor")
+    )
+    reflected = (
+        pl.when(pl.col("oracle_code") == "paid")
+        .then(fully_applied)
+        .when(pl.col("oracle_code") == "void")
+        .then(pl.col("has_void"))
+        .otherwise(pl.col("has_writeoff"))
+        .fill_null(False)
+    )
+    failures = checked.filter(~reflected)["source_id"]
+    return _result(
+        "I3",
+        failures,
+        f"all {checked.height} paid, void or written-off invoices are reflected in the ERP",
+        f"{{n}} of {checked.height} paid, void or written-off invoices not reflected in the ERP",
+    )
+
+
+def check_applications(frames: KindFrames, invoices: pl.DataFrame) -> dict:
+    """I4: applied <= invoice amount per ERP invoice; applied + unapplied = amount per ERP payment."""
+    applied_rows = frames.get("erp.payment_applied")
+    per_invoice = (
+        applied_rows.group_by("parent_id")
+        .agg(pl.col("amount_minor").sum().alias("applied_minor"))
+        .join(
+            invoices.select("source_id", "erp_amount_minor"),
+            left_on="parent_id",
+            right_on="source_id",
+            how="left",
+        )
+    )
+    over_applied = per_invoice.filter(
+        pl.col("applied_minor") > pl.col("erp_amount_minor").fill_null(0)
+    )["parent_id"]
+    payments = _documents(frames, "payment").group_by("object_id").agg(pl.col("amount_minor").sum())
+    applied = applied_rows.group_by("object_id").agg(pl.col("amount_minor").sum().alias("applied"))
+    unapplied = (
+        frames.get("erp.payment_unapplied")
+        .unique(subset="object_id", keep="last", maintain_order=True)
+        .select("object_id", pl.col("amount_minor").alias("unapplied"))
+    )
+    per_payment = (
+        payments.join(applied, on="object_id", how="full", coalesce=True)
+        .join(unapplied, on="object_id", how="full", coalesce=True)
+        .with_columns(pl.col("amount_minor", "applied", "unapplied").fill_null(0))
+    )
+    unbalanced = per_payment.filter(
+        pl.col("applied") + pl.col("unapplied") != pl.col("amount_minor")
+    )["object_id"]
+    return _result(
+        "I4",
+        pl.concat([over_applied, unbalanced]),
+        f"{per_invoice.height} invoices within their amount; "
+        f"{per_payment.height} payments applied + unapplied = amount",
+        f"{over_applied.len()} invoices applied beyond their amount, "
+        f"{unbalanced.len()} payments with applied + unapplied != amount",
+    )
+
+
+def check_entries_balance(frames: KindFrames, invoices: pl.DataFrame) -> dict:
+    """I12: every ERP document's journal balances (debit = credit)."""
+    documents = frames.get("erp.document")
+    failures = documents.filter(pl.col("debit_minor") != pl.col("credit_minor"))["object_id"]
+    return _result(
+        "I12",
+        failures,
+        f"all {documents.height} ERP documents balance",
+        f"{{n}} of {documents.height} ERP documents do not balance",
+    )
+
+
+def check_no_duplicate_documents(frames: KindFrames, invoices: pl.DataFrame) -> dict:
+    """I13: at most one ERP document per (source id, type) for invoices, payments, voids, write-offs."""
+    keyed = frames.get("erp.document").filter(
+        pl.col("code").is_in(DOCUMENT_TYPES_UNIQUE) & (pl.col("ref_id") != "")
+    )
+    per_key = keyed.group_by("ref_id", "code").agg(pl.len().alias("documents"))
+    failures = per_key.filter(pl.col("documents") > 1).select(pl.format("{}:{}", "code", "ref_id"))
+    return _result(
+        "I13",
+        failures.to_series(),
+        f"{per_key.height} (source, type) pairs have one ERP document each",
+        f"{{n}} of {per_key.height} (source, type) pairs have more than one ERP document",
+    )
+
+
+def check_closed_periods(frames: KindFrames, invoices: pl.DataFrame) -> dict:
+    """I14: no ERP document posted into an (entity, period) at or after that period was closed."""
+    closed = frames.get("erp.period_closed")
+    per_entity = closed.group_by("entity", "period").agg(pl.col("t_s").min().alias("closed_t_s"))
+    every_entity = (
+        closed.filter(pl.col("entity") == "*")
+        .group_by("period")
+        .agg(pl.col("t_s").min().alias("closed_all_t_s"))
+    )
+    documents = frames.get("erp.document").filter(pl.col("period") != "")
+    late = (
+        documents.join(per_entity, on=["entity", "period"], how="left")
+        .join(every_entity, on="period", how="left")
+        .filter(
+            (pl.col("t_s") >= pl.col("closed_t_s")).fill_null(False)
+            | (pl.col("t_s") >= pl.col("closed_all_t_s")).fill_null(False)
+        )
+    )
+    return _result(
+        "I14",
+        late["object_id"],
+        f"no ERP document in a closed period ({closed.height} period closings)",
+        f"{{n}} of {documents.height} ERP documents posted into a closed period",
+    )
+
+
+def check_one_entity(frames: KindFrames, invoices: pl.DataFrame) -> dict:
+    """I16: payment, invoice and customer share one entity (customers preloaded before the run skipped)."""
+    first = pl.col("row_nr").arg_min()
+    invoice_entity = (
+        _documents(frames, "invoice")
+        .group_by("ref_id")
+        .agg(pl.col("entity").get(first).alias("invoice_entity"))
+    )
+    customer_entity = (
+        _documents(frames, "customer")
+        .group_by("ref_id")
+        .agg(pl.col("entity").get(first).alias("customer_entity"))
+    )
+    payments = _documents(frames, "payment").join(
+        invoice_entity, left_on="parent_id", right_on="ref_id", how="inner"
+    )
+    across_payments = payments.filter(pl.col("entity") != pl.col("invoice_entity"))["object_id"]
+    erp_invoices = _documents(frames, "invoice").join(
+        customer_entity, left_on="parent_id", right_on="ref_id", how="inner"
+    )
+    across_invoices = erp_invoices.filter(pl.col("entity") != pl.col("customer_entity"))["object_id"]
+    return _result(
+        "I16",
+        pl.concat([across_payments, across_invoices]),
+        f"{payments.height} payments and {erp_invoices.height} invoices share their parent's entity",
+        f"{across_payments.len()} payments and {across_invoices.len()} invoices "
+        "in another entity than their parent",
+    )
+
+
+CHECKS: dict[str, Check] = {
+    "I1": check_money_conserved,
+    "I2": check_one_erp_invoice_each,
+    "I3": check_states_reflected,
+    "I4": check_applications,
+    "I12": check_entries_balance,
+    "I13": check_no_duplicate_documents,
+    "I14": check_closed_periods,
+    "I16": check_one_entity,
+}
+
+
+def check_invariants(frames: KindFrames, invoices: pl.DataFrame) -> list[dict]:
+    """Run every check in `CHECKS`.
+
+    Parameters
+    ----------
+    frames
+        The trace split by kind.
+    invoices
+        The invoice reconciliation table (`rehearse.reports.reconcile.invoice_table`).
+
+    Returns
+    -------
+    list of dict
+        ``{id, holds, detail}`` per invariant, in the order of DOMAIN.md (I1, I2, I3, I4, I12, I13,
+        I14, I16).
+    """
+    return [check(frames, invoices) for check in CHECKS.values()]

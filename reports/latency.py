@@ -1,0 +1,181 @@
+"""Latency from a commercial event to its ERP document, and the ERP backlog over time (DOMAIN.md 11).
+
+- invoice-to-ERP: the first ERP invoice document's ``t_s`` minus the ``billing.invoice_finalized``
+  ``t_s`` of the same invoice (joined on invoice id = the document's ``ref_id``);
+- payment-to-ERP: the first ERP payment document's ``t_s`` minus the ``payments.charge_succeeded``
+  ``t_s`` of the same charge.
+
+A source that never reached the ERP has no sample (it shows up as missing in the reconciliation and
+as waiting in the backlog).
+
+Percentiles use the nearest-rank rule of polars' ``interpolation="nearest"``: over the sorted sample
+``x[0..n-1]``, the q-quantile is ``x[round(q * (n - 1))]`` with halves rounded up. It always returns a
+value that was observed, so it is exact and stable across platforms.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rehearse.reports.frame import ROW_NUMBER, KindFrames
+
+__all__ = ["FLOWS", "backlog_series", "latency_samples", "latency_stats"]
+
+# flow name -> (source kind, ERP document type)
+FLOWS: dict[str, tuple[str, str]] = {
+    "invoice_to_erp": ("billing.invoice_finalized", "invoice"),
+    "payment_to_erp": ("payments.charge_succeeded", "payment"),
+}
+QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+QUANTILE_METHOD = "nearest"
+
+
+def _source_and_erp_times(frames: KindFrames, flow: str) -> pl.DataFrame:
+    """Per source id: ``source_t_s``, ``erp_t_s`` (null when not in the ERP) and ``entity``."""
+    source_kind, document_type = FLOWS[flow]
+    sources = frames.get(source_kind).group_by(source_id="object_id").agg(
+        pl.col("t_s").min().alias("source_t_s"),
+        pl.col("entity").get(pl.col(ROW_NUMBER).arg_min()).alias("source_entity"),
+    )
+    documents = (
+        frames.get("erp.document")
+        .filter(pl.col("code") == document_type)
+        .group_by(source_id="ref_id")
+        .agg(
+            pl.col("t_s").min().alias("erp_t_s"),
+            pl.col("entity").get(pl.col("t_s").arg_min()).alias("erp_entity"),
+        )
+    )
+    return sources.join(documents, on="source_id", how="left").select(
+        "source_id",
+        "source_t_s",
+        "erp_t_s",
+        pl.when(pl.col("source_entity") != "")
+        .then(pl.col("source_entity"))
+        .otherwise(pl.col("erp_entity").fill_null(""))
+        .alias("entity"),
+    )
+
+
+def latency_samples(frames: KindFrames) -> pl.DataFrame:
+    """Every latency sample of every flow.
+
+    Parameters
+    ----------
+    frames
+        The trace split by kind.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``flow``, ``source_id``, ``entity`` (the source row's, else the ERP document's) and
+        ``latency_s``, sorted by flow then source id.
+    """
+    parts = [
+        _source_and_erp_times(frames, flow)
+        .filter(pl.col("erp_t_s").is_not_null())
+        .select(
+            pl.lit(flow).alias("flow"),
+            "source_id",
+            "entity",
+            (pl.col("erp_t_s") - pl.col("source_t_s")).alias("latency_s"),
+        )
+        for flow in FLOWS
+    ]
+    return pl.concat(parts).sort("flow", "source_id")
+
+
+def _stats_exprs() -> list[pl.Expr]:
+    latency = pl.col("latency_s")
+    return [
+        pl.len().alias("count"),
+        *[latency.quantile(q, QUANTILE_METHOD).alias(name) for name, q in QUANTILES.items()],
+        latency.max().alias("max"),
+    ]
+
+
+def _empty_stats() -> dict:
+    return {"count": 0, **{name: None for name in QUANTILES}, "max": None}
+
+
+def latency_stats(samples: pl.DataFrame) -> dict:
+    """Summarise latency samples per flow, overall and per entity.
+
+    Parameters
+    ----------
+    samples
+        The result of `latency_samples`.
+
+    Returns
+    -------
+    dict
+        One ``{count, p50, p95, p99, max}`` per flow (values null when count is 0), and ``by_entity``:
+        a list of ``{entity, <flow>: {...}, ...}`` sorted by entity.
+    """
+    overall = samples.group_by("flow").agg(_stats_exprs())
+    result: dict = {flow: _empty_stats() for flow in FLOWS}
+    for row in overall.to_dicts():
+        result[row.pop("flow")] = row
+    per_entity = samples.group_by("entity", "flow").agg(_stats_exprs()).sort("entity", "flow")
+    by_entity: dict[str, dict] = {}
+    for row in per_entity.to_dicts():  # one row per (entity, flow): a handful
+        entity, flow = row.pop("entity"), row.pop("flow")
+        by_entity.setdefault(entity, {flow_name: _empty_stats() for flow_name in FLOWS})[flow] = row
+    result["by_entity"] = [{"entity": entity, **stats} for entity, stats in by_entity.items()]
+    return result
+
+
+def backlog_series(trace_or_frames: pl.DataFrame | KindFrames, step_s: float) -> pl.DataFrame:
+    """Sources waiting for their ERP document, sampled every ``step_s`` from the run's start.
+
+    An invoice waits from its ``billing.invoice_finalized`` until its first ERP invoice document
+    (forever if there is none); a charge from ``payments.charge_succeeded`` until its first ERP
+    payment. The count at a sample time ``t`` includes every change at or before ``t``.
+
+    Parameters
+    ----------
+    trace_or_frames
+        A trace frame, or the trace already split by kind.
+    step_s
+        Seconds between samples (> 0). Samples run from the start (first ``run.start``, else the
+        smallest set ``t_s``) to the cut-off inclusive.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``t_s`` (Float64), ``invoices_waiting`` and ``payments_waiting`` (Int64).
+    """
+    if step_s <= 0:
+        raise ValueError(f"step_s must be > 0, got {step_s}")
+    frames = (
+        trace_or_frames
+        if isinstance(trace_or_frames, KindFrames)
+        else KindFrames(trace_or_frames)
+    )
+    start_t_s, cutoff_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
+    steps = int((cutoff_t_s - start_t_s) // step_s) + 1
+    series = pl.DataFrame(
+        {"t_s": pl.arange(0, steps, eager=True).cast(pl.Float64) * step_s + start_t_s}
+    )
+    for flow, column in (("invoice_to_erp", "invoices_waiting"), ("payment_to_erp", "payments_waiting")):
+        times = _source_and_erp_times(frames, flow)
+        changes = (
+            pl.concat(
+                [
+                    times.select(pl.col("source_t_s").alias("t_s"), pl.lit(1).alias("delta")),
+                    times.filter(pl.col("erp_t_s").is_not_null()).select(
+                        # a document "before" its source still leaves the backlog no earlier
+                        pl.max_horizontal("erp_t_s", "source_t_s").alias("t_s"),
+                        pl.lit(-1).alias("delta"),
+                    ),
+                ]
+            )
+            .group_by("t_s")
+            .agg(pl.col("delta").sum())
+            .sort("t_s")
+            .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column))
+        )
+        series = series.join_asof(changes, on="t_s", strategy="backward").with_columns(
+            pl.col(column).fill_null(0)
+        )
+    return series

@@ -1,0 +1,254 @@
+"""Reconciliation: what the ERP holds against what the oracle says it should hold (DOMAIN.md 10).
+
+Invoices and payments are each a full outer join of the oracle's expectations with the ERP's documents
+on the source id (the source invoice id, the charge id). Every source ends in exactly one outcome:
+
+- ``matched``: exactly one ERP document, equal on every reconciled field (and, for an invoice, in the
+  final state the oracle expects);
+- ``missing``: no ERP document (an invoice or payment still in the engine's in-flight set at the
+  cut-off is missing too, and also counted as ``in_flight``);
+- ``duplicated``: more than one ERP document (counted once per source);
+- ``mismatched``: exactly one ERP document that differs (``mismatched_fields``: an amount, tax,
+  currency, entity, customer, invoice or service period; ``mismatched_status``: fields equal, final
+  state not the expected one);
+
+and ``orphaned`` counts ERP documents whose source id has no expectation.
+
+The final ERP state of an invoice is, in this order of precedence: ``void`` if a void document points
+at it (``parent_id``), ``written_off`` if a write-off does, ``paid`` if the payments applied to it add up
+to its amount, else ``open``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rehearse.reports.frame import ROW_NUMBER, KindFrames
+
+__all__ = ["accuracy_by_group", "invoice_table", "payment_table", "summarise"]
+
+OUTCOMES = ("matched", "missing", "duplicated", "mismatched")
+INVOICE_FIELDS = ("entity", "currency", "amount_minor", "tax_minor", "parent_id", "detail")
+PAYMENT_FIELDS = ("entity", "currency", "amount_minor", "parent_id")
+
+
+def _last_per_object(rows: pl.DataFrame) -> pl.DataFrame:
+    """The last row (in trace order) per ``object_id``: a restated expectation replaces the earlier."""
+    return rows.unique(subset="object_id", keep="last", maintain_order=True)
+
+
+def _first_document_per_source(documents: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Per source id (``ref_id``): the document count, first ``t_s`` and the first document's fields."""
+    first = pl.col(ROW_NUMBER).arg_min()
+    return documents.group_by("ref_id").agg(
+        pl.len().alias("erp_documents"),
+        pl.col("t_s").min().alias("erp_first_t_s"),
+        *[pl.col(field).get(first).alias(f"erp_{field}") for field in fields],
+    )
+
+
+def _in_flight_sources(frames: KindFrames, document_type: str) -> pl.DataFrame:
+    inflight = frames.get("engine.inflight").filter(pl.col("code") == document_type)
+    return inflight.select(pl.col("ref_id").unique(), pl.lit(True).alias("in_flight"))
+
+
+def _outcome(fields_equal: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(pl.col("oracle_object_id").is_null())
+        .then(pl.lit("orphaned"))
+        .when(pl.col("erp_documents") == 0)
+        .then(pl.lit("missing"))
+        .when(pl.col("erp_documents") > 1)
+        .then(pl.lit("duplicated"))
+        .when(fields_equal)
+        .then(pl.lit("matched"))
+        .otherwise(pl.lit("mismatched"))
+    )
+
+
+def _join(expected: pl.DataFrame, erp: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    oracle = expected.select(
+        pl.col("object_id").alias("source_id"),
+        pl.col("object_id").alias("oracle_object_id"),
+        *[pl.col(field).alias(f"oracle_{field}") for field in (*fields, "code")],
+    )
+    joined = oracle.join(
+        erp.rename({"ref_id": "source_id"}), on="source_id", how="full", coalesce=True
+    )
+    equal = [pl.col(f"oracle_{field}") == pl.col(f"erp_{field}") for field in fields]
+    return joined.with_columns(
+        pl.col("erp_documents").fill_null(0),
+        pl.all_horizontal(equal).fill_null(False).alias("fields_equal"),
+    )
+
+
+def invoice_table(frames: KindFrames) -> pl.DataFrame:
+    """Reconcile invoices: one row per source invoice id found in the oracle or the ERP.
+
+    Parameters
+    ----------
+    frames
+        The trace split by kind.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``source_id``; ``oracle_*`` (the ``oracle.invoice`` row's entity, currency, amount_minor,
+        tax_minor, parent_id = customer, detail, code = expected state; null when orphaned);
+        ``erp_documents`` (ERP invoices for that source), ``erp_first_t_s`` and ``erp_*`` (the first ERP
+        invoice's fields); ``has_void``, ``has_writeoff``, ``applied_minor``, ``erp_state``;
+        ``fields_equal``, ``in_flight`` and ``outcome``.
+    """
+    documents = frames.get("erp.document")
+    expected = _last_per_object(frames.get("oracle.invoice")).with_columns(
+        pl.col("ref_id").alias("parent_id")  # the oracle names the customer in ref_id
+    )
+    erp = _first_document_per_source(
+        documents.filter(pl.col("code") == "invoice"), INVOICE_FIELDS
+    )
+    table = _join(expected, erp, INVOICE_FIELDS)
+
+    voided = documents.filter(pl.col("code") == "void").select(
+        pl.col("parent_id").unique().alias("source_id"), pl.lit(True).alias("has_void")
+    )
+    written_off = documents.filter(pl.col("code") == "writeoff").select(
+        pl.col("parent_id").unique().alias("source_id"), pl.lit(True).alias("has_writeoff")
+    )
+    applied = (
+        frames.get("erp.payment_applied")
+        .group_by("parent_id")
+        .agg(pl.col("amount_minor").sum().alias("applied_minor"))
+        .rename({"parent_id": "source_id"})
+    )
+    in_flight = _in_flight_sources(frames, "invoice").rename({"ref_id": "source_id"})
+    table = (
+        table.join(voided, on="source_id", how="left")
+        .join(written_off, on="source_id", how="left")
+        .join(applied, on="source_id", how="left")
+        .join(in_flight, on="source_id", how="left")
+        .with_columns(
+            pl.col("has_void", "has_writeoff", "in_flight").fill_null(False),
+            pl.col("applied_minor").fill_null(0),
+        )
+    )
+    erp_state = (
+        pl.when(pl.col("erp_documents") == 0)
+        .then(pl.lit(None, dtype=pl.String))
+        .when(pl.col("has_void"))
+        .then(pl.lit("void"))
+        .when(pl.col("has_writeoff"))
+        .then(pl.lit("written_off"))
+        .when(pl.col("applied_minor") >= pl.col("erp_amount_minor"))
+        .then(pl.lit("paid"))
+        .otherwise(pl.lit("open"))
+    )
+    table = table.with_columns(erp_state.alias("erp_state"))
+    state_equal = (pl.col("erp_state") == pl.col("oracle_code")).fill_null(False)
+    return table.with_columns(
+        _outcome(pl.col("fields_equal") & state_equal).alias("outcome")
+    ).sort("source_id")
+
+
+def payment_table(frames: KindFrames) -> pl.DataFrame:
+    """Reconcile payments: one row per charge id found in the oracle or among ERP payments.
+
+    Parameters
+    ----------
+    frames
+        The trace split by kind.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``source_id`` (the charge); ``oracle_*`` (the ``oracle.payment`` row's entity, currency,
+        amount_minor, parent_id = invoice); ``erp_documents``, ``erp_first_t_s``, ``erp_*`` (the first
+        ERP payment's fields, parent_id = the invoice it was applied to); ``fields_equal``,
+        ``in_flight`` and ``outcome``.
+    """
+    expected = _last_per_object(frames.get("oracle.payment"))
+    erp = _first_document_per_source(
+        frames.get("erp.document").filter(pl.col("code") == "payment"), PAYMENT_FIELDS
+    )
+    in_flight = _in_flight_sources(frames, "payment").rename({"ref_id": "source_id"})
+    return (
+        _join(expected, erp, PAYMENT_FIELDS)
+        .join(in_flight, on="source_id", how="left")
+        .with_columns(pl.col("in_flight").fill_null(False))
+        .with_columns(_outcome(pl.col("fields_equal")).alias("outcome"))
+        .sort("source_id")
+    )
+
+
+def summarise(table: pl.DataFrame) -> dict[str, int]:
+    """Count the outcomes of a reconciliation table.
+
+    Parameters
+    ----------
+    table
+        The result of `invoice_table` or `payment_table`.
+
+    Returns
+    -------
+    dict
+        ``expected``, ``matched``, ``missing``, ``duplicated``, ``mismatched`` (with
+        ``mismatched_fields`` and ``mismatched_status``), ``orphaned`` (ERP documents, not sources),
+        ``in_flight`` (missing and in the in-flight set), ``expected_amount_minor`` and
+        ``matched_amount_minor`` (oracle amounts).
+    """
+    outcome = pl.col("outcome")
+    expected = pl.col("oracle_object_id").is_not_null()
+    row = table.select(
+        expected.sum().alias("expected"),
+        *[(outcome == name).sum().alias(name) for name in OUTCOMES],
+        ((outcome == "mismatched") & ~pl.col("fields_equal")).sum().alias("mismatched_fields"),
+        ((outcome == "mismatched") & pl.col("fields_equal")).sum().alias("mismatched_status"),
+        pl.col("erp_documents").filter(outcome == "orphaned").sum().alias("orphaned"),
+        ((outcome == "missing") & pl.col("in_flight")).sum().alias("in_flight"),
+        pl.col("oracle_amount_minor").filter(expected).sum().alias("expected_amount_minor"),
+        pl.col("oracle_amount_minor")
+        .filter(outcome == "matched")
+        .sum()
+        .alias("matched_amount_minor"),
+    ).row(0, named=True)
+    return {key: int(value or 0) for key, value in row.items()}
+
+
+def accuracy_by_group(*tables: pl.DataFrame) -> list[dict]:
+    """Matched amount over expected amount per (entity, currency), over all given tables together.
+
+    Amounts of different currencies are never added: each (entity, currency) of the oracle is its own
+    group. A group with nothing expected has accuracy 1.0.
+
+    Parameters
+    ----------
+    *tables
+        Reconciliation tables (`invoice_table`, `payment_table`).
+
+    Returns
+    -------
+    list of dict
+        ``{entity, currency, expected_amount_minor, matched_amount_minor, accuracy}``, sorted by
+        entity then currency.
+    """
+    columns = ["oracle_entity", "oracle_currency", "oracle_amount_minor", "outcome"]
+    expected = pl.concat(
+        [table.select(columns).filter(pl.col("oracle_entity").is_not_null()) for table in tables]
+    )
+    groups = (
+        expected.group_by(entity="oracle_entity", currency="oracle_currency")
+        .agg(
+            pl.col("oracle_amount_minor").sum().alias("expected_amount_minor"),
+            pl.col("oracle_amount_minor")
+            .filter(pl.col("outcome") == "matched")
+            .sum()
+            .alias("matched_amount_minor"),
+        )
+        .with_columns(
+            pl.when(pl.col("expected_amount_minor") == 0)
+            .then(1.0)
+            .otherwise(pl.col("matched_amount_minor") / pl.col("expected_amount_minor"))
+            .alias("accuracy")
+        )
+        .sort("entity", "currency")
+    )
+    return groups.to_dicts()

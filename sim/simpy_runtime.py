@@ -1,0 +1,96 @@
+"""The engine's Runtime port in virtual time, on SimPy.
+
+SimPy drives any object with ``send``/``throw``, so a coroutine is a SimPy process: when engine
+code awaits one of the objects below, their ``__await__`` yields a SimPy event and the process
+resumes when virtual time reaches it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import simpy
+
+
+class _Wait:
+    """Awaitable wrapping one SimPy event; the awaiting coroutine gets the event's value."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: simpy.Event) -> None:
+        self.event = event
+
+    def __await__(self):
+        return (yield self.event)
+
+
+class _Get:
+    """Awaitable that takes the oldest queue item, suspending only when the queue is empty."""
+
+    __slots__ = ("queue",)
+
+    def __init__(self, queue: SimQueue) -> None:
+        self.queue = queue
+
+    def __await__(self):
+        queue = self.queue
+        if queue.items:
+            # Hot path: an item is there, so no SimPy event is created at all.
+            return queue.items.popleft()
+        event = queue.env.event()
+        queue.waiters.append(event)
+        return (yield event)
+
+
+class SimQueue:
+    """A FIFO work queue in virtual time."""
+
+    __slots__ = ("env", "items", "waiters")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.items: deque[Any] = deque()
+        self.waiters: deque[simpy.Event] = deque()
+
+    def put(self, item: Any) -> None:
+        """Append an item, handing it straight to the longest-waiting getter if there is one."""
+        if self.waiters:
+            self.waiters.popleft().succeed(item)
+        else:
+            self.items.append(item)
+
+    def get(self) -> _Get:
+        """Awaitable for the oldest item."""
+        return _Get(self)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class SimPyRuntime:
+    """`rehearse.sync.ports.Runtime` on a SimPy environment; `now` is virtual Unix seconds."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+
+    def now(self) -> float:
+        """Virtual Unix seconds."""
+        return self.env.now
+
+    def sleep(self, seconds: float) -> _Wait:
+        """Awaitable that resumes after `seconds` of virtual time."""
+        return _Wait(self.env.timeout(seconds))
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run a coroutine as a SimPy process."""
+        self.env.process(coroutine)
+
+    def call_later(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
+        """Call `callback(*args)` after `delay_s` virtual seconds, without a process."""
+        self.env.timeout(delay_s).callbacks.append(lambda _event: callback(*args))
+
+    def queue(self) -> SimQueue:
+        """A new work queue."""
+        return SimQueue(self.env)

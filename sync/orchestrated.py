@@ -1,0 +1,255 @@
+"""The orchestrated sync pattern: durable state, idempotent posting, ordering, retries, holds.
+
+Flow (DOMAIN.md section 8)::
+
+    receive(event) -- dedupe by event id -- rank the object's state -- plan documents
+        -> held (parent not posted yet) | queued
+    worker (one per unit of the ERP concurrency budget):
+        queued -> in flight -> posted                                   (children released)
+                            -> duplicate -> lookup -> posted
+                            -> timeout / 5xx -> lookup -> posted | retry wait -> queued
+                            -> throttled / locked -> retry wait (backoff, Retry-After) -> queued
+                            -> closed period -> next period, flagged late -> in flight
+                            -> permanent / retries exhausted -> exception queue
+
+`receive` is synchronous and fast (acknowledge, then work); everything that waits is an ``async``
+workflow over the ports. Each defence can be switched off in `EngineSettings` so the harness can
+show what its absence costs.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rehearse.sync import decisions, rules
+from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
+from rehearse.sync.model import Event, next_period
+from rehearse.sync.ports import ErpClient, Random, Runtime, Trace
+from rehearse.sync.store import (
+    EXCEPTION, HELD, IN_FLIGHT, POSTED, QUEUED, RETRY_WAIT, ExceptionRecord, MemoryStore, Posting,
+)
+
+# Who owns an exception, by reason: the queue a person picks it up from.
+EXCEPTION_OWNERS = {
+    "permanent": "ar-operations",
+    "missing_reference": "master-data",
+    "closed_period": "gl-accounting",
+    "retries_exhausted": "integration-on-call",
+}
+
+
+class EngineSettings(NamedTuple):
+    """The orchestrated engine's knobs. Every defence defaults to on."""
+
+    concurrency: int = 15
+    retry: decisions.RetryPolicy = decisions.RetryPolicy()
+    dedupe: bool = True
+    dependency_hold: bool = True
+    idempotent_posting: bool = True
+    lookup_before_retry: bool = True
+    period_routing: bool = True
+
+
+class OrchestratedEngine:
+    """The orchestrated pattern over the engine ports."""
+
+    pattern = "orchestrated"
+
+    def __init__(
+        self, *, runtime: Runtime, erp: ErpClient, store: MemoryStore, trace: Trace, random: Random,
+        settings: EngineSettings = EngineSettings(),
+    ) -> None:
+        self.runtime = runtime
+        self.erp = erp
+        self.store = store
+        self.trace = trace
+        self.random = random
+        self.settings = settings
+        self.queue = runtime.queue()
+        self.in_flight = 0
+        self.retry_waiting = 0
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start one posting worker per unit of the ERP concurrency budget."""
+        for _ in range(self.settings.concurrency):
+            self.runtime.spawn(self._worker())
+
+    def receive(self, event: Event) -> bool:
+        """Take one webhook delivery; returns True to acknowledge it. Never waits."""
+        now = self.runtime.now()
+        emit = self.trace.emit
+        data = event.data
+        if self.settings.dedupe:
+            seen = self.store.seen_event_ids
+            if event.id in seen:
+                emit(now, "engine.duplicate_dropped", object_id=event.id, ref_id=data.id, code=event.type)
+                return True
+            seen.add(event.id)
+        emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=event.type)
+        kind = event.type
+        if kind in rules.IGNORED_EVENT_TYPES:
+            emit(now, "engine.ignored", object_id=event.id, ref_id=data.id, code=kind)
+        elif kind in rules.INVOICE_EVENT_TYPES:
+            rank = decisions.INVOICE_STATE_RANK[data.status]
+            ranks = self.store.object_ranks
+            if decisions.is_newer(ranks.get(data.id), rank):
+                ranks[data.id] = rank
+                for document in rules.invoice_documents(data, event.created_s):
+                    self._submit(document, now)
+            else:
+                emit(now, "engine.stale_dropped", object_id=event.id, ref_id=data.id, code=kind)
+        elif kind == "charge.succeeded":
+            self._submit(rules.payment_document(data), now)
+        elif kind == "customer.created":
+            self._submit(rules.customer_document(data), now)
+        else:
+            emit(now, "engine.ignored", object_id=event.id, ref_id=data.id, code=kind)
+        return True
+
+    def _submit(self, document, now: float) -> None:
+        postings = self.store.postings
+        key = document.external_id
+        if key in postings:
+            return  # planned already: at most one document per external id
+        posting = Posting(document, QUEUED, now)
+        postings[key] = posting
+        parent = document.parent_id
+        if self.settings.dependency_hold and parent and not self.store.is_posted(parent):
+            posting.state = HELD
+            self.store.waiting.setdefault(parent, []).append(key)
+            self.trace.emit(now, "engine.held", object_id=key, parent_id=parent, code=document.doc_type)
+            return
+        self._enqueue(posting, now)
+
+    def _enqueue(self, posting: Posting, now: float) -> None:
+        posting.state = QUEUED
+        document = posting.document
+        self.trace.emit(now, "engine.queued", object_id=document.external_id, ref_id=document.source_id,
+                        code=document.doc_type)
+        self.queue.put(posting)
+
+    # -- posting ----------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        queue = self.queue
+        while True:
+            posting = await queue.get()
+            self.in_flight += 1
+            try:
+                await self._post(posting)
+            finally:
+                self.in_flight -= 1
+
+    async def _post(self, posting: Posting) -> None:
+        settings = self.settings
+        posting.state = IN_FLIGHT
+        while True:
+            document = posting.document
+            if not settings.idempotent_posting:
+                document = document._replace(external_id="")
+            posting.attempts += 1
+            key = posting.document.external_id
+            try:
+                internal_id = await self.erp.post(document)
+            except ErpError as error:
+                decision = decisions.classify_erp_error(error.status, error.code)
+                if decision == decisions.DUPLICATE and settings.idempotent_posting:
+                    if await self._resolve_by_lookup(posting):
+                        return
+                    self._open_exception(posting, "permanent", f"{error.code} but lookup found nothing")
+                    return
+                if decision == decisions.CLOSED_PERIOD and settings.period_routing:
+                    self._reroute(posting)
+                    continue
+                if decision == decisions.AMBIGUOUS and settings.lookup_before_retry:
+                    if await self._resolve_by_lookup(posting):
+                        return
+                if decision in (decisions.TRANSIENT, decisions.AMBIGUOUS, decisions.MISSING_REFERENCE):
+                    self._retry_later(posting, error.code, error.retry_after_s, decision)
+                    return
+                reason = decision if decision in EXCEPTION_OWNERS else "permanent"
+                self._open_exception(posting, reason, f"{error.code}: {error.message}")
+                return
+            except ErpTimeout:
+                if settings.lookup_before_retry and await self._resolve_by_lookup(posting):
+                    return
+                self._retry_later(posting, "TIMEOUT", None, decisions.AMBIGUOUS)
+                return
+            except ErpConnectError:
+                self._retry_later(posting, "CONNECT_ERROR", None, decisions.TRANSIENT)
+                return
+            self._mark_posted(posting, internal_id)
+            return
+
+    async def _resolve_by_lookup(self, posting: Posting) -> bool:
+        document = posting.document
+        try:
+            internal_id = await self.erp.lookup(document.doc_type, document.external_id)
+        except (ErpError, ErpTimeout, ErpConnectError):
+            internal_id = None
+        self.trace.emit(self.runtime.now(), "engine.lookup", object_id=document.external_id,
+                        code="found" if internal_id else "absent")
+        if internal_id:
+            self._mark_posted(posting, internal_id)
+            return True
+        return False
+
+    def _reroute(self, posting: Posting) -> None:
+        document = posting.document
+        routed = next_period(document.posting_period)
+        posting.document = document._replace(posting_period=routed)
+        posting.late = True
+        self.trace.emit(self.runtime.now(), "engine.rerouted", object_id=document.external_id,
+                        ref_id=document.source_id, period=routed, detail=document.posting_period)
+
+    def _retry_later(self, posting: Posting, code: str, retry_after_s: float | None, decision: str) -> None:
+        if posting.attempts >= self.settings.retry.attempts_max:
+            reason = "missing_reference" if decision == decisions.MISSING_REFERENCE else "retries_exhausted"
+            self._open_exception(posting, reason, f"{posting.attempts} attempts, last {code}")
+            return
+        delay_s = decisions.retry_delay_s(self.settings.retry, posting.attempts, self.random.random(), retry_after_s)
+        posting.state = RETRY_WAIT
+        self.retry_waiting += 1
+        self.trace.emit(self.runtime.now(), "engine.retry", object_id=posting.document.external_id,
+                        code=code, value=delay_s)
+        self.runtime.call_later(delay_s, self._requeue, posting)
+
+    def _requeue(self, posting: Posting) -> None:
+        self.retry_waiting -= 1
+        self._enqueue(posting, self.runtime.now())
+
+    def _mark_posted(self, posting: Posting, internal_id: str) -> None:
+        now = self.runtime.now()
+        posting.state = POSTED
+        posting.internal_id = internal_id
+        document = posting.document
+        key = document.external_id
+        self.trace.emit(now, "engine.posted", object_id=key, ref_id=document.source_id,
+                        code=document.doc_type, value=float(posting.attempts))
+        children = self.store.waiting.pop(key, None)
+        if children:
+            postings = self.store.postings
+            for child in children:
+                self._enqueue(postings[child], now)
+
+    def _open_exception(self, posting: Posting, reason: str, detail: str) -> None:
+        now = self.runtime.now()
+        posting.state = EXCEPTION
+        document = posting.document
+        owner = EXCEPTION_OWNERS.get(reason, EXCEPTION_OWNERS["permanent"])
+        self.store.exceptions[document.external_id] = ExceptionRecord(
+            document.external_id, reason, owner, now, detail)
+        self.trace.emit(now, "engine.exception_opened", object_id=document.external_id,
+                        ref_id=document.source_id, code=reason, detail=owner)
+
+    # -- observation --------------------------------------------------------------------------
+
+    def idle(self) -> bool:
+        """Nothing queued, in flight or waiting to retry (held postings wait on others)."""
+        return self.in_flight == 0 and self.retry_waiting == 0 and len(self.queue) == 0
+
+    def unfinished(self) -> list[Posting]:
+        """Postings neither posted nor parked as exceptions: the in-flight set at a cut-off."""
+        return self.store.unfinished()

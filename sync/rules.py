@@ -1,0 +1,108 @@
+"""Posting rules: a commercial record -> the ERP documents that represent it (DOMAIN.md section 7).
+
+Plain functions over frozen data; no I/O. External ids are a pure function of the source id, which
+is what makes ERP writes idempotent.
+"""
+
+from __future__ import annotations
+
+from rehearse.sync import accounts
+from rehearse.sync.model import Charge, Customer, ErpDocument, Invoice, JournalLine, period_of
+
+# Event types that never produce a posting: drafts, previews, failed attempts, subscription moves.
+IGNORED_EVENT_TYPES = frozenset({
+    "invoice.created", "invoice.upcoming", "invoice.payment_failed", "charge.failed",
+    "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
+})
+
+INVOICE_EVENT_TYPES = frozenset({
+    "invoice.finalized", "invoice.paid", "invoice.voided", "invoice.marked_uncollectible",
+})
+
+
+def external_id(doc_type: str, source_id: str) -> str:
+    """The ERP external id of a document: the source id, suffixed for documents derived from an
+    invoice (a void or a write-off of `in_1` is `in_1:void`, `in_1:writeoff`)."""
+    if doc_type in ("void", "writeoff"):
+        return f"{source_id}:{doc_type}"
+    return source_id
+
+
+def customer_document(customer: Customer) -> ErpDocument:
+    """Customer master record: upserted by external id, in its subsidiary and currency."""
+    return ErpDocument(
+        "customer", customer.id, customer.id, "", customer.entity, customer.currency, 0, 0,
+        customer.created_s, period_of(customer.created_s), (), (), customer.name,
+    )
+
+
+def _revenue_side(invoice: Invoice) -> list[JournalLine]:
+    """Deferred revenue per line (recognized ratably later); negative proration lines debit it."""
+    journal = []
+    for line in invoice.lines:
+        if line.amount_minor >= 0:
+            journal.append(JournalLine(accounts.DEFERRED_REVENUE, 0, line.amount_minor))
+        else:
+            journal.append(JournalLine(accounts.DEFERRED_REVENUE, -line.amount_minor, 0))
+    if invoice.tax_minor >= 0:
+        journal.append(JournalLine(accounts.TAX_PAYABLE, 0, invoice.tax_minor))
+    else:
+        journal.append(JournalLine(accounts.TAX_PAYABLE, -invoice.tax_minor, 0))
+    return journal
+
+
+def invoice_document(invoice: Invoice) -> ErpDocument:
+    """AR invoice: Dr AR total; Cr deferred revenue per line; Cr tax payable. Dated at finalization."""
+    journal = [JournalLine(accounts.ACCOUNTS_RECEIVABLE, invoice.total_minor, 0), *_revenue_side(invoice)]
+    return ErpDocument(
+        "invoice", invoice.id, invoice.id, invoice.customer_id, invoice.entity, invoice.currency,
+        invoice.total_minor, invoice.tax_minor, invoice.finalized_s, period_of(invoice.finalized_s),
+        invoice.lines, tuple(journal),
+    )
+
+
+def payment_document(charge: Charge) -> ErpDocument:
+    """Customer payment applied to its invoice: Dr clearing (gross), Cr AR."""
+    journal = (
+        JournalLine(accounts.CLEARING, charge.amount_minor, 0),
+        JournalLine(accounts.ACCOUNTS_RECEIVABLE, 0, charge.amount_minor),
+    )
+    return ErpDocument(
+        "payment", charge.id, charge.id, charge.invoice_id, charge.entity, charge.currency,
+        charge.amount_minor, 0, charge.created_s, period_of(charge.created_s), (), journal,
+    )
+
+
+def void_document(invoice: Invoice, voided_s: float) -> ErpDocument:
+    """Reversal of a voided invoice: the invoice's journal with debits and credits swapped."""
+    original = invoice_document(invoice).journal
+    journal = tuple(JournalLine(line.account, line.credit_minor, line.debit_minor) for line in original)
+    return ErpDocument(
+        "void", external_id("void", invoice.id), invoice.id, invoice.id, invoice.entity,
+        invoice.currency, invoice.total_minor, invoice.tax_minor, voided_s, period_of(voided_s), (), journal,
+    )
+
+
+def writeoff_document(invoice: Invoice, written_off_s: float) -> ErpDocument:
+    """Write-off of what is still owed on an uncollectible invoice: Dr bad debt, Cr AR."""
+    open_minor = invoice.total_minor - invoice.amount_paid_minor
+    journal = (
+        JournalLine(accounts.BAD_DEBT, open_minor, 0),
+        JournalLine(accounts.ACCOUNTS_RECEIVABLE, 0, open_minor),
+    )
+    return ErpDocument(
+        "writeoff", external_id("writeoff", invoice.id), invoice.id, invoice.id, invoice.entity,
+        invoice.currency, open_minor, 0, written_off_s, period_of(written_off_s), (), journal,
+    )
+
+
+def invoice_documents(invoice: Invoice, event_s: float) -> tuple[ErpDocument, ...]:
+    """Every document an invoice in its current state needs, in posting order. A draft needs none."""
+    if invoice.status == "draft" or invoice.finalized_s == 0.0:
+        return ()
+    documents = [invoice_document(invoice)]
+    if invoice.status == "void":
+        documents.append(void_document(invoice, event_s))
+    elif invoice.status == "uncollectible":
+        documents.append(writeoff_document(invoice, event_s))
+    return tuple(documents)

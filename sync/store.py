@@ -1,0 +1,73 @@
+"""The engine's durable state: seen events, object state ranks, postings and their states,
+dependency holds and the exception queue.
+
+`MemoryStore` keeps it all in dicts; under simulation it stands for the durable store (what an
+engine crash would keep). A SQLite implementation for live runs comes with the fault catalogue.
+"""
+
+from __future__ import annotations
+
+from rehearse.sync.model import ErpDocument
+
+# Posting states (DOMAIN.md section 8).
+HELD = "held"  # waiting for a dependency
+QUEUED = "queued"
+IN_FLIGHT = "in_flight"
+RETRY_WAIT = "retry_wait"
+POSTED = "posted"
+EXCEPTION = "exception"
+
+
+class Posting:
+    """One ERP document's journey through the engine."""
+
+    __slots__ = ("document", "state", "attempts", "internal_id", "queued_s", "late")
+
+    def __init__(self, document: ErpDocument, state: str, queued_s: float) -> None:
+        self.document = document
+        self.state = state
+        self.attempts = 0
+        self.internal_id = ""
+        self.queued_s = queued_s
+        self.late = False
+
+
+class ExceptionRecord:
+    """A posting that a person must resolve: who owns it, why, since when."""
+
+    __slots__ = ("external_id", "reason", "owner", "opened_s", "detail")
+
+    def __init__(self, external_id: str, reason: str, owner: str, opened_s: float, detail: str) -> None:
+        self.external_id = external_id
+        self.reason = reason
+        self.owner = owner
+        self.opened_s = opened_s
+        self.detail = detail
+
+
+class MemoryStore:
+    """All engine state in dicts. Iteration is in insertion order, which is deterministic."""
+
+    __slots__ = ("seen_event_ids", "object_ranks", "postings", "waiting", "exceptions")
+
+    def __init__(self) -> None:
+        self.seen_event_ids: set[str] = set()  # membership only, never iterated
+        self.object_ranks: dict[str, int] = {}
+        self.postings: dict[str, Posting] = {}
+        self.waiting: dict[str, list[str]] = {}  # parent external id -> held children
+        self.exceptions: dict[str, ExceptionRecord] = {}
+
+    def mark_posted_before(self, document: ErpDocument, internal_id: str) -> None:
+        """Record a document posted before this engine run began (an existing book)."""
+        posting = Posting(document, POSTED, document.tran_date_s)
+        posting.internal_id = internal_id
+        self.postings[document.external_id] = posting
+
+    def is_posted(self, external_id: str) -> bool:
+        """Whether the document with this external id is known to be in the ERP."""
+        posting = self.postings.get(external_id)
+        return posting is not None and posting.state == POSTED
+
+    def unfinished(self) -> list[Posting]:
+        """Postings not yet posted and not parked as exceptions: the in-flight set at a cut-off."""
+        return [p for p in self.postings.values() if p.state not in (POSTED, EXCEPTION)]

@@ -1,0 +1,71 @@
+"""The trace record: one row per business or technical step, the same columns for every kind.
+
+A trace is the product of a run: reports are pure functions of it. Every row has the columns below;
+a kind leaves the ones it does not use at their empty value ("" or 0). Kinds are namespaced by the
+system that emits them (``billing.``, ``payments.``, ``webhook.``, ``engine.``, ``erp.``,
+``oracle.``, ``run.``); `KINDS` documents what each one puts in which column.
+"""
+
+from __future__ import annotations
+
+# (column, polars dtype name, empty value). Order is the file's column order.
+COLUMNS: tuple[tuple[str, str, object], ...] = (
+    ("t_s", "Float64", 0.0),  # Unix seconds, virtual under simulation
+    ("kind", "String", ""),
+    ("object_id", "String", ""),  # the record's own id (event, invoice, charge, ERP internal id...)
+    ("ref_id", "String", ""),  # the source object it is about
+    ("parent_id", "String", ""),  # what it depends on or applies to
+    ("entity", "String", ""),
+    ("currency", "String", ""),
+    ("amount_minor", "Int64", 0),
+    ("tax_minor", "Int64", 0),
+    ("debit_minor", "Int64", 0),
+    ("credit_minor", "Int64", 0),
+    ("period", "String", ""),  # "YYYY-MM"
+    ("code", "String", ""),  # a type, status or error code
+    ("detail", "String", ""),  # free detail, e.g. service periods "start-end;start-end"
+    ("value", "Float64", 0.0),  # a number in the unit the kind states
+)
+
+COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
+
+KINDS: dict[str, str] = {
+    "run.start": "code=scenario name, detail=resolved parameters (JSON), value=seed",
+    "run.end": "t_s=cut-off",
+    "billing.customer_created": "object_id=customer, entity, currency",
+    "billing.subscription_status": "object_id=subscription, ref_id=customer, code=new status",
+    "billing.invoice_created": "object_id=invoice (draft), ref_id=customer, amount/tax",
+    "billing.invoice_finalized": "object_id=invoice, ref_id=customer, amount=total, tax, period",
+    "billing.invoice_paid": "object_id=invoice, amount=total",
+    "billing.invoice_payment_failed": "object_id=invoice, code=decline code",
+    "billing.invoice_voided": "object_id=invoice, amount=total",
+    "billing.invoice_uncollectible": "object_id=invoice, amount=total",
+    "payments.charge_succeeded": "object_id=charge, parent_id=invoice, amount",
+    "payments.charge_failed": "object_id=charge, parent_id=invoice, code=decline code",
+    "webhook.delivered": "object_id=event, ref_id=object, code=event type, value=delivery number",
+    "engine.received": "object_id=event, ref_id=object, code=event type",
+    "engine.duplicate_dropped": "object_id=event, ref_id=object, code=event type",
+    "engine.stale_dropped": "object_id=event, ref_id=object, code=event type",
+    "engine.ignored": "object_id=event, ref_id=object, code=event type",
+    "engine.superseded": "object_id=external id, code=document type",
+    "engine.held": "object_id=external id, parent_id=awaited external id, code=document type",
+    "engine.queued": "object_id=external id, ref_id=source, code=document type",
+    "engine.retry": "object_id=external id, code=error code, value=delay in seconds",
+    "engine.lookup": "object_id=external id, code=found|absent",
+    "engine.rerouted": "object_id=external id, period=new posting period, detail=original period",
+    "engine.posted": "object_id=external id, ref_id=source, code=document type, value=attempts",
+    "engine.exception_opened": "object_id=external id, ref_id=source, code=reason, detail=owner",
+    "engine.exception_resolved": "object_id=external id, code=resolution",
+    "engine.inflight": "object_id=external id, ref_id=source, code=document type (at cut-off)",
+    "erp.call": "object_id=external id, code=HTTP status or ERP error code, value=latency s",
+    "erp.document": "object_id=ERP internal id, ref_id=source, parent_id=applied-to external id, "
+    "code=document type, amount/tax, debit/credit=journal totals, period=posting period, "
+    "detail=service periods",
+    "erp.payment_applied": "object_id=ERP payment id, ref_id=charge, parent_id=invoice, amount",
+    "erp.payment_unapplied": "object_id=ERP payment id, ref_id=charge, amount left unapplied",
+    "erp.period_closed": "entity (or '*'), period",
+    "oracle.customer": "object_id=customer, entity, currency",
+    "oracle.invoice": "object_id=invoice, ref_id=customer, amount=total, tax, period=date period, "
+    "code=expected ERP state (open|paid|void|written_off), detail=service periods",
+    "oracle.payment": "object_id=charge, parent_id=invoice, ref_id=customer, amount",
+}
