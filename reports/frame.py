@@ -8,42 +8,61 @@ timestamp: the trace is written in the order things happened.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import polars as pl
 
 from rehearse.sync.trace import COLUMNS
 
-__all__ = ["ROW_NUMBER", "KindFrames", "conform", "trace_frame", "trace_schema"]
+__all__ = ["KIND_COLUMNS", "ROW_NUMBER", "KindFrames", "conform", "trace_frame", "trace_schema"]
 
 ROW_NUMBER = "row_nr"
 
-# The kinds any report reads; others are only counted.
-KINDS_READ: tuple[str, ...] = (
-    "billing.invoice_finalized",
-    "engine.duplicate_dropped",
-    "engine.exception_opened",
-    "engine.exception_resolved",
-    "engine.held",
-    "engine.inflight",
-    "engine.lookup",
-    "engine.posted",
-    "engine.queued",
-    "engine.rerouted",
-    "engine.retry",
-    "engine.stale_dropped",
-    "engine.superseded",
-    "erp.call",
-    "erp.document",
-    "erp.payment_applied",
-    "erp.payment_unapplied",
-    "erp.period_closed",
-    "oracle.invoice",
-    "oracle.payment",
-    "payments.charge_succeeded",
-    "run.end",
-    "run.start",
-)
+# The kinds the reports read rows of, and the columns they read (``t_s`` and ``row_nr`` always come
+# along). Only these are materialised: at ten million rows, copying every column of every kind costs
+# more than all the metrics together. Kinds that are only counted are read from `KindFrames.counts`.
+KIND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "billing.invoice_finalized": ("object_id", "entity"),
+    "engine.exception_opened": ("object_id", "code", "detail"),
+    "engine.exception_resolved": ("object_id",),
+    "engine.held": ("object_id",),
+    "engine.inflight": ("ref_id", "code"),
+    "engine.posted": ("value",),
+    "engine.queued": ("object_id",),
+    "engine.rerouted": ("object_id",),
+    "erp.call": ("code",),
+    "erp.document": (
+        "object_id",
+        "ref_id",
+        "parent_id",
+        "entity",
+        "currency",
+        "amount_minor",
+        "tax_minor",
+        "debit_minor",
+        "credit_minor",
+        "period",
+        "code",
+        "detail",
+    ),
+    "erp.payment_applied": ("object_id", "parent_id", "amount_minor"),
+    "erp.payment_unapplied": ("object_id", "amount_minor"),
+    "erp.period_closed": ("entity", "period"),
+    "oracle.invoice": (
+        "object_id",
+        "ref_id",
+        "entity",
+        "currency",
+        "amount_minor",
+        "tax_minor",
+        "code",
+        "detail",
+    ),
+    "oracle.payment": ("object_id", "parent_id", "entity", "currency", "amount_minor"),
+    "payments.charge_succeeded": ("object_id", "entity"),
+    "run.end": (),
+    "run.start": (),
+}
 
 
 def trace_schema() -> pl.Schema:
@@ -112,6 +131,9 @@ def conform(trace: pl.DataFrame) -> pl.DataFrame:
 class KindFrames:
     """The rows of one trace split by kind, plus the run's start and cut-off.
 
+    Only the kinds and columns of `KIND_COLUMNS` are kept, each kind's rows in trace order, with
+    ``t_s`` and ``row_nr`` (the row's position in the trace).
+
     Parameters
     ----------
     trace
@@ -133,21 +155,51 @@ class KindFrames:
 
     def __init__(self, trace: pl.DataFrame) -> None:
         trace = conform(trace)
-        wanted = trace.with_row_index(ROW_NUMBER).filter(pl.col("kind").is_in(KINDS_READ))
-        self._empty = wanted.clear()
-        self._parts = {key[0]: part for key, part in wanted.partition_by("kind", as_dict=True).items()}
-        self.counts = (
-            trace.group_by("kind").agg(pl.len().alias("count")).sort("kind")
+        kind_numbers = {kind: number for number, kind in enumerate(KIND_COLUMNS)}
+        # One hash lookup per row, then cheap integer filters: comparing strings once per kind
+        # would scan the kind column once per kind.
+        numbered = trace.lazy().with_row_index(ROW_NUMBER).with_columns(
+            pl.col("kind")
+            .replace_strict(kind_numbers, default=-1, return_dtype=pl.Int32)
+            .alias("_kind_number")
         )
+        kept = sorted({column for columns in KIND_COLUMNS.values() for column in columns})
+        numbered = numbered.select(ROW_NUMBER, "t_s", "_kind_number", *kept).collect()
+        parts = pl.collect_all(
+            [
+                numbered.lazy()
+                .filter(pl.col("_kind_number") == number)
+                .select(ROW_NUMBER, "t_s", *columns)
+                for number, columns in enumerate(KIND_COLUMNS.values())
+            ]
+        )
+        self._parts = dict(zip(KIND_COLUMNS, parts, strict=True))
+        self._derived: dict[str, pl.DataFrame] = {}
+        self.counts = trace.group_by("kind").agg(pl.len().alias("count")).sort("kind")
+        self._count_by_kind = dict(self.counts.iter_rows())
         self.row_count = trace.height
         self.cutoff_t_s = _cutoff_t_s(trace, self.get("run.end"))
         self.start_t_s = _start_t_s(trace, self.get("run.start"))
 
     def get(self, kind: str) -> pl.DataFrame:
-        """Return the rows of one kind in trace order (an empty frame when there are none)."""
-        if kind not in KINDS_READ:
-            raise KeyError(f"{kind!r} is not a kind the reports read; add it to KINDS_READ")
-        return self._parts.get(kind, self._empty)
+        """Return the rows of one kind in trace order, with the columns `KIND_COLUMNS` lists."""
+        if kind not in self._parts:
+            raise KeyError(f"{kind!r} is not a kind the reports read; add it to KIND_COLUMNS")
+        return self._parts[kind]
+
+    def derived(self, key: str, compute: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        """Return the frame derived under ``key``, computing it on first use.
+
+        Several metrics need the same intermediate table (ERP documents per source, the invoice
+        reconciliation); the trace does not change, so each is computed once per `KindFrames`.
+        """
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def count(self, kind: str) -> int:
+        """Return how many rows of a kind the trace has (any kind)."""
+        return int(self._count_by_kind.get(kind, 0))
 
 
 def _cutoff_t_s(trace: pl.DataFrame, run_end: pl.DataFrame) -> float:
@@ -160,4 +212,4 @@ def _start_t_s(trace: pl.DataFrame, run_start: pl.DataFrame) -> float:
     if run_start.height:
         return float(run_start["t_s"][0])
     set_t_s = trace["t_s"].filter(trace["t_s"] > 0)
-    return float(set_t_s.min() or 0.0) if set_t_s.len() else 0.0
+    return float(set_t_s.min()) if set_t_s.len() else 0.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from rehearse.reports.frame import ROW_NUMBER, KindFrames
+from rehearse.reports.frame import KindFrames
 
 __all__ = ["FLOWS", "backlog_series", "latency_samples", "latency_stats"]
 
@@ -35,7 +35,7 @@ def _source_and_erp_times(frames: KindFrames, flow: str) -> pl.DataFrame:
     source_kind, document_type = FLOWS[flow]
     sources = frames.get(source_kind).group_by(source_id="object_id").agg(
         pl.col("t_s").min().alias("source_t_s"),
-        pl.col("entity").get(pl.col(ROW_NUMBER).arg_min()).alias("source_entity"),
+        pl.col("entity").first().alias("source_entity")  # rows are in trace order,
     )
     documents = (
         frames.get("erp.document")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from rehearse.reports.frame import ROW_NUMBER, KindFrames
+from rehearse.reports.frame import KindFrames
 
 __all__ = ["accuracy_by_group", "invoice_table", "payment_table", "summarise"]
 
@@ -34,16 +34,19 @@ PAYMENT_FIELDS = ("entity", "currency", "amount_minor", "parent_id")
 
 def _last_per_object(rows: pl.DataFrame) -> pl.DataFrame:
     """The last row (in trace order) per ``object_id``: a restated expectation replaces the earlier."""
-    return rows.unique(subset="object_id", keep="last", maintain_order=True)
+    return rows.unique(subset="object_id", keep="last")
 
 
 def _first_document_per_source(documents: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
-    """Per source id (``ref_id``): the document count, first ``t_s`` and the first document's fields."""
-    first = pl.col(ROW_NUMBER).arg_min()
+    """Per source id (``ref_id``): the document count, first ``t_s`` and the first document's fields.
+
+    ``documents`` is in trace order and group_by keeps the order within a group, so ``first`` is the
+    first document written.
+    """
     return documents.group_by("ref_id").agg(
         pl.len().alias("erp_documents"),
         pl.col("t_s").min().alias("erp_first_t_s"),
-        *[pl.col(field).get(first).alias(f"erp_{field}") for field in fields],
+        *[pl.col(field).first().alias(f"erp_{field}") for field in fields],
     )
 
 
@@ -66,11 +69,13 @@ def _outcome(fields_equal: pl.Expr) -> pl.Expr:
     )
 
 
-def _join(expected: pl.DataFrame, erp: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+def _join(
+    expected: pl.DataFrame, erp: pl.DataFrame, fields: tuple[str, ...], carried: tuple[str, ...] = ()
+) -> pl.DataFrame:
     oracle = expected.select(
         pl.col("object_id").alias("source_id"),
         pl.col("object_id").alias("oracle_object_id"),
-        *[pl.col(field).alias(f"oracle_{field}") for field in (*fields, "code")],
+        *[pl.col(field).alias(f"oracle_{field}") for field in (*fields, *carried)],
     )
     joined = oracle.join(
         erp.rename({"ref_id": "source_id"}), on="source_id", how="full", coalesce=True
@@ -106,7 +111,7 @@ def invoice_table(frames: KindFrames) -> pl.DataFrame:
     erp = _first_document_per_source(
         documents.filter(pl.col("code") == "invoice"), INVOICE_FIELDS
     )
-    table = _join(expected, erp, INVOICE_FIELDS)
+    table = _join(expected, erp, INVOICE_FIELDS, carried=("code",))
 
     voided = documents.filter(pl.col("code") == "void").select(
         pl.col("parent_id").unique().alias("source_id"), pl.lit(True).alias("has_void")

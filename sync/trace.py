@@ -32,6 +32,9 @@ COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
 KINDS: dict[str, str] = {
     "run.start": "code=scenario name, detail=resolved parameters (JSON), value=seed",
     "run.end": "t_s=cut-off",
+    "crm.deal_won": "object_id=opportunity, ref_id=account, entity, code=price",
+    "crm.deal_amended": "object_id=opportunity, ref_id=account, code=new price",
+    "crm.account_churned": "object_id=account, entity",
     "billing.customer_created": "object_id=customer, entity, currency",
     "billing.subscription_status": "object_id=subscription, ref_id=customer, code=new status",
     "billing.invoice_created": "object_id=invoice (draft), ref_id=customer, amount/tax",
@@ -42,7 +45,7 @@ KINDS: dict[str, str] = {
     "billing.invoice_uncollectible": "object_id=invoice, amount=total",
     "payments.charge_succeeded": "object_id=charge, parent_id=invoice, amount",
     "payments.charge_failed": "object_id=charge, parent_id=invoice, code=decline code",
-    "webhook.delivered": "object_id=event, ref_id=object, code=event type, value=delivery number",
+    "webhook.duplicated": "object_id=event, ref_id=object, code=event type, value=delay of the copy s",
     "engine.received": "object_id=event, ref_id=object, code=event type",
     "engine.duplicate_dropped": "object_id=event, ref_id=object, code=event type",
     "engine.stale_dropped": "object_id=event, ref_id=object, code=event type",

@@ -4,7 +4,7 @@ A pure state machine: `Erp.post` takes an `ErpDocument` and the time, and answer
 (201 created, 200 customer updated, 4xx with a NetSuite error code). `Erp.begin_request` and
 `Erp.end_request` enforce the account-wide concurrency cap (429 SSS_REQUEST_LIMIT_EXCEEDED).
 
-Modules: `responses` (answer type, error codes), `state` (records, invoice status table),
+Modules: `responses` (answer type, error codes), `state` (records, invoice status `StateMachine`),
 `periods` (closed periods), `journal` (balance check, general ledger), `ledger` (the `Erp`).
 """
 
@@ -21,7 +21,7 @@ from rehearse.fakes.erp.responses import (
     ErpResponse,
 )
 from rehearse.fakes.erp.state import (
-    INVOICE_TRANSITIONS,
+    INVOICE,
     CustomerRecord,
     InvoiceRecord,
     PaymentRecord,
@@ -35,7 +35,7 @@ __all__ = [
     "INVALID_FLD_VALUE",
     "INVALID_KEY_OR_REF",
     "INVALID_TRANS_AMT",
-    "INVOICE_TRANSITIONS",
+    "INVOICE",
     "RCRD_DSNT_EXIST",
     "RCRD_HAS_BEEN_CHANGED",
     "SSS_REQUEST_LIMIT_EXCEEDED",

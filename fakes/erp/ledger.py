@@ -7,8 +7,9 @@ Checks on a transaction run in this order, so that a retried document meets the 
 duplicate external id (DUP_RCRD) -> reference to the parent record (INVALID_KEY_OR_REF) -> same
 subsidiary and currency as the parent (INVALID_KEY_OR_REF) -> posting period open (CLOSED_TRAN_PRD)
 -> journal balanced and amounts consistent (INVALID_TRANS_AMT) -> optimistic lock
-(RCRD_HAS_BEEN_CHANGED) -> the invoice's status allows the move (INVALID_FLD_VALUE) and its amounts
-fit (INVALID_TRANS_AMT).
+(RCRD_HAS_BEEN_CHANGED) -> the invoice's state allows the move: a void needs no payment applied
+(INVALID_TRANS_AMT), the status table `state.INVOICE` must list it (INVALID_FLD_VALUE), a write-off
+must be of exactly the open amount (INVALID_TRANS_AMT).
 
 Records are keyed by external id; a document posted without one is keyed by its internal id, so
 external ids are expected never to be bare integers like "1001".
@@ -35,12 +36,14 @@ from rehearse.fakes.erp.responses import (
     rejected,
 )
 from rehearse.fakes.erp.state import (
-    INVOICE_TRANSITIONS,
+    INVOICE,
+    OPEN,
     CustomerRecord,
     InvoiceRecord,
     PaymentRecord,
     PostedDocument,
 )
+from rehearse.fakes.machine import IllegalTransition
 from rehearse.sync.model import ErpDocument
 from rehearse.sync.ports import Trace
 
@@ -79,7 +82,9 @@ class Erp:
         "_post_by_type",
         "_views",
         "_periods",
+        "_valid_periods",
         "_ledger",
+        "other_load",
     )
 
     def __init__(
@@ -96,6 +101,8 @@ class Erp:
         self._trace = trace
         self._concurrency_limit = concurrency_limit
         self._in_flight = 0
+        # Requests other clients of the same account have in flight: they share the cap.
+        self.other_load = 0
         # Built once: the 429 is the answer a loaded account gives most, and it never varies.
         self._limit_exceeded = ErpResponse(
             429,
@@ -127,21 +134,25 @@ class Erp:
         }
         self._views = {name: MappingProxyType(rec) for name, rec in self._records_by_type.items()}
         self._periods = PeriodBook(self._entities)
+        self._valid_periods: set[str] = set()
         self._ledger = GeneralLedger()
 
     # -- concurrency -----------------------------------------------------------------------
 
     def begin_request(self) -> ErpResponse | None:
         """Admit one request: None if admitted (now in flight), else the 429 to answer with."""
-        if self._in_flight >= self._concurrency_limit:
+        if self._in_flight + self.other_load >= self._concurrency_limit:
             return self._limit_exceeded
         self._in_flight += 1
         return None
 
     def end_request(self) -> None:
-        """Release the slot of an admitted request. Raises if none is in flight (a caller bug)."""
+        """Release the slot of an admitted request.
+
+        Raises `IllegalTransition` if no request is in flight: that is a caller bug.
+        """
         if self._in_flight <= 0:
-            raise RuntimeError("end_request without a request in flight")
+            raise IllegalTransition("erp_concurrency", "idle", "end_request")
         self._in_flight -= 1
 
     @property
@@ -233,8 +244,9 @@ class Erp:
             invoice.open_minor -= applied_minor
             invoice.applied_minor += applied_minor
             invoice.modified_s = now_s
-        if invoice.open_minor == 0:
-            invoice.status = INVOICE_TRANSITIONS[(invoice.status, "payment")]
+        if invoice.open_minor == 0 and invoice.status == OPEN:
+            invoice.status = INVOICE.next(OPEN, "settle")
+            invoice.modified_s = now_s
         internal_id = self._new_internal_id()
         payment = PaymentRecord(internal_id, document, applied_minor)
         self._payments[document.external_id or internal_id] = payment
@@ -271,11 +283,11 @@ class Erp:
         if type(found) is ErpResponse:
             return found
         invoice, total_minor = found
+        if invoice.applied_minor:
+            return rejected(INVALID_TRANS_AMT, "cannot void an invoice with payments applied")
         refused = _refuse_move(invoice, "void")
         if refused is not None:
             return refused
-        if invoice.applied_minor:
-            return rejected(INVALID_TRANS_AMT, "cannot void an invoice with payments applied")
         return self._close_invoice(invoice, "void", self._voids, document, now_s, total_minor)
 
     def _post_writeoff(
@@ -294,7 +306,9 @@ class Erp:
                 f"write-off of {document.amount_minor} does not equal the invoice's open amount "
                 f"{invoice.open_minor}",
             )
-        return self._close_invoice(invoice, "writeoff", self._writeoffs, document, now_s, total_minor)
+        return self._close_invoice(
+            invoice, "writeoff", self._writeoffs, document, now_s, total_minor
+        )
 
     # -- shared steps ----------------------------------------------------------------------
 
@@ -343,8 +357,12 @@ class Erp:
                 f"{document.parent_id} in {parent.currency}",
             )
         period = document.posting_period
-        if not is_period_name(period):
-            return rejected(INVALID_FLD_VALUE, f"posting period must be 'YYYY-MM', got {period!r}")
+        if period not in self._valid_periods:  # a run names few periods: parse each once
+            if not is_period_name(period):
+                return rejected(
+                    INVALID_FLD_VALUE, f"posting period must be 'YYYY-MM', got {period!r}"
+                )
+            self._valid_periods.add(period)
         if self._periods.is_closed(document.entity, period):
             return rejected(
                 CLOSED_TRAN_PRD, f"the period {period} is closed for subsidiary {document.entity}"
@@ -368,7 +386,7 @@ class Erp:
         total_minor: int,
     ) -> ErpResponse:
         """Void or write off `invoice`: nothing stays open."""
-        invoice.status = INVOICE_TRANSITIONS[(invoice.status, doc_type)]
+        invoice.status = INVOICE.next(invoice.status, doc_type)
         invoice.open_minor = 0
         invoice.modified_s = now_s
         internal_id = self._new_internal_id()
@@ -516,7 +534,7 @@ def _unbalanced() -> ErpResponse:
 
 
 def _refuse_move(invoice: InvoiceRecord, doc_type: str) -> ErpResponse | None:
-    if (invoice.status, doc_type) in INVOICE_TRANSITIONS:
+    if INVOICE.allows(invoice.status, doc_type):
         return None
     return rejected(
         INVALID_FLD_VALUE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from rehearse.fakes.machine import StateMachine
 from rehearse.sync.model import ErpDocument
 
 # Invoice statuses.
@@ -17,19 +18,20 @@ PAID = "paid"
 VOID = "void"
 WRITTEN_OFF = "written_off"
 
-INVOICE_TRANSITIONS: dict[tuple[str, str], str] = {
-    # (invoice status, document type applied to it) -> status after. A missing pair is an illegal
-    # move, answered with 400 INVALID_FLD_VALUE. Guards checked by the ledger, not the table:
-    # a payment moves an open invoice to paid only once its open amount reaches zero, and a void
-    # needs nothing applied (so ("paid", "void") only happens for a zero-amount invoice).
-    (OPEN, "payment"): PAID,
-    (PAID, "payment"): PAID,  # nothing left open: the payment stays unapplied
-    (VOID, "payment"): VOID,  # accepted, fully unapplied
-    (WRITTEN_OFF, "payment"): WRITTEN_OFF,  # accepted, fully unapplied
-    (OPEN, "void"): VOID,
-    (PAID, "void"): VOID,
-    (OPEN, "writeoff"): WRITTEN_OFF,
-}
+INVOICE = StateMachine(
+    "erp_invoice",
+    {
+        # A missing pair is an illegal move, answered with 400 INVALID_FLD_VALUE. Guards the ledger
+        # checks before consulting the table: "settle" happens when payments bring the open amount
+        # to zero; a void needs nothing applied (else 400 INVALID_TRANS_AMT); a write-off must be
+        # of exactly the open amount. A payment on a paid, void or written-off invoice is accepted
+        # but applies nothing, so it is no move at all.
+        (OPEN, "settle"): PAID,
+        (OPEN, "void"): VOID,
+        (OPEN, "writeoff"): WRITTEN_OFF,
+    },
+    (OPEN, PAID, VOID, WRITTEN_OFF),
+)
 
 
 class CustomerRecord:

@@ -1,1 +1,5 @@
-"""fakes/payments."""
+"""Payment gateway fake."""
+
+from rehearse.fakes.payments.gateway import PaymentSettings, PaymentsGateway
+
+__all__ = ["PaymentSettings", "PaymentsGateway"]

@@ -1,0 +1,113 @@
+"""Trace -> metrics: one JSON-serialisable dict that the report, the gates and comparisons read.
+
+The dict is stable: lists are sorted, floats are rounded to `FLOAT_DECIMALS`, and nothing in it
+depends on the wall clock, so the same trace gives the same ``metrics.json`` byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from rehearse.reports.frame import KindFrames
+from rehearse.reports.gates import evaluate_gates
+from rehearse.reports.invariants import check_invariants
+from rehearse.reports.latency import latency_samples, latency_stats
+from rehearse.reports.reconcile import accuracy_by_group, invoice_table, payment_table, summarise
+from rehearse.reports.resilience import resilience_metrics
+
+__all__ = ["FLOAT_DECIMALS", "compute_metrics"]
+
+FLOAT_DECIMALS = 6  # micro-units: finer than any rate or second we report, coarse enough to be stable
+SUMMED_OUTCOMES = ("missing", "duplicated", "mismatched", "orphaned")
+
+
+def _normalise(value: object) -> object:
+    """Plain Python values only, floats rounded; mappings keep their (deliberate) key order."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return round(value, FLOAT_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(key): _normalise(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise(item) for item in value]
+    raise TypeError(f"not a metric value: {value!r} ({type(value).__name__})")
+
+
+def _reconciliation(frames: KindFrames) -> dict:
+    invoices = invoice_table(frames)
+    payments = payment_table(frames)
+    invoice_counts, payment_counts = summarise(invoices), summarise(payments)
+    groups = accuracy_by_group(invoices, payments)
+    invariants = check_invariants(frames, invoices)
+    return {
+        "invoices": invoice_counts,
+        "payments": payment_counts,
+        **{name: invoice_counts[name] + payment_counts[name] for name in SUMMED_OUTCOMES},
+        "in_flight": invoice_counts["in_flight"],
+        "accuracy": min((group["accuracy"] for group in groups), default=1.0),
+        "accuracy_by_group": groups,
+        "invariants": invariants,
+        "invariants_failed": sum(not invariant["holds"] for invariant in invariants),
+    }
+
+
+def compute_metrics(
+    trace: pl.DataFrame,
+    *,
+    scenario: str,
+    seed: int,
+    pattern: str,
+    gates: Mapping[str, float],
+) -> dict:
+    """Compute every metric of a run from its trace, and evaluate the scenario's gates.
+
+    Parameters
+    ----------
+    trace
+        The run's trace (columns of `rehearse.sync.trace.COLUMNS`).
+    scenario, seed, pattern
+        Copied into the result, to name the run.
+    gates
+        Gate name -> limit (see `rehearse.reports.gates.GATES`).
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``seed``, ``pattern``, ``passed`` (every gate passed), ``gates``,
+        ``cutoff_t_s``, ``rows``, ``reconciliation`` (``invoices``, ``payments``, their summed
+        ``missing``/``duplicated``/``mismatched``/``orphaned``, ``in_flight`` invoices, ``accuracy``
+        (the minimum over ``accuracy_by_group``), ``invariants``, ``invariants_failed``),
+        ``latency_s`` (``invoice_to_erp``, ``payment_to_erp``, ``by_entity``), ``resilience`` and
+        ``counts`` (rows per kind). See `rehearse.reports.reconcile`, `.invariants`, `.latency` and
+        `.resilience` for each definition.
+
+    Raises
+    ------
+    ValueError
+        When ``gates`` names an unknown gate.
+    """
+    frames = KindFrames(trace)
+    body = _normalise(
+        {
+            "cutoff_t_s": frames.cutoff_t_s,
+            "rows": frames.row_count,
+            "reconciliation": _reconciliation(frames),
+            "latency_s": latency_stats(latency_samples(frames)),
+            "resilience": resilience_metrics(frames),
+            "counts": frames.counts.to_dicts(),
+        }
+    )
+    gate_results = _normalise(evaluate_gates(body, gates))
+    return {
+        "scenario": scenario,
+        "seed": seed,
+        "pattern": pattern,
+        "passed": all(gate["passed"] for gate in gate_results),
+        "gates": gate_results,
+        **body,
+    }

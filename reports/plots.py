@@ -1,0 +1,114 @@
+"""The report's figures, rendered to PNG bytes that are identical for identical input.
+
+Figures are built on `matplotlib.figure.Figure` with an explicit Agg canvas (no pyplot, so no global
+figure registry to leak), under matplotlib's default style (a user's matplotlibrc cannot change the
+bytes), at a fixed size and dpi, and saved without the "Software" PNG metadata.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import matplotlib.style
+import numpy as np
+import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["backlog_png", "latency_png"]
+
+FIGURE_SIZE_IN = (8.0, 3.6)
+FIGURE_DPI = 100
+ECDF_POINTS_MAX = 1_000  # an ECDF drawn from 1,000 quantiles is indistinguishable from all samples
+SYMLOG_LINEAR_BELOW_S = 1.0  # latencies of 0 s happen (inline posting); symlog shows them
+SECONDS_PER_HOUR = 3_600.0
+FLOW_LABELS = {"invoice_to_erp": "invoice to ERP", "payment_to_erp": "payment to ERP"}
+
+
+def _render(draw) -> bytes:
+    with matplotlib.style.context("default"):
+        figure = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI, layout="constrained")
+        FigureCanvasAgg(figure)
+        draw(figure.add_subplot())
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+        figure.clear()
+    return buffer.getvalue()
+
+
+def _ecdf_points(latency_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ordered = np.sort(latency_s)
+    count = ordered.size
+    if count > ECDF_POINTS_MAX:
+        index = np.linspace(0, count - 1, ECDF_POINTS_MAX).round().astype(np.int64)
+    else:
+        index = np.arange(count)
+    return ordered[index], (index + 1) / count
+
+
+def latency_png(samples: pl.DataFrame) -> bytes:
+    """ECDF of each flow's latency, seconds on a symmetric log axis.
+
+    Parameters
+    ----------
+    samples
+        `rehearse.reports.latency.latency_samples` output (``flow``, ``latency_s``).
+
+    Returns
+    -------
+    bytes
+        A PNG image.
+    """
+
+    def draw(axes) -> None:
+        plotted = 0
+        for flow, label in FLOW_LABELS.items():
+            values = samples.filter(pl.col("flow") == flow)["latency_s"].to_numpy()
+            if values.size == 0:
+                continue
+            x, y = _ecdf_points(values)
+            axes.step(x, y, where="post", label=f"{label} (n={values.size:,})")
+            plotted += 1
+        if plotted == 0:
+            axes.text(0.5, 0.5, "no latency samples", ha="center", va="center")
+        else:
+            axes.legend(loc="lower right")
+        axes.set_xscale("symlog", linthresh=SYMLOG_LINEAR_BELOW_S)
+        axes.set_xlabel("latency, seconds (log scale; linear below 1 s)")
+        axes.set_ylabel("share of documents posted")
+        axes.set_ylim(0.0, 1.02)
+        axes.grid(True, alpha=0.3)
+        axes.set_title("Latency to the ERP (ECDF)")
+
+    return _render(draw)
+
+
+def backlog_png(backlog: pl.DataFrame, start_t_s: float) -> bytes:
+    """Invoices and payments waiting for the ERP over virtual time.
+
+    Parameters
+    ----------
+    backlog
+        `rehearse.reports.latency.backlog_series` output.
+    start_t_s
+        The time shown as hour 0.
+
+    Returns
+    -------
+    bytes
+        A PNG image.
+    """
+
+    def draw(axes) -> None:
+        hours = ((backlog["t_s"] - start_t_s) / SECONDS_PER_HOUR).to_numpy()
+        axes.plot(hours, backlog["invoices_waiting"].to_numpy(), label="invoices waiting")
+        axes.plot(hours, backlog["payments_waiting"].to_numpy(), label="payments waiting")
+        axes.set_xlabel("hours since the start of the run (virtual time)")
+        axes.set_ylabel("sources not yet in the ERP")
+        axes.set_ylim(bottom=0)
+        axes.grid(True, alpha=0.3)
+        axes.legend(loc="upper right")
+        axes.set_title("ERP backlog")
+
+    return _render(draw)

@@ -1,0 +1,138 @@
+"""Resilience: how hard the engine had to work, and what it left for people (DOMAIN.md 11).
+
+Counts of rows unless said otherwise; "distinct" counts are of external ids (``object_id``), so a
+posting retried ten times is still one posting.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rehearse.reports.frame import ROW_NUMBER, KindFrames
+
+__all__ = ["AGE_BUCKETS", "open_exceptions", "resilience_metrics"]
+
+SECONDS_PER_DAY = 86_400.0
+# (label, upper bound in days, exclusive); the last bucket is unbounded.
+AGE_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("0-1d", 1.0),
+    ("1-3d", 3.0),
+    ("3-7d", 7.0),
+    (">7d", float("inf")),
+)
+ERP_CONCURRENCY_REJECTION_CODE = "429"
+
+
+def _rate(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def open_exceptions(frames: KindFrames) -> pl.DataFrame:
+    """Exceptions open at the cut-off, with their age.
+
+    An external id's exception is open when it was opened after its last resolution (in trace
+    order); its age counts from the first opening since that resolution.
+
+    Parameters
+    ----------
+    frames
+        The trace split by kind.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``object_id``, ``reason`` (code), ``owner`` (detail), ``opened_t_s``, ``age_s`` and
+        ``age_bucket``, sorted by object id.
+    """
+    cutoff_t_s = frames.cutoff_t_s
+    opened = frames.get("engine.exception_opened").filter(pl.col("t_s") <= cutoff_t_s)
+    resolved = (
+        frames.get("engine.exception_resolved")
+        .filter(pl.col("t_s") <= cutoff_t_s)
+        .group_by("object_id")
+        .agg(pl.col(ROW_NUMBER).max().alias("resolved_row_nr"))
+    )
+    bucket = pl.lit(AGE_BUCKETS[-1][0])
+    for label, days_max in reversed(AGE_BUCKETS[:-1]):
+        bucket = (
+            pl.when(pl.col("age_s") < days_max * SECONDS_PER_DAY).then(pl.lit(label)).otherwise(bucket)
+        )
+    first = pl.col(ROW_NUMBER).arg_min()
+    return (
+        opened.join(resolved, on="object_id", how="left")
+        .filter(pl.col(ROW_NUMBER) > pl.col("resolved_row_nr").fill_null(-1))
+        .group_by("object_id")
+        .agg(
+            pl.col("code").get(first).alias("reason"),
+            pl.col("detail").get(first).alias("owner"),
+            pl.col("t_s").min().alias("opened_t_s"),
+        )
+        .with_columns((cutoff_t_s - pl.col("opened_t_s")).alias("age_s"))
+        .with_columns(bucket.alias("age_bucket"))
+        .sort("object_id")
+    )
+
+
+def _exceptions(frames: KindFrames) -> dict:
+    still_open = open_exceptions(frames)
+    per_bucket = dict(still_open.group_by("age_bucket").len().iter_rows())
+    by_reason = (
+        still_open.group_by("reason").agg(pl.len().alias("count")).sort("reason").to_dicts()
+    )
+    return {
+        "exceptions_opened": frames.get("engine.exception_opened")["object_id"].n_unique(),
+        "exceptions_open": still_open.height,
+        "exceptions_by_age": [
+            {"bucket": label, "count": int(per_bucket.get(label, 0))} for label, _ in AGE_BUCKETS
+        ],
+        "exceptions_open_by_reason": by_reason,
+    }
+
+
+def resilience_metrics(frames: KindFrames) -> dict:
+    """Compute the resilience metrics.
+
+    Parameters
+    ----------
+    frames
+        The trace split by kind.
+
+    Returns
+    -------
+    dict
+        ``erp_calls``, ``erp_calls_by_code`` (``{code, count}`` sorted by code), ``retries``,
+        ``postings`` (distinct queued), ``posted`` (rows), ``failed_posting_rate`` (distinct external
+        ids with an exception / postings), ``first_pass_rate`` (posted on attempt 1 / posted),
+        ``retries_per_posting`` (rates are 0.0 when the denominator is 0), ``exceptions_opened``
+        (distinct), ``exceptions_open`` (at the cut-off), ``exceptions_by_age`` (``{bucket, count}``
+        in bucket order: age < 1 d, < 3 d, < 7 d, >= 7 d), ``exceptions_open_by_reason``,
+        ``duplicates_dropped``, ``stale_dropped``, ``superseded`` and ``lookups`` (rows), ``held`` and
+        ``late_postings`` (distinct ``engine.held`` / ``engine.rerouted``) and
+        ``erp_concurrency_rejections`` (``erp.call`` with code 429).
+    """
+    calls = frames.get("erp.call")
+    posted = frames.get("engine.posted")
+    postings = frames.get("engine.queued")["object_id"].n_unique()
+    retries = frames.count("engine.retry")
+    failed = frames.get("engine.exception_opened")["object_id"].n_unique()
+    first_pass = posted.filter(pl.col("value") == 1).height
+    return {
+        "erp_calls": calls.height,
+        "erp_calls_by_code": calls.group_by("code").agg(pl.len().alias("count")).sort("code").to_dicts(),
+        "retries": retries,
+        "postings": postings,
+        "posted": posted.height,
+        "failed_posting_rate": _rate(failed, postings),
+        "first_pass_rate": _rate(first_pass, posted.height),
+        "retries_per_posting": _rate(retries, postings),
+        **_exceptions(frames),
+        "duplicates_dropped": frames.count("engine.duplicate_dropped"),
+        "stale_dropped": frames.count("engine.stale_dropped"),
+        "superseded": frames.count("engine.superseded"),
+        "lookups": frames.count("engine.lookup"),
+        "held": frames.get("engine.held")["object_id"].n_unique(),
+        "late_postings": frames.get("engine.rerouted")["object_id"].n_unique(),
+        "erp_concurrency_rejections": calls.filter(
+            pl.col("code") == ERP_CONCURRENCY_REJECTION_CODE
+        ).height,
+    }

@@ -1,0 +1,139 @@
+"""The `rehearse` command line.
+
+Exit status: 0 when every gate passed, 1 when a gate failed, 2 for bad input (a wrong scenario
+file, key, value or argument). Bad input never leaves an output folder behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rehearse.sim import runner
+from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
+from rehearse.sync.model import format_utc
+
+EXIT_GATE_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail_input(messages: list[str]) -> None:
+    console = Console(stderr=True)
+    for message in messages:
+        console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rehearse")
+def main() -> None:
+    """rehearse: a dress rehearsal for quote-to-cash integrations."""
+
+
+@main.command("scenarios")
+def scenarios_command() -> None:
+    """List the built-in scenarios, one line each."""
+    for name in builtin_names():
+        try:
+            scenario, _ = load(name)
+            description = scenario.description
+        except ScenarioError as error:
+            description = f"(invalid: {error.messages[0]})"
+        click.echo(f"{name:<14} {description}")
+
+
+@main.command("run")
+@click.argument("scenario")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the scenario's run.seed).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: runs/<scenario>-seed<seed>).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario value, e.g. --set erp.concurrency_limit=5 (repeatable).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], quiet: bool) -> None:
+    """Run SCENARIO (a built-in name or a .toml path) and write metrics.json, report.html and
+    trace.parquet. Exit 0 when all gates pass, 1 when one fails, 2 on bad input."""
+    try:
+        loaded, path = load(scenario, list(overrides))
+    except ScenarioError as error:
+        _fail_input(error.messages)
+        return
+    seed = loaded.run.seed if seed is None else seed
+    out_dir = out_dir or Path("runs") / f"{loaded.name}-seed{seed}"
+    if out_dir.exists() and not out_dir.is_dir():
+        _fail_input([f"--out {out_dir}: exists and is not a folder"])
+    console = Console(stderr=True)
+    console.print(f"[bold]rehearse run[/] scenario [cyan]{loaded.name}[/] ({path}) seed [cyan]{seed}[/] "
+                  f"pattern [cyan]{loaded.engine.pattern}[/]", highlight=False)
+    console.print("parameters: " + json.dumps(runner.resolved_parameters(loaded, seed), sort_keys=True),
+                  style="dim", highlight=False, soft_wrap=True)
+    start_s = loaded.run.start_s
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
+                  TimeElapsedColumn(), console=console, transient=True, disable=quiet) as progress:
+        task = progress.add_task("traffic", total=loaded.run.traffic_days * 24.0, clock=format_utc(start_s))
+
+        def on_progress(now_s: float, window_end_s: float, phase: str) -> None:
+            progress.update(task, completed=min(now_s, window_end_s) / 3600.0 - start_s / 3600.0,
+                            description=phase, clock=format_utc(now_s))
+
+        result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress)
+    _print_summary(Console(), result.metrics, out_dir)
+    sys.exit(0 if result.metrics["passed"] else EXIT_GATE_FAILED)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
+    recon = metrics["reconciliation"]
+    table = Table(title="reconciliation", title_justify="left")
+    for column in ("", "expected", "matched", "missing", "duplicated", "mismatched", "orphaned"):
+        table.add_column(column, justify="right" if column else "left")
+    for name in ("invoices", "payments"):
+        row = recon[name]
+        table.add_row(name, *(_fmt(row[key]) for key in ("expected", "matched", "missing", "duplicated",
+                                                         "mismatched", "orphaned")))
+    console.print(table)
+    latency = Table(title="latency to ERP (virtual seconds)", title_justify="left")
+    for column in ("", "p50", "p95", "p99", "max"):
+        latency.add_column(column, justify="right" if column else "left")
+    for name in ("invoice_to_erp", "payment_to_erp"):
+        row = metrics["latency_s"][name]
+        latency.add_row(name, *(_fmt(row[key]) for key in ("p50", "p95", "p99", "max")))
+    console.print(latency)
+    resilience = metrics["resilience"]
+    failed_invariants = [item["id"] for item in recon["invariants"] if not item["holds"]]
+    console.print(
+        f"accuracy {_fmt(recon['accuracy'])}  invariants {len(recon['invariants']) - len(failed_invariants)}/"
+        f"{len(recon['invariants'])} hold{'' if not failed_invariants else ' (failed: ' + ', '.join(failed_invariants) + ')'}  "
+        f"ERP calls {_fmt(resilience['erp_calls'])}  retries {_fmt(resilience['retries'])}  "
+        f"failed posting rate {_fmt(resilience['failed_posting_rate'])}  open exceptions {_fmt(resilience['exceptions_open'])}",
+        highlight=False)
+    gates = Table(title="gates", title_justify="left")
+    for column in ("gate", "value", "limit", "result"):
+        gates.add_column(column, justify="left" if column == "gate" else "right")
+    for gate in metrics["gates"]:
+        gates.add_row(gate["name"], _fmt(gate["value"]), _fmt(gate["limit"]),
+                      "[green]pass[/]" if gate["passed"] else "[bold red]FAIL[/]")
+    console.print(gates)
+    wall = metrics.get("wall", {})
+    verdict = "[bold green]PASSED[/]" if metrics["passed"] else "[bold red]FAILED[/]"
+    console.print(f"{verdict}  wrote {out_dir}/metrics.json, report.html, trace.parquet "
+                  f"({_fmt(wall.get('trace_rows'))} trace rows, {_fmt(wall.get('total_s'))} s wall)", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

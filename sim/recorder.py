@@ -1,0 +1,80 @@
+"""The trace recorder: collects trace records fast and turns them into one polars DataFrame.
+
+Each call site emits the same keywords every time, so records are grouped by (kind, field names)
+and kept as plain tuples; every `CHUNK_ROWS` records the groups are turned into a polars frame in
+the trace's column layout (`rehearse.sync.trace.COLUMNS`). Python objects therefore live only for
+one chunk, and the finished trace is compact Arrow memory.
+
+Row order: records keep their emission order (a sequence number is a hidden column until the end),
+and emission order is deterministic under simulation, so the same seed gives the same frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from rehearse.sync.trace import COLUMNS
+
+CHUNK_ROWS = 400_000
+
+_DTYPES = {"Float64": pl.Float64, "Int64": pl.Int64, "String": pl.String}
+SCHEMA = {name: _DTYPES[dtype] for name, dtype, _ in COLUMNS}
+_KNOWN = set(SCHEMA)
+
+
+class TraceRecorder:
+    """Implements the engine's Trace port; `frame()` returns everything recorded so far."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        self._pending = 0
+        self._sequence = 0
+        self._chunks: list[pl.DataFrame] = []
+
+    def emit(self, t_s: float, kind: str, **fields: Any) -> None:
+        """Record one step at time `t_s`."""
+        key = (kind, tuple(fields))
+        rows = self._groups.get(key)
+        if rows is None:
+            unknown = set(key[1]) - _KNOWN
+            if unknown:
+                raise TypeError(f"trace kind {kind!r}: unknown columns {sorted(unknown)}")
+            rows = self._groups[key] = []
+        self._sequence += 1
+        rows.append((self._sequence, t_s, *fields.values()))
+        self._pending += 1
+        if self._pending >= CHUNK_ROWS:
+            self._flush()
+
+    def __len__(self) -> int:
+        return self._sequence
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        parts = []
+        for (kind, names), rows in self._groups.items():
+            if not rows:
+                continue
+            schema = {"seq": pl.Int64, "t_s": pl.Float64, **{name: SCHEMA[name] for name in names}}
+            part = pl.DataFrame(rows, schema=schema, orient="row")
+            fill = [
+                pl.lit(kind, dtype=pl.String).alias("kind") if name == "kind"
+                else pl.lit(empty, dtype=SCHEMA[name]).alias(name)
+                for name, _, empty in COLUMNS if name not in schema
+            ]
+            parts.append(part.with_columns(fill).select(["seq", *SCHEMA]))
+        self._groups = {key: [] for key in self._groups}
+        self._chunks.append(pl.concat(parts).sort("seq"))
+        self._pending = 0
+
+    def frame(self) -> pl.DataFrame:
+        """All records in emission order, with the trace's columns."""
+        self._flush()
+        if not self._chunks:
+            return pl.DataFrame(schema=SCHEMA)
+        whole = pl.concat(self._chunks).drop("seq")
+        self._chunks = [pl.concat(self._chunks)]
+        return whole

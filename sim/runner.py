@@ -1,0 +1,139 @@
+"""One rehearsal run: build the world on a SimPy clock, run the traffic window, let the engine
+drain, write down what the ERP should hold, and turn the trace into metrics and a report.
+
+Phases: traffic (``run.traffic_days``), then drain (until no webhook is in transit and the engine
+has nothing it can progress, checked every `DRAIN_CHECK_S`, at most ``run.drain_limit_days``).
+The cut-off is the end of the drain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import polars as pl
+import simpy
+
+from rehearse.reports import compute_metrics, write_report
+from rehearse.sim.oracle import emit_expectations
+from rehearse.sim.recorder import TraceRecorder
+from rehearse.sim.scenario import Scenario
+from rehearse.sim.simpy_runtime import SimPyRuntime
+from rehearse.sim.world import World
+
+PROGRESS_STEP_S = 3600.0  # virtual time between progress updates
+DRAIN_CHECK_S = 60.0
+
+Progress = Callable[[float, float, str], None]  # (virtual now, virtual end estimate, phase)
+
+
+class Simulation(NamedTuple):
+    """What a simulated run leaves behind."""
+
+    trace: pl.DataFrame
+    world: World
+    cutoff_s: float
+    drained: bool
+
+
+def resolved_parameters(scenario: Scenario, seed: int) -> dict:
+    """Every parameter of the run, defaults included: printed first so a run can be replayed."""
+    return {"seed": seed, **scenario.model_dump(mode="json")}
+
+
+def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) -> Simulation:
+    """Run the scenario in virtual time and return its trace (oracle and in-flight set included)."""
+    start_s = scenario.run.start_s
+    env = simpy.Environment(initial_time=start_s)
+    runtime = SimPyRuntime(env)
+    trace = TraceRecorder()
+    trace.emit(start_s, "run.start", code=scenario.name, value=float(seed),
+               detail=json.dumps(resolved_parameters(scenario, seed), sort_keys=True))
+    world = World(scenario, seed, runtime, trace)
+    world.start()
+    window_end_s = world.window_end_s
+    drain_end_s = window_end_s + scenario.run.drain_limit_days * 86400.0
+    while env.now < window_end_s:
+        env.run(until=min(env.now + PROGRESS_STEP_S, window_end_s))
+        if progress:
+            progress(env.now, window_end_s, "traffic")
+    while not world.quiet() and env.now < drain_end_s:
+        env.run(until=min(env.now + DRAIN_CHECK_S, drain_end_s))
+        if progress:
+            progress(env.now, window_end_s, "drain")
+    cutoff_s = env.now
+    drained = world.quiet()
+    emit_expectations(trace, billing=world.billing, payments=world.payments,
+                      new_customer_ids=world.traffic.new_customer_ids, cutoff_s=cutoff_s)
+    for posting in world.engine.unfinished():
+        document = posting.document
+        trace.emit(cutoff_s, "engine.inflight", object_id=document.external_id, ref_id=document.source_id,
+                   code=document.doc_type, detail=posting.state)
+    trace.emit(cutoff_s, "run.end", code="drained" if drained else "drain_limit")
+    return Simulation(trace.frame(), world, cutoff_s, drained)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process in MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+class RunResult(NamedTuple):
+    """Metrics (with `wall`), the trace, and where the files went."""
+
+    metrics: dict
+    trace: pl.DataFrame
+    out_dir: Path | None
+
+
+def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress: Progress | None = None) -> RunResult:
+    """Simulate, compute metrics and (with `out_dir`) write metrics.json, report.html, trace.parquet."""
+    wall_start = time.perf_counter()
+    simulation = simulate(scenario, seed, progress)
+    simulate_s = time.perf_counter() - wall_start
+    metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
+                              pattern=scenario.engine.pattern, gates=scenario.gates)
+    metrics["drained"] = simulation.drained
+    metrics["wall"] = {
+        "simulate_s": round(simulate_s, 3),
+        "metrics_s": round(time.perf_counter() - wall_start - simulate_s, 3),
+        "trace_rows": simulation.trace.height,
+    }
+    if out_dir is not None:
+        write_outputs(out_dir, simulation.trace, metrics)
+    metrics["wall"]["total_s"] = round(time.perf_counter() - wall_start, 3)
+    metrics["wall"]["peak_rss_mib"] = peak_rss_mib()
+    if out_dir is not None:
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return RunResult(metrics, simulation.trace, out_dir)
+
+
+def write_outputs(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> None:
+    """Write the three files into a fresh sibling folder, then swap it into place, so `out_dir`
+    never holds a half-written result."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        trace.write_parquet(staging / "trace.parquet", compression="zstd", statistics=False)
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        write_report(staging, trace, metrics)
+        os.chmod(staging, 0o755)
+        if out_dir.exists():
+            previous = out_dir.with_name(f".{out_dir.name}.previous")
+            shutil.rmtree(previous, ignore_errors=True)
+            out_dir.rename(previous)
+            staging.rename(out_dir)
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

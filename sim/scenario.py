@@ -1,0 +1,364 @@
+"""Scenario files: what a rehearsal runs, validated before anything runs.
+
+A scenario is a TOML file with the sections below. Unknown keys, wrong types and impossible values
+are rejected with `ScenarioError`, whose messages name the file, the dotted key and the reason.
+`--set dotted.key=value` overrides any value (list items by index: ``entities.0.share=0.5``); the
+value is read as a TOML literal (``true``, ``0.25``, ``[1, 3]``, ``"text"``) and as a bare string
+otherwise.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rehearse.fakes.billing.platform import EXHAUSTED_ACTIONS
+from rehearse.reports.gates import unknown_gates
+from rehearse.sync.model import parse_utc
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+LOCALES = {
+    "US": "en_US", "DE": "de_DE", "FR": "fr_FR", "NL": "nl_NL", "GB": "en_GB", "IE": "en_IE",
+    "ES": "es_ES", "IT": "it_IT",
+}
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded; `messages` says where and why, one line each."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RunSection(_Section):
+    """When the rehearsal starts and how long traffic flows."""
+
+    start: str = "2026-01-31T00:00:00Z"
+    traffic_days: Positive = 3.0
+    drain_limit_days: Positive = 7.0
+    seed: Annotated[int, Field(ge=0)] = 1
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, value: str) -> str:
+        try:
+            parse_utc(value)
+        except (ValueError, IndexError) as error:
+            raise ValueError(f"not a UTC timestamp like 2026-01-31T00:00:00Z ({error})") from None
+        return value
+
+    @property
+    def start_s(self) -> float:
+        """The start as Unix seconds."""
+        return parse_utc(self.start)
+
+
+class EntitySection(_Section):
+    """A legal entity: its functional currency, the countries its customers live in, its share."""
+
+    id: Annotated[str, Field(min_length=1)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    countries: Annotated[list[str], Field(min_length=1)]
+    share: Annotated[float, Field(gt=0.0, le=1.0)]
+
+    @field_validator("countries")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in LOCALES]
+        if unknown:
+            raise ValueError(f"unknown countries {unknown}; known: {sorted(LOCALES)}")
+        return value
+
+
+class PlanSection(_Section):
+    """A plan tier with a price per currency in minor units."""
+
+    id: Annotated[str, Field(min_length=1)]
+    interval: Literal["month", "year"]
+    rank: Annotated[int, Field(ge=0)]
+    prices_minor: dict[str, Annotated[int, Field(gt=0)]]
+
+
+class TrafficSection(_Section):
+    """The book of subscriptions and what happens to it during the window."""
+
+    subscriptions: Annotated[int, Field(ge=1)] = 1000
+    annual_share: Probability = 0.15
+    anchor_first_share: Probability = 0.85
+    new_deals_per_day: NonNegative = 10.0
+    upgrade_probability: Probability = 0.02
+    downgrade_probability: Probability = 0.01
+    cancel_probability: Probability = 0.02
+    always_invoice_share: Probability = 0.5
+
+
+class BillingSection(_Section):
+    """Billing platform behaviour."""
+
+    finalize_delay_s: NonNegative = 3600.0
+    renewals_per_s: Positive = 500.0
+    dunning_retry_days: list[Positive] = [1, 3, 5, 7, 9, 11, 13]
+    exhausted_action: str = "unpaid"
+    webhook_latency_ms_p50: Positive = 400.0
+    webhook_latency_ms_p95: Positive = 3000.0
+
+    @field_validator("exhausted_action")
+    @classmethod
+    def _action(cls, value: str) -> str:
+        if value not in EXHAUSTED_ACTIONS:
+            raise ValueError(f"must be one of {list(EXHAUSTED_ACTIONS)}")
+        return value
+
+    @field_validator("dunning_retry_days")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(value, value[1:])):
+            raise ValueError("retry days must be strictly increasing")
+        return value
+
+    @model_validator(mode="after")
+    def _p95_above_p50(self) -> BillingSection:
+        if self.webhook_latency_ms_p95 < self.webhook_latency_ms_p50:
+            raise ValueError("webhook_latency_ms_p95 must be at least webhook_latency_ms_p50")
+        return self
+
+
+class PaymentsSection(_Section):
+    """Charge outcomes."""
+
+    success_probability: Probability = 0.95
+    retry_success_probability: Probability = 0.5
+    hard_decline_share: Probability = 0.15
+
+
+class PeriodClose(_Section):
+    """An accounting period closed at a moment of the run."""
+
+    period: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+    at: str
+    entity: str = "*"
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: str) -> str:
+        return RunSection._utc(value)
+
+
+class ErpSection(_Section):
+    """The ERP: account-wide concurrency, latency, and the close calendar."""
+
+    concurrency_limit: Annotated[int, Field(ge=1)] = 15
+    other_load_max: Annotated[int, Field(ge=0)] = 0
+    latency_ms_p50: Positive = 300.0
+    latency_ms_p95: Positive = 1500.0
+    retry_after_s: Positive = 2.0
+    period_closes: list[PeriodClose] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ErpSection:
+        if self.latency_ms_p95 < self.latency_ms_p50:
+            raise ValueError("latency_ms_p95 must be at least latency_ms_p50")
+        if self.other_load_max >= self.concurrency_limit:
+            raise ValueError("other_load_max must leave at least one slot of concurrency_limit")
+        return self
+
+
+class FaultsSection(_Section):
+    """The faults this scenario injects (the full catalogue is a later issue)."""
+
+    webhook_duplicate_probability: Probability = 0.0
+    webhook_duplicate_delay_s_max: NonNegative = 60.0
+    erp_unavailable_probability: Probability = 0.0
+    erp_reply_lost_probability: Probability = 0.0
+
+
+class EngineSection(_Section):
+    """The sync engine under test and its settings."""
+
+    pattern: Literal["orchestrated"] = "orchestrated"
+    concurrency: Annotated[int, Field(ge=1)] = 15
+    retry_base_s: Positive = 1.0
+    retry_cap_s: Positive = 300.0
+    retry_jitter_share: Probability = 0.5
+    retry_attempts_max: Annotated[int, Field(ge=1)] = 12
+    dedupe: bool = True
+    dependency_hold: bool = True
+    idempotent_posting: bool = True
+    lookup_before_retry: bool = True
+    period_routing: bool = True
+    respect_retry_after: bool = True
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> EngineSection:
+        if self.retry_cap_s < self.retry_base_s:
+            raise ValueError("retry_cap_s must be at least retry_base_s")
+        return self
+
+
+class Scenario(_Section):
+    """A whole scenario file."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    run: RunSection = RunSection()
+    entities: Annotated[list[EntitySection], Field(min_length=1)]
+    plans: Annotated[list[PlanSection], Field(min_length=1)]
+    traffic: TrafficSection = TrafficSection()
+    billing: BillingSection = BillingSection()
+    payments: PaymentsSection = PaymentsSection()
+    erp: ErpSection = ErpSection()
+    faults: FaultsSection = FaultsSection()
+    engine: EngineSection = EngineSection()
+    gates: dict[str, float] = {}
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _known_gates(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = unknown_gates(sorted(value))
+            if unknown:
+                raise ValueError(f"unknown gates {unknown}")
+            for name, limit in value.items():
+                if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+                    raise ValueError(f"gate {name!r} must be a number, got {limit!r}")
+            return {name: float(limit) for name, limit in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        ids = [entity.id for entity in self.entities]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"entity ids must be unique: {ids}")
+        total = sum(entity.share for entity in self.entities)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"entity shares must add up to 1, they add up to {total:g}")
+        plan_ids = [plan.id for plan in self.plans]
+        if len(set(plan_ids)) != len(plan_ids):
+            raise ValueError(f"plan ids must be unique: {plan_ids}")
+        currencies = {entity.currency for entity in self.entities}
+        for plan in self.plans:
+            missing = sorted(currencies - set(plan.prices_minor))
+            if missing:
+                raise ValueError(f"plan {plan.id!r} has no price in {missing}")
+        for interval in ("month", "year"):
+            ladder = sorted((p for p in self.plans if p.interval == interval), key=lambda p: p.rank)
+            for lower, upper in zip(ladder, ladder[1:]):
+                for currency in currencies:
+                    low, high = lower.prices_minor[currency], upper.prices_minor[currency]
+                    # A one-tier downgrade credited on the next invoice must not make it negative.
+                    if not low < high <= 2 * low:
+                        raise ValueError(
+                            f"plans {lower.id!r} -> {upper.id!r}: each tier must cost more than the one "
+                            f"below and at most twice as much ({currency} {low} -> {high})")
+        if not any(p.interval == "month" for p in self.plans):
+            raise ValueError("at least one monthly plan is needed")
+        if self.traffic.annual_share > 0 and not any(p.interval == "year" for p in self.plans):
+            raise ValueError("traffic.annual_share > 0 needs at least one annual plan")
+        return self
+
+
+# -- loading --------------------------------------------------------------------------------------
+
+
+def builtin_dir() -> Path:
+    """The folder of the built-in scenario files."""
+    return Path(str(resources.files("rehearse.scenarios")))
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in scenarios, sorted."""
+    return sorted(path.stem for path in builtin_dir().glob("*.toml"))
+
+
+def resolve_path(name_or_path: str) -> Path:
+    """A scenario file from a path or a built-in name."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ScenarioError([f"{name_or_path}: no such scenario file"])
+        return path
+    candidate = builtin_dir() / f"{name_or_path}.toml"
+    if candidate.is_file():
+        return candidate
+    raise ScenarioError([
+        f"{name_or_path}: not a file and not a built-in scenario (built-in: {', '.join(builtin_names())})"])
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``dotted.key=value`` into its path and its value (a TOML literal, else a string)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ScenarioError([f"--set {text!r}: expected dotted.key=value"])
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def _apply_override(data: dict[str, Any], path: list[str], value: Any, source: str) -> None:
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        where = ".".join(path[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError([f"{source}: {where}: no item {part} (the list has {len(node)})"])
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            node = node.setdefault(part, {})
+        else:
+            raise ScenarioError([f"{source}: {where}: is a value, not a section"])
+    last = path[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ScenarioError([f"{source}: {'.'.join(path)}: no item {last} (the list has {len(node)})"])
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ScenarioError([f"{source}: {'.'.join(path[:-1])}: is a value, not a section"])
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{loc}: unknown key"
+    if error["type"] == "missing":
+        return f"{loc}: required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    if error["type"].endswith("_type") or error["type"].endswith("_parsing"):
+        message += f" (got {got!r})"
+    return f"{loc}: {message}"
+
+
+def load(name_or_path: str, overrides: list[str] = ()) -> tuple[Scenario, Path]:
+    """Read, override and validate a scenario; raises `ScenarioError` naming file, key and reason."""
+    path = resolve_path(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError([f"{path}: not valid TOML: {error}"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError([f"{path}: cannot read: {error}"]) from None
+    for text in overrides:
+        keys, value = parse_override(text)
+        _apply_override(data, keys, value, f"{path} (--set {text})")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError([f"{path}: {_describe(item)}" for item in error.errors()]) from None
+    return scenario, path

@@ -1,0 +1,126 @@
+"""The world of one run: the fakes, webhook delivery, the engine under test and the traffic, wired
+together on one runtime. A world is a pure function of (scenario, seed, runtime's clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rehearse.fakes.billing import Billing, BillingSettings
+from rehearse.fakes.crm import Crm
+from rehearse.fakes.erp import Erp
+from rehearse.fakes.events import EventLog
+from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
+from rehearse.fakes.tax import TaxEngine
+from rehearse.sim.distributions import LogNormal
+from rehearse.sim.erp_client import InProcessErpClient
+from rehearse.sim.scenario import Scenario
+from rehearse.sim.seeds import stream
+from rehearse.sim.traffic import Traffic
+from rehearse.sim.webhooks import WebhookSender
+from rehearse.sync.decisions import RetryPolicy
+from rehearse.sync.model import Price, parse_utc
+from rehearse.sync.orchestrated import EngineSettings, OrchestratedEngine
+from rehearse.sync.ports import Runtime
+from rehearse.sync.store import MemoryStore
+
+
+def price_id(plan_id: str, currency: str) -> str:
+    """The id of a plan's price in one currency."""
+    return f"{plan_id}:{currency}"
+
+
+def engine_settings(scenario: Scenario) -> EngineSettings:
+    """The engine's settings from the scenario's [engine] section."""
+    engine = scenario.engine
+    return EngineSettings(
+        concurrency=engine.concurrency,
+        retry=RetryPolicy(engine.retry_base_s, engine.retry_cap_s, engine.retry_jitter_share,
+                          engine.retry_attempts_max, engine.respect_retry_after),
+        dedupe=engine.dedupe, dependency_hold=engine.dependency_hold,
+        idempotent_posting=engine.idempotent_posting, lookup_before_retry=engine.lookup_before_retry,
+        period_routing=engine.period_routing,
+    )
+
+
+class World:
+    """Everything one run needs, on one runtime and one trace."""
+
+    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.runtime = runtime
+        self.trace = trace
+        self.start_s = scenario.run.start_s
+        self.window_end_s = self.start_s + scenario.run.traffic_days * 86400.0
+        self.prices = {
+            price_id(plan.id, currency): Price(price_id(plan.id, currency), plan.id, plan.interval, currency, amount)
+            for plan in scenario.plans for currency, amount in sorted(plan.prices_minor.items())
+        }
+        erp_settings = scenario.erp
+        self.erp = Erp(entities={e.id: e.currency for e in scenario.entities},
+                       concurrency_limit=erp_settings.concurrency_limit, trace=trace,
+                       retry_after_s=erp_settings.retry_after_s)
+        self.erp_client = InProcessErpClient(
+            runtime=runtime, erp=self.erp,
+            latency=LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency")),
+            rng=stream(seed, "faults/erp"),
+            unavailable_probability=scenario.faults.erp_unavailable_probability,
+            reply_lost_probability=scenario.faults.erp_reply_lost_probability, trace=trace,
+        )
+        self.store = MemoryStore()
+        self.engine = OrchestratedEngine(runtime=runtime, erp=self.erp_client, store=self.store, trace=trace,
+                                         random=stream(seed, "engine"), settings=engine_settings(scenario))
+        billing = scenario.billing
+        self.webhooks = WebhookSender(
+            runtime=runtime,
+            latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95, stream(seed, "webhooks/latency")),
+            rng=stream(seed, "faults/webhooks"),
+            duplicate_probability=scenario.faults.webhook_duplicate_probability,
+            duplicate_delay_s_max=scenario.faults.webhook_duplicate_delay_s_max,
+            receiver=self.engine.receive, trace=trace,
+        )
+        self.events = EventLog(self.webhooks.send)
+        self.tax = TaxEngine()
+        payments = scenario.payments
+        self.payments = PaymentsGateway(
+            settings=PaymentSettings(payments.success_probability, payments.retry_success_probability,
+                                     payments.hard_decline_share),
+            rng=stream(seed, "payments"), events=self.events, trace=trace)
+        self.billing = Billing(
+            settings=BillingSettings(billing.finalize_delay_s, tuple(billing.dunning_retry_days),
+                                     billing.exhausted_action),
+            prices=self.prices, tax=self.tax, payments=self.payments, events=self.events, trace=trace,
+            schedule=self.schedule)
+        self.crm = Crm(trace=trace)
+        self.traffic = Traffic(self, stream(seed, "traffic"))
+
+    def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
+        """Call `callback(*args, now_s)` after `delay_s`: how the fakes ask for future work."""
+        self.runtime.call_later(delay_s, self._call_now, callback, args)
+
+    def _call_now(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        callback(*args, self.runtime.now())
+
+    def start(self, progress: Callable[[str], None] | None = None) -> None:
+        """Load the existing book, then start the engine, the traffic and the close calendar."""
+        self.traffic.populate(progress)
+        self.engine.start()
+        self.traffic.start()
+        for close in self.scenario.erp.period_closes:
+            delay_s = max(0.0, parse_utc(close.at) - self.start_s)
+            self.schedule(delay_s, self.erp.close_period, close.entity, close.period)
+        if self.scenario.erp.other_load_max:
+            self.runtime.spawn(self._other_load())
+
+    async def _other_load(self) -> None:
+        """Other integrations of the same ERP account hold part of its concurrency, minute by minute."""
+        rng = stream(self.seed, "erp/other-load")
+        load_max = self.scenario.erp.other_load_max
+        while True:
+            self.erp.other_load = int(rng.random() * (load_max + 1))
+            await self.runtime.sleep(60.0)
+
+    def quiet(self) -> bool:
+        """No webhook in transit and the engine has nothing it can progress."""
+        return self.webhooks.in_transit == 0 and self.engine.idle()
