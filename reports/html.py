@@ -77,9 +77,16 @@ def _format(value: object) -> str:
     return str(value)
 
 
+VERDICT_CLASSES = {"pass": "ok", "holds": "ok", "FAIL": "bad", "FAILS": "bad"}
+
+
 def _cell(value: object) -> str:
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    return f'<td class="n">{escape(_format(value))}</td>' if numeric else f"<td>{escape(_format(value))}</td>"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        css_class = "n"
+    else:
+        css_class = VERDICT_CLASSES.get(value, "") if isinstance(value, str) else ""
+    class_attr = f' class="{css_class}"' if css_class else ""
+    return f"<td{class_attr}>{escape(_format(value))}</td>"
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], css_class: str = "") -> str:
@@ -158,11 +165,14 @@ def _reconciliation(metrics: Mapping, frames: KindFrames) -> str:
             ),
         ]
     ).filter(pl.col("outcome") != "matched")
-    shown = problems.group_by("kind").head(UNRECONCILED_ROWS_MAX).sort("kind", "source_id")
-    unreconciled = _table(
-        ("kind", "source id", "outcome", "expected amount", "ERP amount", "ERP documents",
-         "expected state", "ERP state"),
-        shown.rows(),
+    shown = problems.sort("kind", "source_id").group_by("kind", maintain_order=True).head(
+        UNRECONCILED_ROWS_MAX
+    )
+    headers = ("kind", "source id", "outcome", "expected amount", "ERP amount", "ERP documents")
+    unreconciled = (
+        _table((*headers, "expected state", "ERP state"), shown.rows())
+        if shown.height
+        else "<p>None: every expected invoice and payment is matched, and nothing is orphaned.</p>"
     )
     return (
         f"<h2>Reconciliation</h2>\n<p>Accuracy (worst entity/currency): "

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import polars as pl
 
 from rehearse.reports.frame import KindFrames
+from rehearse.reports.reconcile import erp_documents_per_source, invoice_markers
 
 __all__ = ["CHECKS", "check_invariants"]
 
@@ -147,31 +148,35 @@ def check_states_reflected(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 def check_applications(frames: KindFrames, invoices: pl.DataFrame) -> dict:
     """I4: applied <= invoice amount per ERP invoice; applied + unapplied = amount per ERP payment."""
-    applied_rows = frames.get("erp.payment_applied")
     per_invoice = (
-        applied_rows.group_by("parent_id")
-        .agg(pl.col("amount_minor").sum().alias("applied_minor"))
-        .join(
-            invoices.select("source_id", "erp_amount_minor"),
-            left_on="parent_id",
-            right_on="source_id",
-            how="left",
-        )
+        invoice_markers(frames)
+        .filter(pl.col("applied_minor") != 0)
+        .join(erp_documents_per_source(frames, "invoice"), on="source_id", how="left")
     )
     over_applied = per_invoice.filter(
         pl.col("applied_minor") > pl.col("erp_amount_minor").fill_null(0)
-    )["parent_id"]
-    payments = _documents(frames, "payment").group_by("object_id").agg(pl.col("amount_minor").sum())
-    applied = applied_rows.group_by("object_id").agg(pl.col("amount_minor").sum().alias("applied"))
-    unapplied = (
-        frames.get("erp.payment_unapplied")
-        .unique(subset="object_id", keep="last", maintain_order=True)
-        .select("object_id", pl.col("amount_minor").alias("unapplied"))
-    )
+    )["source_id"]
+    zero = pl.lit(0, dtype=pl.Int64)
+    amount = pl.col("amount_minor")
     per_payment = (
-        payments.join(applied, on="object_id", how="full", coalesce=True)
-        .join(unapplied, on="object_id", how="full", coalesce=True)
-        .with_columns(pl.col("amount_minor", "applied", "unapplied").fill_null(0))
+        pl.concat(
+            [
+                _documents(frames, "payment").select(
+                    "object_id", amount, zero.alias("applied"), zero.alias("unapplied")
+                ),
+                frames.get("erp.payment_applied").select(
+                    "object_id", zero.alias("amount_minor"), amount.alias("applied"), zero.alias("unapplied")
+                ),
+                # "amount left unapplied" is a state: the last row per payment counts
+                frames.get("erp.payment_unapplied")
+                .unique(subset="object_id", keep="last")
+                .select(
+                    "object_id", zero.alias("amount_minor"), zero.alias("applied"), amount.alias("unapplied")
+                ),
+            ]
+        )
+        .group_by("object_id")
+        .agg(pl.col("amount_minor", "applied", "unapplied").sum())
     )
     unbalanced = per_payment.filter(
         pl.col("applied") + pl.col("unapplied") != pl.col("amount_minor")
@@ -200,11 +205,17 @@ def check_entries_balance(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 def check_no_duplicate_documents(frames: KindFrames, invoices: pl.DataFrame) -> dict:
     """I13: at most one ERP document per (source id, type) for invoices, payments, voids, write-offs."""
-    keyed = frames.get("erp.document").filter(
-        pl.col("code").is_in(DOCUMENT_TYPES_UNIQUE) & (pl.col("ref_id") != "")
+    per_key = pl.concat(
+        [
+            erp_documents_per_source(frames, document_type).select(
+                pl.lit(document_type).alias("code"), "source_id", "erp_documents"
+            )
+            for document_type in DOCUMENT_TYPES_UNIQUE
+        ]
+    ).filter(pl.col("source_id") != "")
+    failures = per_key.filter(pl.col("erp_documents") > 1).select(
+        pl.format("{}:{}", "code", "source_id")
     )
-    per_key = keyed.group_by("ref_id", "code").agg(pl.len().alias("documents"))
-    failures = per_key.filter(pl.col("documents") > 1).select(pl.format("{}:{}", "code", "ref_id"))
     return _result(
         "I13",
         failures.to_series(),
@@ -241,23 +252,18 @@ def check_closed_periods(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 def check_one_entity(frames: KindFrames, invoices: pl.DataFrame) -> dict:
     """I16: payment, invoice and customer share one entity (customers preloaded before the run skipped)."""
-    first = pl.col("entity").first()  # documents are in trace order
-    invoice_entity = (
-        _documents(frames, "invoice")
-        .group_by("ref_id")
-        .agg(first.alias("invoice_entity"))
+    invoice_entity = erp_documents_per_source(frames, "invoice").select(
+        "source_id", pl.col("erp_entity").alias("invoice_entity")
     )
-    customer_entity = (
-        _documents(frames, "customer")
-        .group_by("ref_id")
-        .agg(first.alias("customer_entity"))
+    customer_entity = erp_documents_per_source(frames, "customer").select(
+        "source_id", pl.col("erp_entity").alias("customer_entity")
     )
     payments = _documents(frames, "payment").join(
-        invoice_entity, left_on="parent_id", right_on="ref_id", how="inner"
+        invoice_entity, left_on="parent_id", right_on="source_id", how="inner"
     )
     across_payments = payments.filter(pl.col("entity") != pl.col("invoice_entity"))["object_id"]
     erp_invoices = _documents(frames, "invoice").join(
-        customer_entity, left_on="parent_id", right_on="ref_id", how="inner"
+        customer_entity, left_on="parent_id", right_on="source_id", how="inner"
     )
     across_invoices = erp_invoices.filter(pl.col("entity") != pl.col("customer_entity"))["object_id"]
     return _result(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from rehearse.reports.frame import KindFrames
+from rehearse.reports.reconcile import erp_documents_per_source
 
 __all__ = ["FLOWS", "backlog_series", "latency_samples", "latency_stats"]
 
@@ -31,30 +32,31 @@ QUANTILE_METHOD = "nearest"
 
 
 def _source_and_erp_times(frames: KindFrames, flow: str) -> pl.DataFrame:
-    """Per source id: ``source_t_s``, ``erp_t_s`` (null when not in the ERP) and ``entity``."""
+    """Per source id: ``source_t_s``, ``erp_t_s`` (null when not in the ERP) and ``entity``.
+
+    Computed once per trace (the backlog plot needs it too).
+    """
     source_kind, document_type = FLOWS[flow]
-    sources = frames.get(source_kind).group_by(source_id="object_id").agg(
-        pl.col("t_s").min().alias("source_t_s"),
-        pl.col("entity").first().alias("source_entity")  # rows are in trace order,
-    )
-    documents = (
-        frames.get("erp.document")
-        .filter(pl.col("code") == document_type)
-        .group_by(source_id="ref_id")
-        .agg(
-            pl.col("t_s").min().alias("erp_t_s"),
-            pl.col("entity").get(pl.col("t_s").arg_min()).alias("erp_entity"),
+
+    def compute() -> pl.DataFrame:
+        sources = frames.get(source_kind).group_by(source_id="object_id").agg(
+            pl.col("t_s").min().alias("source_t_s"),
+            pl.col("entity").first().alias("source_entity"),  # rows are in trace order
         )
-    )
-    return sources.join(documents, on="source_id", how="left").select(
-        "source_id",
-        "source_t_s",
-        "erp_t_s",
-        pl.when(pl.col("source_entity") != "")
-        .then(pl.col("source_entity"))
-        .otherwise(pl.col("erp_entity").fill_null(""))
-        .alias("entity"),
-    )
+        documents = erp_documents_per_source(frames, document_type).select(
+            "source_id", pl.col("erp_first_t_s").alias("erp_t_s"), "erp_entity"
+        )
+        return sources.join(documents, on="source_id", how="left").select(
+            "source_id",
+            "source_t_s",
+            "erp_t_s",
+            pl.when(pl.col("source_entity") != "")
+            .then(pl.col("source_entity"))
+            .otherwise(pl.col("erp_entity").fill_null(""))
+            .alias("entity"),
+        )
+
+    return frames.derived(f"source_and_erp_times:{flow}", compute)
 
 
 def latency_samples(frames: KindFrames) -> pl.DataFrame:

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-import matplotlib.style
 import numpy as np
 import polars as pl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 __all__ = ["backlog_png", "latency_png"]
 
@@ -27,8 +23,14 @@ FLOW_LABELS = {"invoice_to_erp": "invoice to ERP", "payment_to_erp": "payment to
 
 
 def _render(draw) -> bytes:
+    # Imported here: matplotlib takes seconds to import, and metrics alone never need it.
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     with matplotlib.style.context("default"):
-        figure = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI, layout="constrained")
+        figure = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
+        figure.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.9)
         FigureCanvasAgg(figure)
         draw(figure.add_subplot())
         buffer = io.BytesIO()

@@ -25,11 +25,19 @@ import polars as pl
 
 from rehearse.reports.frame import KindFrames
 
-__all__ = ["accuracy_by_group", "invoice_table", "payment_table", "summarise"]
+__all__ = [
+    "accuracy_by_group",
+    "erp_documents_per_source",
+    "invoice_markers",
+    "invoice_table",
+    "payment_table",
+    "summarise",
+]
 
 OUTCOMES = ("matched", "missing", "duplicated", "mismatched")
 INVOICE_FIELDS = ("entity", "currency", "amount_minor", "tax_minor", "parent_id", "detail")
 PAYMENT_FIELDS = ("entity", "currency", "amount_minor", "parent_id")
+DOCUMENT_FIELDS = INVOICE_FIELDS  # a superset of PAYMENT_FIELDS
 
 
 def _last_per_object(rows: pl.DataFrame) -> pl.DataFrame:
@@ -37,22 +45,39 @@ def _last_per_object(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.unique(subset="object_id", keep="last")
 
 
-def _first_document_per_source(documents: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
-    """Per source id (``ref_id``): the document count, first ``t_s`` and the first document's fields.
+def erp_documents_per_source(frames: KindFrames, document_type: str) -> pl.DataFrame:
+    """ERP documents of one type grouped by source id (computed once per trace).
 
-    ``documents`` is in trace order and group_by keeps the order within a group, so ``first`` is the
-    first document written.
+    Parameters
+    ----------
+    frames
+        The trace split by kind.
+    document_type
+        ``erp.document`` code, e.g. ``"invoice"`` or ``"payment"``.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``source_id`` (the documents' ``ref_id``), ``erp_documents`` (count), ``erp_first_t_s`` and,
+        from the first document written, ``erp_entity``, ``erp_currency``, ``erp_amount_minor``,
+        ``erp_tax_minor``, ``erp_parent_id`` and ``erp_detail``. Unordered.
     """
-    return documents.group_by("ref_id").agg(
-        pl.len().alias("erp_documents"),
-        pl.col("t_s").min().alias("erp_first_t_s"),
-        *[pl.col(field).first().alias(f"erp_{field}") for field in fields],
-    )
+
+    def compute() -> pl.DataFrame:
+        documents = frames.get("erp.document").filter(pl.col("code") == document_type)
+        # Rows are in trace order and group_by keeps the order within a group: first = first written.
+        return documents.group_by(source_id="ref_id").agg(
+            pl.len().alias("erp_documents"),
+            pl.col("t_s").min().alias("erp_first_t_s"),
+            *[pl.col(field).first().alias(f"erp_{field}") for field in DOCUMENT_FIELDS],
+        )
+
+    return frames.derived(f"erp_documents_per_source:{document_type}", compute)
 
 
 def _in_flight_sources(frames: KindFrames, document_type: str) -> pl.DataFrame:
     inflight = frames.get("engine.inflight").filter(pl.col("code") == document_type)
-    return inflight.select(pl.col("ref_id").unique(), pl.lit(True).alias("in_flight"))
+    return inflight.select(pl.col("ref_id").unique().alias("source_id"), pl.lit(True).alias("in_flight"))
 
 
 def _outcome(fields_equal: pl.Expr) -> pl.Expr:
@@ -70,25 +95,72 @@ def _outcome(fields_equal: pl.Expr) -> pl.Expr:
 
 
 def _join(
-    expected: pl.DataFrame, erp: pl.DataFrame, fields: tuple[str, ...], carried: tuple[str, ...] = ()
+    frames: KindFrames,
+    expected: pl.DataFrame,
+    document_type: str,
+    fields: tuple[str, ...],
+    carried: tuple[str, ...] = (),
 ) -> pl.DataFrame:
+    """Full outer join of expectations and ERP documents on the source id, with in-flight flags."""
     oracle = expected.select(
         pl.col("object_id").alias("source_id"),
         pl.col("object_id").alias("oracle_object_id"),
         *[pl.col(field).alias(f"oracle_{field}") for field in (*fields, *carried)],
     )
-    joined = oracle.join(
-        erp.rename({"ref_id": "source_id"}), on="source_id", how="full", coalesce=True
+    erp = erp_documents_per_source(frames, document_type)
+    joined = oracle.join(erp, on="source_id", how="full", coalesce=True).join(
+        _in_flight_sources(frames, document_type), on="source_id", how="left"
     )
     equal = [pl.col(f"oracle_{field}") == pl.col(f"erp_{field}") for field in fields]
     return joined.with_columns(
         pl.col("erp_documents").fill_null(0),
+        pl.col("in_flight").fill_null(False),
         pl.all_horizontal(equal).fill_null(False).alias("fields_equal"),
+    )
+
+
+def invoice_markers(frames: KindFrames) -> pl.DataFrame:
+    """Per invoice source id: whether a void or write-off points at it, and the amount applied.
+
+    Computed once per trace.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``source_id`` (the ``parent_id`` of voids, write-offs and applications), ``has_void``,
+        ``has_writeoff``, ``applied_minor``. Unordered.
+    """
+    return frames.derived("invoice_markers", lambda: _invoice_markers(frames))
+
+
+def _invoice_markers(frames: KindFrames) -> pl.DataFrame:
+    documents = frames.get("erp.document").filter(pl.col("code").is_in(["void", "writeoff"]))
+    return (
+        pl.concat(
+            [
+                documents.select(
+                    pl.col("parent_id").alias("source_id"),
+                    (pl.col("code") == "void").alias("has_void"),
+                    (pl.col("code") == "writeoff").alias("has_writeoff"),
+                    pl.lit(0, dtype=pl.Int64).alias("applied_minor"),
+                ),
+                frames.get("erp.payment_applied").select(
+                    pl.col("parent_id").alias("source_id"),
+                    pl.lit(False).alias("has_void"),
+                    pl.lit(False).alias("has_writeoff"),
+                    pl.col("amount_minor").alias("applied_minor"),
+                ),
+            ]
+        )
+        .group_by("source_id")
+        .agg(pl.col("has_void").any(), pl.col("has_writeoff").any(), pl.col("applied_minor").sum())
     )
 
 
 def invoice_table(frames: KindFrames) -> pl.DataFrame:
     """Reconcile invoices: one row per source invoice id found in the oracle or the ERP.
+
+    Computed once per trace.
 
     Parameters
     ----------
@@ -102,60 +174,43 @@ def invoice_table(frames: KindFrames) -> pl.DataFrame:
         tax_minor, parent_id = customer, detail, code = expected state; null when orphaned);
         ``erp_documents`` (ERP invoices for that source), ``erp_first_t_s`` and ``erp_*`` (the first ERP
         invoice's fields); ``has_void``, ``has_writeoff``, ``applied_minor``, ``erp_state``;
-        ``fields_equal``, ``in_flight`` and ``outcome``.
+        ``fields_equal``, ``in_flight`` and ``outcome``. Unordered: sort before output.
     """
-    documents = frames.get("erp.document")
-    expected = _last_per_object(frames.get("oracle.invoice")).with_columns(
-        pl.col("ref_id").alias("parent_id")  # the oracle names the customer in ref_id
-    )
-    erp = _first_document_per_source(
-        documents.filter(pl.col("code") == "invoice"), INVOICE_FIELDS
-    )
-    table = _join(expected, erp, INVOICE_FIELDS, carried=("code",))
 
-    voided = documents.filter(pl.col("code") == "void").select(
-        pl.col("parent_id").unique().alias("source_id"), pl.lit(True).alias("has_void")
-    )
-    written_off = documents.filter(pl.col("code") == "writeoff").select(
-        pl.col("parent_id").unique().alias("source_id"), pl.lit(True).alias("has_writeoff")
-    )
-    applied = (
-        frames.get("erp.payment_applied")
-        .group_by("parent_id")
-        .agg(pl.col("amount_minor").sum().alias("applied_minor"))
-        .rename({"parent_id": "source_id"})
-    )
-    in_flight = _in_flight_sources(frames, "invoice").rename({"ref_id": "source_id"})
-    table = (
-        table.join(voided, on="source_id", how="left")
-        .join(written_off, on="source_id", how="left")
-        .join(applied, on="source_id", how="left")
-        .join(in_flight, on="source_id", how="left")
-        .with_columns(
-            pl.col("has_void", "has_writeoff", "in_flight").fill_null(False),
-            pl.col("applied_minor").fill_null(0),
+    def compute() -> pl.DataFrame:
+        expected = _last_per_object(frames.get("oracle.invoice")).with_columns(
+            pl.col("ref_id").alias("parent_id")  # the oracle names the customer in ref_id
         )
-    )
-    erp_state = (
-        pl.when(pl.col("erp_documents") == 0)
-        .then(pl.lit(None, dtype=pl.String))
-        .when(pl.col("has_void"))
-        .then(pl.lit("void"))
-        .when(pl.col("has_writeoff"))
-        .then(pl.lit("written_off"))
-        .when(pl.col("applied_minor") >= pl.col("erp_amount_minor"))
-        .then(pl.lit("paid"))
-        .otherwise(pl.lit("open"))
-    )
-    table = table.with_columns(erp_state.alias("erp_state"))
-    state_equal = (pl.col("erp_state") == pl.col("oracle_code")).fill_null(False)
-    return table.with_columns(
-        _outcome(pl.col("fields_equal") & state_equal).alias("outcome")
-    ).sort("source_id")
+        table = (
+            _join(frames, expected, "invoice", INVOICE_FIELDS, carried=("code",))
+            .join(invoice_markers(frames), on="source_id", how="left")
+            .with_columns(
+                pl.col("has_void", "has_writeoff").fill_null(False),
+                pl.col("applied_minor").fill_null(0),
+            )
+        )
+        erp_state = (
+            pl.when(pl.col("erp_documents") == 0)
+            .then(pl.lit(None, dtype=pl.String))
+            .when(pl.col("has_void"))
+            .then(pl.lit("void"))
+            .when(pl.col("has_writeoff"))
+            .then(pl.lit("written_off"))
+            .when(pl.col("applied_minor") >= pl.col("erp_amount_minor"))
+            .then(pl.lit("paid"))
+            .otherwise(pl.lit("open"))
+        )
+        table = table.with_columns(erp_state.alias("erp_state"))
+        state_equal = (pl.col("erp_state") == pl.col("oracle_code")).fill_null(False)
+        return table.with_columns(_outcome(pl.col("fields_equal") & state_equal).alias("outcome"))
+
+    return frames.derived("invoice_table", compute)
 
 
 def payment_table(frames: KindFrames) -> pl.DataFrame:
     """Reconcile payments: one row per charge id found in the oracle or among ERP payments.
+
+    Computed once per trace.
 
     Parameters
     ----------
@@ -168,20 +223,16 @@ def payment_table(frames: KindFrames) -> pl.DataFrame:
         ``source_id`` (the charge); ``oracle_*`` (the ``oracle.payment`` row's entity, currency,
         amount_minor, parent_id = invoice); ``erp_documents``, ``erp_first_t_s``, ``erp_*`` (the first
         ERP payment's fields, parent_id = the invoice it was applied to); ``fields_equal``,
-        ``in_flight`` and ``outcome``.
+        ``in_flight`` and ``outcome``. Unordered: sort before output.
     """
-    expected = _last_per_object(frames.get("oracle.payment"))
-    erp = _first_document_per_source(
-        frames.get("erp.document").filter(pl.col("code") == "payment"), PAYMENT_FIELDS
-    )
-    in_flight = _in_flight_sources(frames, "payment").rename({"ref_id": "source_id"})
-    return (
-        _join(expected, erp, PAYMENT_FIELDS)
-        .join(in_flight, on="source_id", how="left")
-        .with_columns(pl.col("in_flight").fill_null(False))
-        .with_columns(_outcome(pl.col("fields_equal")).alias("outcome"))
-        .sort("source_id")
-    )
+
+    def compute() -> pl.DataFrame:
+        expected = _last_per_object(frames.get("oracle.payment"))
+        return _join(frames, expected, "payment", PAYMENT_FIELDS).with_columns(
+            _outcome(pl.col("fields_equal")).alias("outcome")
+        )
+
+    return frames.derived("payment_table", compute)
 
 
 def summarise(table: pl.DataFrame) -> dict[str, int]:

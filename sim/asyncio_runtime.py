@@ -65,8 +65,15 @@ class AsyncioRuntime:
             self.failures.append(task.exception())
 
     def call_later(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
-        """Call `callback(*args)` after `delay_s` of scenario time."""
-        self.loop.call_later(delay_s / self.speedup, callback, *args)
+        """Call `callback(*args)` after `delay_s` of scenario time; a failure is recorded in
+        `failures` (asyncio would only log it)."""
+        self.loop.call_later(delay_s / self.speedup, self._guarded, callback, args)
+
+    def _guarded(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            callback(*args)
+        except Exception as error:  # noqa: BLE001 - surfaced through `failures`
+            self.failures.append(error)
 
     def queue(self) -> AsyncioQueue:
         """A new work queue."""

@@ -52,8 +52,12 @@ def _revenue_side(invoice: Invoice) -> list[JournalLine]:
 
 
 def invoice_document(invoice: Invoice) -> ErpDocument:
-    """AR invoice: Dr AR total; Cr deferred revenue per line; Cr tax payable. Dated at finalization."""
-    journal = [JournalLine(accounts.ACCOUNTS_RECEIVABLE, invoice.total_minor, 0), *_revenue_side(invoice)]
+    """AR invoice: Dr AR total; Cr deferred revenue per line; Cr tax payable. Dated at finalization.
+    A negative total (a downgrade's credit exceeds its charge) credits AR, so no line is negative."""
+    total_minor = invoice.total_minor
+    receivable = (JournalLine(accounts.ACCOUNTS_RECEIVABLE, total_minor, 0) if total_minor >= 0
+                  else JournalLine(accounts.ACCOUNTS_RECEIVABLE, 0, -total_minor))
+    journal = [receivable, *_revenue_side(invoice)]
     return ErpDocument(
         "invoice", invoice.id, invoice.id, invoice.customer_id, invoice.entity, invoice.currency,
         invoice.total_minor, invoice.tax_minor, invoice.finalized_s, period_of(invoice.finalized_s),

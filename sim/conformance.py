@@ -1,0 +1,144 @@
+"""Conformance across runtimes: the same engine, fed the same webhook deliveries, must leave the
+ERP in the same state under the SimPy adapter (virtual time) and the asyncio adapter (real waits).
+
+`record_deliveries` runs a scenario once and keeps every delivery the engine received, with its
+time; `replay_simpy` and `replay_asyncio` feed that script to a fresh engine and ERP and return the
+ERP's documents as a sorted, comparable list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import NamedTuple
+
+import simpy
+
+from rehearse.fakes.erp import Erp
+from rehearse.sim.asyncio_runtime import AsyncioRuntime
+from rehearse.sim.distributions import LogNormal
+from rehearse.sim.erp_client import InProcessErpClient
+from rehearse.sim.recorder import TraceRecorder
+from rehearse.sim.scenario import Scenario
+from rehearse.sim.seeds import stream
+from rehearse.sim.simpy_runtime import SimPyRuntime
+from rehearse.sim.world import World, engine_settings
+from rehearse.sync import rules
+from rehearse.sync.model import Event
+from rehearse.sync.orchestrated import OrchestratedEngine
+from rehearse.sync.store import MemoryStore
+
+
+class Delivery(NamedTuple):
+    """One webhook delivery: when (seconds after the start) and what."""
+
+    offset_s: float
+    event: Event
+
+
+class Script(NamedTuple):
+    """What to replay: deliveries, and the customers that were in the ERP before the run."""
+
+    start_s: float
+    deliveries: tuple[Delivery, ...]
+    preloaded: tuple  # ErpDocument of customers loaded before the run
+
+
+def record_deliveries(scenario: Scenario, seed: int) -> Script:
+    """Run the scenario in virtual time and keep every webhook delivery the engine received."""
+    env = simpy.Environment(initial_time=scenario.run.start_s)
+    world = World(scenario, seed, SimPyRuntime(env), TraceRecorder())
+    deliveries: list[Delivery] = []
+    receive = world.engine.receive
+
+    def recording_receiver(event: Event) -> bool:
+        deliveries.append(Delivery(env.now - scenario.run.start_s, event))
+        return receive(event)
+
+    world.webhooks.receiver = recording_receiver
+    world.start()
+    env.run(until=world.window_end_s)
+    preloaded = tuple(posting.document for posting in world.store.postings.values()
+                      if posting.document.doc_type == "customer" and posting.attempts == 0)
+    return Script(scenario.run.start_s, tuple(deliveries), preloaded)
+
+
+def _fresh(scenario: Scenario, seed: int, runtime, script: Script):
+    trace = TraceRecorder()
+    erp = Erp(entities={e.id: e.currency for e in scenario.entities},
+              concurrency_limit=scenario.erp.concurrency_limit, trace=trace,
+              retry_after_s=scenario.erp.retry_after_s)
+    store = MemoryStore()
+    for document in script.preloaded:
+        store.mark_posted_before(document, erp.preload_customer(document))
+    client = InProcessErpClient(
+        runtime=runtime, erp=erp,
+        latency=LogNormal(scenario.erp.latency_ms_p50, scenario.erp.latency_ms_p95, stream(seed, "erp/latency")),
+        rng=stream(seed, "faults/erp"), unavailable_probability=scenario.faults.erp_unavailable_probability,
+        reply_lost_probability=scenario.faults.erp_reply_lost_probability, trace=trace)
+    engine = OrchestratedEngine(runtime=runtime, erp=client, store=store, trace=trace,
+                                random=stream(seed, "engine"), settings=engine_settings(scenario))
+    return erp, engine
+
+
+def erp_documents(erp: Erp) -> list[tuple]:
+    """The ERP's documents as sorted (type, source, parent, amount, tax, applied) tuples."""
+    rows = []
+    for doc_type, records in (("invoice", erp.invoices), ("payment", erp.payments),
+                              ("void", erp.voids), ("writeoff", erp.writeoffs)):
+        for record in records.values():
+            document = record.document
+            rows.append((doc_type, document.source_id, document.parent_id, document.amount_minor,
+                         document.tax_minor))
+    return sorted(rows)
+
+
+def expected_documents(script: Script) -> list[tuple]:
+    """What a correct engine posts for the script: each planned document once (latest state wins)."""
+    latest: dict[str, Event] = {}
+    documents: dict[str, tuple] = {}
+    for delivery in script.deliveries:
+        event = delivery.event
+        if event.type in rules.INVOICE_EVENT_TYPES:
+            latest.setdefault(event.data.id, event)
+            for document in rules.invoice_documents(event.data, event.created_s):
+                documents.setdefault(document.external_id, document)
+        elif event.type == "charge.succeeded":
+            document = rules.payment_document(event.data)
+            documents.setdefault(document.external_id, document)
+    return sorted((d.doc_type, d.source_id, d.parent_id, d.amount_minor, d.tax_minor) for d in documents.values())
+
+
+def replay_simpy(scenario: Scenario, seed: int, script: Script) -> list[tuple]:
+    """Feed the script to a fresh engine in virtual time; return the ERP's documents."""
+    env = simpy.Environment(initial_time=script.start_s)
+    runtime = SimPyRuntime(env)
+    erp, engine = _fresh(scenario, seed, runtime, script)
+    engine.start()
+    for delivery in script.deliveries:
+        runtime.call_later(delivery.offset_s, engine.receive, delivery.event)
+    last_s = script.deliveries[-1].offset_s if script.deliveries else 0.0
+    env.run(until=script.start_s + last_s + 1.0)
+    while not engine.idle():
+        env.run(until=env.now + 60.0)
+    return erp_documents(erp)
+
+
+def replay_asyncio(scenario: Scenario, seed: int, script: Script, speedup: float) -> list[tuple]:
+    """Feed the script to a fresh engine under asyncio, `speedup` times faster than real time."""
+
+    async def main() -> list[tuple]:
+        runtime = AsyncioRuntime(script.start_s, speedup)
+        erp, engine = _fresh(scenario, seed, runtime, script)
+        engine.start()
+        for delivery in script.deliveries:
+            runtime.call_later(delivery.offset_s, engine.receive, delivery.event)
+        last_s = script.deliveries[-1].offset_s if script.deliveries else 0.0
+        await asyncio.sleep((last_s + 1.0) / speedup)
+        while not engine.idle():
+            await asyncio.sleep(1.0 / speedup)
+        await runtime.shutdown()
+        if runtime.failures:
+            raise runtime.failures[0]
+        return erp_documents(erp)
+
+    return asyncio.run(main())

@@ -1,0 +1,78 @@
+"""report.html: self-contained, byte-identical for the same input, with both plots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from rehearse.reports import compute_metrics, trace_frame, write_report
+from rehearse.reports.testing import invoice_rows, payment_rows, run_rows
+
+
+@pytest.fixture(scope="module")
+def trace() -> pl.DataFrame:
+    return trace_frame(
+        [
+            *run_rows(0.0, 20_000.0),
+            *invoice_rows("in_1", expected_state="paid", erp_t_s=1_100.0),
+            *payment_rows("ch_1", "in_1"),
+            *invoice_rows("in_2", finalized_t_s=3_000.0, erp_t_s=None),
+            *invoice_rows("in_<3>", finalized_t_s=5_000.0, erp_t_s=9_000.0, entity="E&2"),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def metrics(trace: pl.DataFrame) -> dict:
+    return compute_metrics(trace, scenario="peak <1st>", seed=42, pattern="batch", gates={"missing_max": 0})
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, trace, metrics) -> tuple[Path, Path]:
+    first = write_report(tmp_path_factory.mktemp("first") / "nested", trace, metrics)
+    second = write_report(tmp_path_factory.mktemp("second"), trace, metrics)
+    return first, second
+
+
+def test_the_report_is_written_and_byte_identical_twice(report):
+    first, second = report
+    assert first.name == "report.html" and first.parent.name == "nested"
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_report_embeds_two_png_plots_and_references_nothing_outside(report):
+    html = report[0].read_text(encoding="utf-8")
+    images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', html)
+    assert len(images) == 2
+    assert all(len(image) > 1_000 for image in images)
+    assert "http://" not in html and "https://" not in html
+    assert "<script" not in html and "<link" not in html
+
+
+def test_the_report_shows_the_run_the_verdict_and_every_section(report):
+    html = report[0].read_text(encoding="utf-8")
+    assert "peak &lt;1st&gt;" in html and "peak <1st>" not in html  # escaped
+    assert '<div class="banner fail">FAIL</div>' in html
+    for heading in ("How to read this report", "Gates", "Reconciliation", "Invariants", "Latency", "Resilience", "ERP backlog"):
+        assert heading in html
+    assert "in_2" in html  # listed among the unreconciled sources
+    assert "E&amp;2" in html
+    assert "Wall-clock" not in html
+
+
+def test_wall_clock_measures_are_shown_apart_when_given(tmp_path, trace, metrics):
+    path = write_report(tmp_path, trace, {**metrics, "wall": {"run_s": 12.5, "rows_per_s": 800_000}})
+    html = path.read_text(encoding="utf-8")
+    assert "Wall-clock" in html
+    assert "800,000" in html
+
+
+def test_a_report_of_an_empty_run_renders(tmp_path):
+    trace = trace_frame(run_rows(0.0, 0.0))
+    metrics = compute_metrics(trace, scenario="empty", seed=0, pattern="p2p", gates={})
+    html = write_report(tmp_path, trace, metrics).read_text(encoding="utf-8")
+    assert '<div class="banner pass">PASS</div>' in html
+    assert html.count("data:image/png;base64,") == 2

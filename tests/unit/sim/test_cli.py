@@ -1,0 +1,62 @@
+"""The command line: exit 0 on pass, 1 on a failed gate, 2 on bad input (naming file and key),
+and bad input leaves no output folder behind."""
+
+import json
+
+from click.testing import CliRunner
+
+from rehearse.sim.cli import main
+
+FAST = ["--set", "traffic.subscriptions=80", "--set", "run.traffic_days=1", "--quiet"]
+
+
+def test_scenarios_lists_the_builtins_one_line_each():
+    result = CliRunner().invoke(main, ["scenarios"])
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["month-end", "smoke"]
+
+
+def test_run_passes_and_writes_the_three_files(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "smoke", "--seed", "2", "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seed"] == 2 and metrics["passed"] is True
+    assert "wall" in metrics and "PASSED" in result.output
+
+
+def test_a_failing_gate_exits_1(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "smoke", "--out", str(out), *FAST,
+                                       "--set", "gates.invoice_to_erp_p95_s_max=0.001"])
+    assert result.exit_code == 1, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    failed = [gate["name"] for gate in metrics["gates"] if not gate["passed"]]
+    assert failed == ["invoice_to_erp_p95_s_max"] and metrics["passed"] is False
+
+
+def test_a_bad_scenario_file_exits_2_naming_file_and_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[[entities]]\nid="US01"\ncurrency="USD"\ncountries=["US"]\nshare=1.0\n'
+                   '[[plans]]\nid="p"\ninterval="month"\nrank=0\nprices_minor={USD=100}\n'
+                   '[traffic]\nsubscriptions="many"\nannual_share=0\n[erp]\nconcurency_limit=3\n')
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(bad), "--out", str(out)])
+    assert result.exit_code == 2
+    assert str(bad) in result.output
+    assert "traffic.subscriptions" in result.output and "erp.concurency_limit: unknown key" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_bad_override_and_unknown_scenario_exit_2(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "smoke", "--set", "faults.webhook_duplicate_probability=1.5"])
+    assert result.exit_code == 2 and "faults.webhook_duplicate_probability" in result.output
+    result = runner.invoke(main, ["run", "smoke", "--set", "nonsense"])
+    assert result.exit_code == 2 and "dotted.key=value" in result.output
+    result = runner.invoke(main, ["run", "no-such-scenario"])
+    assert result.exit_code == 2 and "smoke" in result.output
+    result = runner.invoke(main, ["run", "smoke", "--seed", "-1"])
+    assert result.exit_code == 2
