@@ -1,9 +1,9 @@
 """The trace as a polars frame: its schema, a builder for hand-made traces, and the split by kind.
 
-Every report reads the trace through `KindFrames`: the trace is filtered once to the kinds the reports
-use and split by kind, so each metric works on a small frame instead of rescanning ten million rows.
-A ``row_nr`` column (the row's position in the trace) is kept to break ties between rows that share a
-timestamp: the trace is written in the order things happened.
+Every report reads the trace through `KindFrames`: the trace is filtered once to the kinds the
+reports use and split by kind, so each metric works on a small frame instead of rescanning ten
+million rows. A ``row_nr`` column (the row's position in the trace) is kept to break ties between
+rows that share a timestamp: the trace is written in the order things happened.
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ def conform(trace: pl.DataFrame) -> pl.DataFrame:
     ]
     if missing:
         trace = trace.with_columns(missing)
-    casts = [pl.col(name).cast(dtype) for name, dtype in schema.items() if trace.schema[name] != dtype]
+    casts = [
+        pl.col(name).cast(dtype) for name, dtype in schema.items() if trace.schema[name] != dtype
+    ]
     return trace.with_columns(casts) if casts else trace
 
 
@@ -142,8 +144,8 @@ class KindFrames:
     Attributes
     ----------
     cutoff_t_s
-        The ``t_s`` of the last ``run.end`` row, or the largest ``t_s`` when there is none (0.0 for an
-        empty trace).
+        The ``t_s`` of the last ``run.end`` row, or the largest ``t_s`` when there is none (0.0 for
+        an empty trace).
     start_t_s
         The ``t_s`` of the first ``run.start`` row, or the smallest non-zero ``t_s`` when there is
         none (0 means "not set" in the trace).
@@ -155,27 +157,26 @@ class KindFrames:
 
     def __init__(self, trace: pl.DataFrame) -> None:
         trace = conform(trace)
-        kind_numbers = {kind: number for number, kind in enumerate(KIND_COLUMNS)}
-        # One hash lookup per row, then cheap integer filters: comparing strings once per kind
-        # would scan the kind column once per kind.
-        numbered = trace.lazy().with_row_index(ROW_NUMBER).with_columns(
-            pl.col("kind")
-            .replace_strict(kind_numbers, default=-1, return_dtype=pl.Int32)
-            .alias("_kind_number")
-        )
+        # A categorical kind is one hash per row; after it, counting rows per kind and filtering
+        # each kind are integer work. Comparing strings once per kind costs several times more.
+        kind = trace["kind"].cast(pl.Categorical)
         kept = sorted({column for columns in KIND_COLUMNS.values() for column in columns})
-        numbered = numbered.select(ROW_NUMBER, "t_s", "_kind_number", *kept).collect()
+        numbered = trace.with_row_index(ROW_NUMBER).select(ROW_NUMBER, "t_s", *kept, kind)
         parts = pl.collect_all(
             [
                 numbered.lazy()
-                .filter(pl.col("_kind_number") == number)
+                .filter(pl.col("kind") == kind_name)
                 .select(ROW_NUMBER, "t_s", *columns)
-                for number, columns in enumerate(KIND_COLUMNS.values())
+                for kind_name, columns in KIND_COLUMNS.items()
             ]
         )
         self._parts = dict(zip(KIND_COLUMNS, parts, strict=True))
         self._derived: dict[str, pl.DataFrame] = {}
-        self.counts = trace.group_by("kind").agg(pl.len().alias("count")).sort("kind")
+        self.counts = (
+            kind.value_counts(name="count")
+            .with_columns(pl.col("kind").cast(pl.String), pl.col("count").cast(pl.Int64))
+            .sort("kind")
+        )
         self._count_by_kind = dict(self.counts.iter_rows())
         self.row_count = trace.height
         self.cutoff_t_s = _cutoff_t_s(trace, self.get("run.end"))

@@ -1,8 +1,8 @@
 """Gates: limits on metrics that turn a report into a pass or a fail (and CI's exit code).
 
 A gate is named ``<metric>_min`` or ``<metric>_max`` and reads one metric by its path in the metrics
-dict. A scenario file sets limits by gate name; only the gates it names are evaluated. A metric that is
-null (a latency percentile with no samples) passes its gate: there is nothing to be late.
+dict. A scenario file sets limits by gate name; only the gates it names are evaluated. A metric that
+is null (a latency percentile with no samples) passes its gate: there is nothing to be late.
 
 Examples
 --------

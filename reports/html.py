@@ -1,8 +1,8 @@
 """Metrics (and the trace, for the plots) -> one self-contained ``report.html``.
 
 The page has no external references: styles are inline and figures are embedded as base64 PNG. It is
-byte-identical for the same trace and metrics; the only wall-clock numbers it shows are those given in
-``metrics["wall"]``, in a table labelled as such.
+byte-identical for the same trace and metrics; the only wall-clock numbers it shows are those given
+in ``metrics["wall"]``, in a table labelled as such.
 """
 
 from __future__ import annotations
@@ -52,15 +52,16 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%}
 """
 HOW_TO_READ = (
-    "Reconciliation joins what the ERP holds with what it should hold (the oracle, derived from the "
-    "commercial truth) on the source id: every invoice and payment is matched, missing (including "
+    "Reconciliation joins what the ERP holds with what it should hold (the oracle, derived from the"
+    " commercial truth) on the source id: every invoice and payment is matched, missing (including "
     "those still in flight at the cut-off), duplicated or mismatched, and ERP documents without a "
     "source are orphaned. Accuracy is the matched share of the expected amount, per entity and "
     "currency; the headline is the worst group. Invariants are the accounting rules of the domain "
-    "model checked at the cut-off. Latency runs from the commercial event (invoice finalized, charge "
-    "succeeded) to the first ERP document; percentiles are nearest-rank. Resilience counts the work the "
-    "engine did to get there (calls, retries, rejections) and what it left to people (exceptions, by "
-    "age at the cut-off). All times are virtual: the same seed gives the same report."
+    "model checked at the cut-off. Latency runs from the commercial event (invoice finalized, "
+    "charge succeeded) to the first ERP document; percentiles are nearest-rank. Resilience counts "
+    "the work the engine did to get there (calls, retries, rejections) and what it left to people "
+    "(exceptions, by age at the cut-off). All times are virtual: the same seed gives the same "
+    "report."
 )
 
 
@@ -101,12 +102,17 @@ def _image(png: bytes, alt: str) -> str:
 
 
 def _utc(t_s: float) -> str:
-    return dt.datetime.fromtimestamp(t_s, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return dt.datetime.fromtimestamp(t_s, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return "out of the calendar's range"
 
 
 def _header(metrics: Mapping) -> str:
     passed = metrics.get("passed", False)
-    banner = '<div class="banner pass">PASS</div>' if passed else '<div class="banner fail">FAIL</div>'
+    banner = (
+        '<div class="banner pass">PASS</div>' if passed else '<div class="banner fail">FAIL</div>'
+    )
     cutoff = metrics.get("cutoff_t_s")
     rows = [
         ("scenario", metrics.get("scenario")),
@@ -143,20 +149,30 @@ def _reconciliation(metrics: Mapping, frames: KindFrames) -> str:
     recon = metrics["reconciliation"]
     counts = _table(
         ("", "invoices", "payments"),
-        [(name, recon["invoices"].get(name), recon["payments"].get(name)) for name in RECONCILIATION_ROWS],
+        [
+            (name, recon["invoices"].get(name), recon["payments"].get(name))
+            for name in RECONCILIATION_ROWS
+        ],
     )
     groups = _table(
         ("entity", "currency", "expected amount (minor)", "matched amount (minor)", "accuracy"),
         [
-            (g["entity"], g["currency"], g["expected_amount_minor"], g["matched_amount_minor"], g["accuracy"])
+            (
+                g["entity"],
+                g["currency"],
+                g["expected_amount_minor"],
+                g["matched_amount_minor"],
+                g["accuracy"],
+            )
             for g in recon["accuracy_by_group"]
         ],
     )
     columns = ["source_id", "outcome", "oracle_amount_minor", "erp_amount_minor", "erp_documents"]
     problems = pl.concat(
         [
-            invoice_table(frames)
-            .select(pl.lit("invoice").alias("kind"), *columns, "oracle_code", "erp_state"),
+            invoice_table(frames).select(
+                pl.lit("invoice").alias("kind"), *columns, "oracle_code", "erp_state"
+            ),
             payment_table(frames).select(
                 pl.lit("payment").alias("kind"),
                 *columns,
@@ -165,8 +181,10 @@ def _reconciliation(metrics: Mapping, frames: KindFrames) -> str:
             ),
         ]
     ).filter(pl.col("outcome") != "matched")
-    shown = problems.sort("kind", "source_id").group_by("kind", maintain_order=True).head(
-        UNRECONCILED_ROWS_MAX
+    shown = (
+        problems.sort("kind", "source_id")
+        .group_by("kind", maintain_order=True)
+        .head(UNRECONCILED_ROWS_MAX)
     )
     headers = ("kind", "source id", "outcome", "expected amount", "ERP amount", "ERP documents")
     unreconciled = (
@@ -177,8 +195,9 @@ def _reconciliation(metrics: Mapping, frames: KindFrames) -> str:
     return (
         f"<h2>Reconciliation</h2>\n<p>Accuracy (worst entity/currency): "
         f"<b>{escape(_format(recon['accuracy']))}</b>; invoices missing but in flight: "
-        f"{escape(_format(recon['in_flight']))}.</p>\n{counts}\n<h3>Accuracy by entity and currency</h3>\n"
-        f"{groups}\n<h3>Unreconciled sources (first {UNRECONCILED_ROWS_MAX} of each kind, by id)</h3>\n"
+        f"{escape(_format(recon['in_flight']))}.</p>\n{counts}\n"
+        f"<h3>Accuracy by entity and currency</h3>\n{groups}\n"
+        f"<h3>Unreconciled sources (first {UNRECONCILED_ROWS_MAX} of each kind, by id)</h3>\n"
         f"{unreconciled}"
     )
 
@@ -194,7 +213,9 @@ def _invariants(metrics: Mapping) -> str:
 def _latency(metrics: Mapping, frames: KindFrames) -> str:
     latency = metrics["latency_s"]
     stats = ("count", "p50", "p95", "p99", "max")
-    overall = _table(("flow", *stats), [(flow, *(latency[flow][s] for s in stats)) for flow in FLOWS])
+    overall = _table(
+        ("flow", *stats), [(flow, *(latency[flow][s] for s in stats)) for flow in FLOWS]
+    )
     per_entity = _table(
         ("entity", "flow", *stats),
         [
@@ -213,8 +234,14 @@ def _latency(metrics: Mapping, frames: KindFrames) -> str:
 def _resilience(metrics: Mapping, frames: KindFrames) -> str:
     resilience = metrics["resilience"]
     scalars = [(key, value) for key, value in resilience.items() if not isinstance(value, list)]
-    calls = _table(("ERP call code", "count"), [(r["code"], r["count"]) for r in resilience["erp_calls_by_code"]])
-    ages = _table(("open exception age", "count"), [(r["bucket"], r["count"]) for r in resilience["exceptions_by_age"]])
+    calls = _table(
+        ("ERP call code", "count"),
+        [(r["code"], r["count"]) for r in resilience["erp_calls_by_code"]],
+    )
+    ages = _table(
+        ("open exception age", "count"),
+        [(r["bucket"], r["count"]) for r in resilience["exceptions_by_age"]],
+    )
     reasons = _table(
         ("open exception reason", "count"),
         [(r["reason"], r["count"]) for r in resilience.get("exceptions_open_by_reason", [])],
@@ -229,13 +256,15 @@ def _resilience(metrics: Mapping, frames: KindFrames) -> str:
 
 
 def _counts_and_wall(metrics: Mapping) -> str:
-    counts = _table(("kind", "rows"), [(row["kind"], row["count"]) for row in metrics.get("counts", [])])
+    counts = _table(
+        ("kind", "rows"), [(row["kind"], row["count"]) for row in metrics.get("counts", [])]
+    )
     text = f"<h2>Trace rows per kind</h2>\n{counts}"
     wall = metrics.get("wall")
     if wall:
         rows = sorted((str(key), value) for key, value in wall.items())
         text += (
-            "\n<h2 class=\"wall\">Wall-clock (differs between runs of the same seed)</h2>\n"
+            '\n<h2 class="wall">Wall-clock (differs between runs of the same seed)</h2>\n'
             + _table(("measure", "value"), rows, css_class="wall")
         )
     return text
@@ -249,8 +278,8 @@ def write_report(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> Path:
     out_dir
         Directory to write into (created if absent).
     trace
-        The run's trace; the plots (latency ECDF, ERP backlog) and the unreconciled examples are drawn
-        from it.
+        The run's trace; the plots (latency ECDF, ERP backlog) and the unreconciled examples are
+        drawn from it.
     metrics
         The result of `rehearse.reports.compute_metrics`, optionally with a ``wall`` mapping of
         wall-clock measures (shown in a separate table).
@@ -270,9 +299,12 @@ def write_report(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> Path:
         _resilience(metrics, frames),
         _counts_and_wall(metrics),
     ]
-    title = escape(f"rehearse: {metrics.get('scenario')} seed {metrics.get('seed')} {metrics.get('pattern')}")
+    title = escape(
+        f"rehearse: {metrics.get('scenario')} seed {metrics.get('seed')} {metrics.get('pattern')}"
+    )
     page = (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{title}</title>\n"
         f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(sections) + "\n</body>\n</html>\n"
     )
     out_dir = Path(out_dir)

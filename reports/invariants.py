@@ -1,9 +1,9 @@
 """Invariant checks at the cut-off (DOMAIN.md 9): small read-only functions, one per invariant.
 
 Each check takes the trace split by kind and the invoice reconciliation table and returns
-``{id, holds, detail}``; ``detail`` is a short sentence with counts and, when the invariant fails, up
-to `EXAMPLE_IDS_MAX` example ids. Sources still in the engine's in-flight set at the cut-off are named
-and excluded where the invariant says so (I1 counts them, I2 and I3 skip them).
+``{id, holds, detail}``; ``detail`` is a short sentence with counts and, when the invariant fails,
+up to `EXAMPLE_IDS_MAX` example ids. Sources still in the engine's in-flight set at the cut-off are
+named and excluded where the invariant says so (I1 counts them, I2 and I3 skip them).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _documents(frames: KindFrames, document_type: str) -> pl.DataFrame:
 
 
 def check_money_conserved(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I1: per (entity, currency), oracle non-void invoices = ERP invoices not voided + in flight."""
+    """I1: per entity/currency: oracle non-void invoices = ERP invoices not voided + in flight."""
     key = ["entity", "currency"]
     oracle = invoices.filter(pl.col("oracle_object_id").is_not_null())
     billing = (
@@ -90,7 +90,7 @@ def check_money_conserved(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 
 def check_one_erp_invoice_each(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I2: each oracle invoice has exactly one equal ERP invoice; no ERP invoice without a source."""
+    """I2: each oracle invoice has exactly one equal ERP invoice; no ERP invoice lacks a source."""
     oracle = invoices.filter(pl.col("oracle_object_id").is_not_null())
     waiting = oracle.filter(pl.col("in_flight") & (pl.col("erp_documents") == 0))
     failing = oracle.filter(
@@ -122,7 +122,10 @@ def _invoices_in_flight(frames: KindFrames) -> pl.DataFrame:
 
 
 def check_states_reflected(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I3: paid => fully applied in the ERP; void => void exists; written_off => write-off exists."""
+    """I3: paid => fully applied; void => void exists; written_off => write-off exists.
+
+    Invoices touched by an in-flight posting (their own or a payment's) are skipped.
+    """
     checked = invoices.filter(pl.col("oracle_code").is_in(["paid", "void", "written_off"])).join(
         _invoices_in_flight(frames), on="source_id", how="anti"
     )
@@ -147,7 +150,7 @@ def check_states_reflected(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 
 def check_applications(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I4: applied <= invoice amount per ERP invoice; applied + unapplied = amount per ERP payment."""
+    """I4: per ERP invoice applied <= amount; per ERP payment applied + unapplied = amount."""
     per_invoice = (
         invoice_markers(frames)
         .filter(pl.col("applied_minor") != 0)
@@ -165,13 +168,19 @@ def check_applications(frames: KindFrames, invoices: pl.DataFrame) -> dict:
                     "object_id", amount, zero.alias("applied"), zero.alias("unapplied")
                 ),
                 frames.get("erp.payment_applied").select(
-                    "object_id", zero.alias("amount_minor"), amount.alias("applied"), zero.alias("unapplied")
+                    "object_id",
+                    zero.alias("amount_minor"),
+                    amount.alias("applied"),
+                    zero.alias("unapplied"),
                 ),
                 # "amount left unapplied" is a state: the last row per payment counts
                 frames.get("erp.payment_unapplied")
                 .unique(subset="object_id", keep="last")
                 .select(
-                    "object_id", zero.alias("amount_minor"), zero.alias("applied"), amount.alias("unapplied")
+                    "object_id",
+                    zero.alias("amount_minor"),
+                    zero.alias("applied"),
+                    amount.alias("unapplied"),
                 ),
             ]
         )
@@ -204,7 +213,7 @@ def check_entries_balance(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 
 def check_no_duplicate_documents(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I13: at most one ERP document per (source id, type) for invoices, payments, voids, write-offs."""
+    """I13: at most one ERP document per (source id, type): invoice, payment, void, write-off."""
     per_key = pl.concat(
         [
             erp_documents_per_source(frames, document_type).select(
@@ -251,7 +260,10 @@ def check_closed_periods(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 
 def check_one_entity(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I16: payment, invoice and customer share one entity (customers preloaded before the run skipped)."""
+    """I16: payment, invoice and customer share one entity.
+
+    Customers preloaded before the run have no ERP customer document in the trace: skipped.
+    """
     invoice_entity = erp_documents_per_source(frames, "invoice").select(
         "source_id", pl.col("erp_entity").alias("invoice_entity")
     )
@@ -265,11 +277,14 @@ def check_one_entity(frames: KindFrames, invoices: pl.DataFrame) -> dict:
     erp_invoices = _documents(frames, "invoice").join(
         customer_entity, left_on="parent_id", right_on="source_id", how="inner"
     )
-    across_invoices = erp_invoices.filter(pl.col("entity") != pl.col("customer_entity"))["object_id"]
+    across_invoices = erp_invoices.filter(pl.col("entity") != pl.col("customer_entity"))[
+        "object_id"
+    ]
     return _result(
         "I16",
         pl.concat([across_payments, across_invoices]),
-        f"{payments.height} payments and {erp_invoices.height} invoices share their parent's entity",
+        f"{payments.height} payments and {erp_invoices.height} invoices "
+        "share their parent's entity",
         f"{across_payments.len()} payments and {across_invoices.len()} invoices "
         "in another entity than their parent",
     )

@@ -1,4 +1,4 @@
-"""Latency from a commercial event to its ERP document, and the ERP backlog over time (DOMAIN.md 11).
+"""Latency from a commercial event to its ERP document, and the ERP backlog (DOMAIN.md 11).
 
 - invoice-to-ERP: the first ERP invoice document's ``t_s`` minus the ``billing.invoice_finalized``
   ``t_s`` of the same invoice (joined on invoice id = the document's ``ref_id``);
@@ -9,8 +9,8 @@ A source that never reached the ERP has no sample (it shows up as missing in the
 as waiting in the backlog).
 
 Percentiles use the nearest-rank rule of polars' ``interpolation="nearest"``: over the sorted sample
-``x[0..n-1]``, the q-quantile is ``x[round(q * (n - 1))]`` with halves rounded up. It always returns a
-value that was observed, so it is exact and stable across platforms.
+``x[0..n-1]``, the q-quantile is ``x[round(q * (n - 1))]`` with halves rounded up. It always returns
+a value that was observed, so it is exact and stable across platforms.
 """
 
 from __future__ import annotations
@@ -39,9 +39,13 @@ def _source_and_erp_times(frames: KindFrames, flow: str) -> pl.DataFrame:
     source_kind, document_type = FLOWS[flow]
 
     def compute() -> pl.DataFrame:
-        sources = frames.get(source_kind).group_by(source_id="object_id").agg(
-            pl.col("t_s").min().alias("source_t_s"),
-            pl.col("entity").first().alias("source_entity"),  # rows are in trace order
+        sources = (
+            frames.get(source_kind)
+            .group_by(source_id="object_id")
+            .agg(
+                pl.col("t_s").min().alias("source_t_s"),
+                pl.col("entity").first().alias("source_entity"),  # rows are in trace order
+            )
         )
         documents = erp_documents_per_source(frames, document_type).select(
             "source_id", pl.col("erp_first_t_s").alias("erp_t_s"), "erp_entity"
@@ -111,8 +115,8 @@ def latency_stats(samples: pl.DataFrame) -> dict:
     Returns
     -------
     dict
-        One ``{count, p50, p95, p99, max}`` per flow (values null when count is 0), and ``by_entity``:
-        a list of ``{entity, <flow>: {...}, ...}`` sorted by entity.
+        One ``{count, p50, p95, p99, max}`` per flow (values null when count is 0), and
+        ``by_entity``: a list of ``{entity, <flow>: {...}, ...}`` sorted by entity.
     """
     overall = samples.group_by("flow").agg(_stats_exprs())
     result: dict = {flow: _empty_stats() for flow in FLOWS}
@@ -150,16 +154,17 @@ def backlog_series(trace_or_frames: pl.DataFrame | KindFrames, step_s: float) ->
     if step_s <= 0:
         raise ValueError(f"step_s must be > 0, got {step_s}")
     frames = (
-        trace_or_frames
-        if isinstance(trace_or_frames, KindFrames)
-        else KindFrames(trace_or_frames)
+        trace_or_frames if isinstance(trace_or_frames, KindFrames) else KindFrames(trace_or_frames)
     )
     start_t_s, cutoff_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
     steps = int((cutoff_t_s - start_t_s) // step_s) + 1
     series = pl.DataFrame(
         {"t_s": pl.arange(0, steps, eager=True).cast(pl.Float64) * step_s + start_t_s}
     )
-    for flow, column in (("invoice_to_erp", "invoices_waiting"), ("payment_to_erp", "payments_waiting")):
+    for flow, column in (
+        ("invoice_to_erp", "invoices_waiting"),
+        ("payment_to_erp", "payments_waiting"),
+    ):
         times = _source_and_erp_times(frames, flow)
         changes = (
             pl.concat(

@@ -19,7 +19,9 @@ from rehearse.reports.resilience import resilience_metrics
 
 __all__ = ["FLOAT_DECIMALS", "compute_metrics"]
 
-FLOAT_DECIMALS = 6  # micro-units: finer than any rate or second we report, coarse enough to be stable
+FLOAT_DECIMALS = (
+    6  # micro-units: finer than any rate or second we report, coarse enough to be stable
+)
 SUMMED_OUTCOMES = ("missing", "duplicated", "mismatched", "orphaned")
 
 

@@ -1,10 +1,11 @@
 """Reconciliation: what the ERP holds against what the oracle says it should hold (DOMAIN.md 10).
 
-Invoices and payments are each a full outer join of the oracle's expectations with the ERP's documents
-on the source id (the source invoice id, the charge id). Every source ends in exactly one outcome:
+Invoices and payments are each a full outer join of the oracle's expectations with the ERP's
+documents on the source id (the source invoice id, the charge id). Every source ends in exactly one
+outcome:
 
-- ``matched``: exactly one ERP document, equal on every reconciled field (and, for an invoice, in the
-  final state the oracle expects);
+- ``matched``: exactly one ERP document, equal on every reconciled field (and, for an invoice, in
+  the final state the oracle expects);
 - ``missing``: no ERP document (an invoice or payment still in the engine's in-flight set at the
   cut-off is missing too, and also counted as ``in_flight``);
 - ``duplicated``: more than one ERP document (counted once per source);
@@ -14,9 +15,9 @@ on the source id (the source invoice id, the charge id). Every source ends in ex
 
 and ``orphaned`` counts ERP documents whose source id has no expectation.
 
-The final ERP state of an invoice is, in this order of precedence: ``void`` if a void document points
-at it (``parent_id``), ``written_off`` if a write-off does, ``paid`` if the payments applied to it add up
-to its amount, else ``open``.
+The final ERP state of an invoice is, in this order of precedence: ``void`` if a void document
+points at it (``parent_id``), ``written_off`` if a write-off does, ``paid`` if the payments applied
+to it add up to its amount, else ``open``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ DOCUMENT_FIELDS = INVOICE_FIELDS  # a superset of PAYMENT_FIELDS
 
 
 def _last_per_object(rows: pl.DataFrame) -> pl.DataFrame:
-    """The last row (in trace order) per ``object_id``: a restated expectation replaces the earlier."""
+    """The last row (in trace order) per ``object_id``: a restated expectation wins."""
     return rows.unique(subset="object_id", keep="last")
 
 
@@ -65,7 +66,7 @@ def erp_documents_per_source(frames: KindFrames, document_type: str) -> pl.DataF
 
     def compute() -> pl.DataFrame:
         documents = frames.get("erp.document").filter(pl.col("code") == document_type)
-        # Rows are in trace order and group_by keeps the order within a group: first = first written.
+        # Rows are in trace order and group_by keeps it within a group: first = first written.
         return documents.group_by(source_id="ref_id").agg(
             pl.len().alias("erp_documents"),
             pl.col("t_s").min().alias("erp_first_t_s"),
@@ -77,7 +78,9 @@ def erp_documents_per_source(frames: KindFrames, document_type: str) -> pl.DataF
 
 def _in_flight_sources(frames: KindFrames, document_type: str) -> pl.DataFrame:
     inflight = frames.get("engine.inflight").filter(pl.col("code") == document_type)
-    return inflight.select(pl.col("ref_id").unique().alias("source_id"), pl.lit(True).alias("in_flight"))
+    return inflight.select(
+        pl.col("ref_id").unique().alias("source_id"), pl.lit(True).alias("in_flight")
+    )
 
 
 def _outcome(fields_equal: pl.Expr) -> pl.Expr:
@@ -172,8 +175,8 @@ def invoice_table(frames: KindFrames) -> pl.DataFrame:
     polars.DataFrame
         ``source_id``; ``oracle_*`` (the ``oracle.invoice`` row's entity, currency, amount_minor,
         tax_minor, parent_id = customer, detail, code = expected state; null when orphaned);
-        ``erp_documents`` (ERP invoices for that source), ``erp_first_t_s`` and ``erp_*`` (the first ERP
-        invoice's fields); ``has_void``, ``has_writeoff``, ``applied_minor``, ``erp_state``;
+        ``erp_documents`` (ERP invoices for that source), ``erp_first_t_s`` and ``erp_*`` (the first
+        ERP invoice's fields); ``has_void``, ``has_writeoff``, ``applied_minor``, ``erp_state``;
         ``fields_equal``, ``in_flight`` and ``outcome``. Unordered: sort before output.
     """
 
@@ -221,8 +224,8 @@ def payment_table(frames: KindFrames) -> pl.DataFrame:
     -------
     polars.DataFrame
         ``source_id`` (the charge); ``oracle_*`` (the ``oracle.payment`` row's entity, currency,
-        amount_minor, parent_id = invoice); ``erp_documents``, ``erp_first_t_s``, ``erp_*`` (the first
-        ERP payment's fields, parent_id = the invoice it was applied to); ``fields_equal``,
+        amount_minor, parent_id = invoice); ``erp_documents``, ``erp_first_t_s``, ``erp_*`` (the
+        first ERP payment's fields, parent_id = the invoice it was applied to); ``fields_equal``,
         ``in_flight`` and ``outcome``. Unordered: sort before output.
     """
 
@@ -272,8 +275,8 @@ def summarise(table: pl.DataFrame) -> dict[str, int]:
 def accuracy_by_group(*tables: pl.DataFrame) -> list[dict]:
     """Matched amount over expected amount per (entity, currency), over all given tables together.
 
-    Amounts of different currencies are never added: each (entity, currency) of the oracle is its own
-    group. A group with nothing expected has accuracy 1.0.
+    Amounts of different currencies are never added: each (entity, currency) of the oracle is its
+    own group. A group with nothing expected has accuracy 1.0.
 
     Parameters
     ----------

@@ -55,12 +55,16 @@ def open_exceptions(frames: KindFrames) -> pl.DataFrame:
     bucket = pl.lit(AGE_BUCKETS[-1][0])
     for label, days_max in reversed(AGE_BUCKETS[:-1]):
         bucket = (
-            pl.when(pl.col("age_s") < days_max * SECONDS_PER_DAY).then(pl.lit(label)).otherwise(bucket)
+            pl.when(pl.col("age_s") < days_max * SECONDS_PER_DAY)
+            .then(pl.lit(label))
+            .otherwise(bucket)
         )
     first = pl.col(ROW_NUMBER).arg_min()
     return (
         opened.join(resolved, on="object_id", how="left")
-        .filter(pl.col(ROW_NUMBER) > pl.col("resolved_row_nr").fill_null(-1))
+        .filter(
+            pl.col("resolved_row_nr").is_null() | (pl.col(ROW_NUMBER) > pl.col("resolved_row_nr"))
+        )
         .group_by("object_id")
         .agg(
             pl.col("code").get(first).alias("reason"),
@@ -76,9 +80,7 @@ def open_exceptions(frames: KindFrames) -> pl.DataFrame:
 def _exceptions(frames: KindFrames) -> dict:
     still_open = open_exceptions(frames)
     per_bucket = dict(still_open.group_by("age_bucket").len().iter_rows())
-    by_reason = (
-        still_open.group_by("reason").agg(pl.len().alias("count")).sort("reason").to_dicts()
-    )
+    by_reason = still_open.group_by("reason").agg(pl.len().alias("count")).sort("reason").to_dicts()
     return {
         "exceptions_opened": frames.get("engine.exception_opened")["object_id"].n_unique(),
         "exceptions_open": still_open.height,
@@ -101,14 +103,14 @@ def resilience_metrics(frames: KindFrames) -> dict:
     -------
     dict
         ``erp_calls``, ``erp_calls_by_code`` (``{code, count}`` sorted by code), ``retries``,
-        ``postings`` (distinct queued), ``posted`` (rows), ``failed_posting_rate`` (distinct external
-        ids with an exception / postings), ``first_pass_rate`` (posted on attempt 1 / posted),
-        ``retries_per_posting`` (rates are 0.0 when the denominator is 0), ``exceptions_opened``
-        (distinct), ``exceptions_open`` (at the cut-off), ``exceptions_by_age`` (``{bucket, count}``
-        in bucket order: age < 1 d, < 3 d, < 7 d, >= 7 d), ``exceptions_open_by_reason``,
-        ``duplicates_dropped``, ``stale_dropped``, ``superseded`` and ``lookups`` (rows), ``held`` and
-        ``late_postings`` (distinct ``engine.held`` / ``engine.rerouted``) and
-        ``erp_concurrency_rejections`` (``erp.call`` with code 429).
+        ``postings`` (distinct queued), ``posted`` (rows), ``failed_posting_rate`` (distinct
+        external ids with an exception / postings), ``first_pass_rate`` (posted on attempt 1 /
+        posted), ``retries_per_posting`` (rates are 0.0 when the denominator is 0),
+        ``exceptions_opened`` (distinct), ``exceptions_open`` (at the cut-off),
+        ``exceptions_by_age`` (``{bucket, count}`` in bucket order: age < 1 d, < 3 d, < 7 d, >= 7
+        d), ``exceptions_open_by_reason``, ``duplicates_dropped``, ``stale_dropped``, ``superseded``
+        and ``lookups`` (rows), ``held`` and ``late_postings`` (distinct ``engine.held`` /
+        ``engine.rerouted``) and ``erp_concurrency_rejections`` (``erp.call`` with code 429).
     """
     calls = frames.get("erp.call")
     posted = frames.get("engine.posted")
@@ -116,9 +118,10 @@ def resilience_metrics(frames: KindFrames) -> dict:
     retries = frames.count("engine.retry")
     failed = frames.get("engine.exception_opened")["object_id"].n_unique()
     first_pass = posted.filter(pl.col("value") == 1).height
+    calls_by_code = calls.group_by("code").agg(pl.len().alias("count")).sort("code")
     return {
         "erp_calls": calls.height,
-        "erp_calls_by_code": calls.group_by("code").agg(pl.len().alias("count")).sort("code").to_dicts(),
+        "erp_calls_by_code": calls_by_code.to_dicts(),
         "retries": retries,
         "postings": postings,
         "posted": posted.height,

@@ -27,7 +27,9 @@ SERVICE_PERIODS = "2024-01-01/2024-01-31"
 PERIOD = "2024-01"
 
 
-def run_rows(start_t_s: float, end_t_s: float, *, scenario: str = "test", seed: int = 0) -> list[Record]:
+def run_rows(
+    start_t_s: float, end_t_s: float, *, scenario: str = "test", seed: int = 0
+) -> list[Record]:
     """``run.start`` and ``run.end`` (the cut-off)."""
     return [
         {"t_s": start_t_s, "kind": "run.start", "code": scenario, "value": float(seed)},
@@ -68,7 +70,12 @@ def invoice_rows(
     oracle
         False leaves the oracle row out (the ERP invoice becomes an orphan).
     """
-    shared = {"entity": entity, "currency": currency, "amount_minor": amount_minor, "tax_minor": tax_minor}
+    shared = {
+        "entity": entity,
+        "currency": currency,
+        "amount_minor": amount_minor,
+        "tax_minor": tax_minor,
+    }
     records: list[Record] = [
         {
             "t_s": finalized_t_s,

@@ -249,6 +249,8 @@ def parse_utc(text: str) -> float:
     seconds = 0.0
     if clock:
         parts = clock.split(":")
+        if not 2 <= len(parts) <= 3:
+            raise ValueError(f"not a time of day: {clock!r}")
         hours, minutes = int(parts[0]), int(parts[1])
         seconds = float(parts[2]) if len(parts) > 2 else 0.0
         if not (0 <= hours < 24 and 0 <= minutes < 60 and 0 <= seconds < 60):

@@ -65,10 +65,12 @@ KINDS: dict[str, str] = {
     "code=document type, amount/tax, debit/credit=journal totals, period=posting period, "
     "detail=service periods",
     "erp.payment_applied": "object_id=ERP payment id, ref_id=charge, parent_id=invoice, amount",
-    "erp.payment_unapplied": "object_id=ERP payment id, ref_id=charge, amount left unapplied",
+    "erp.payment_unapplied": "object_id=ERP payment id, ref_id=charge, amount left unapplied (a "
+    "current amount, not a change)",
     "erp.period_closed": "entity (or '*'), period",
     "oracle.customer": "object_id=customer, entity, currency",
-    "oracle.invoice": "object_id=invoice, ref_id=customer, amount=total, tax, period=date period, "
+    "oracle.invoice": "object_id=invoice, ref_id=customer, entity, currency, amount=total, tax, "
+    "period=date period, "
     "code=expected ERP state (open|paid|void|written_off), detail=service periods",
-    "oracle.payment": "object_id=charge, parent_id=invoice, ref_id=customer, amount",
+    "oracle.payment": "object_id=charge, parent_id=invoice, ref_id=customer, entity, currency, amount",
 }

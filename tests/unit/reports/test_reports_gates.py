@@ -43,7 +43,9 @@ def test_every_gate_reads_a_metric_that_compute_metrics_produces():
 
 def test_gates_are_evaluated_in_name_order_and_decide_passed():
     records = [*invoice_rows("in_1", erp_t_s=1_100.0), *invoice_rows("in_2", erp_t_s=None)]
-    metrics = metrics_of(records, {"missing_max": 0, "accuracy_min": 0.4, "invoice_to_erp_p95_s_max": 100})
+    metrics = metrics_of(
+        records, {"missing_max": 0, "accuracy_min": 0.4, "invoice_to_erp_p95_s_max": 100}
+    )
     assert metrics["gates"] == [
         {"name": "accuracy_min", "value": 0.5, "limit": 0.4, "passed": True},
         {"name": "invoice_to_erp_p95_s_max", "value": 100.0, "limit": 100, "passed": True},
@@ -62,7 +64,9 @@ def test_min_and_max_limits_are_inclusive():
 
 def test_a_latency_gate_without_samples_passes():
     metrics = metrics_of([], {"payment_to_erp_p99_s_max": 0.0})
-    assert metrics["gates"] == [{"name": "payment_to_erp_p99_s_max", "value": None, "limit": 0.0, "passed": True}]
+    assert metrics["gates"] == [
+        {"name": "payment_to_erp_p99_s_max", "value": None, "limit": 0.0, "passed": True}
+    ]
     assert metrics["passed"] is True
 
 
@@ -71,7 +75,10 @@ def test_no_gates_pass():
 
 
 def test_unknown_gates_are_listed_and_rejected():
-    assert unknown_gates(["missing_max", "speed_max", "accuracy_mn"]) == ["accuracy_mn", "speed_max"]
+    assert unknown_gates(["missing_max", "speed_max", "accuracy_mn"]) == [
+        "accuracy_mn",
+        "speed_max",
+    ]
     assert unknown_gates(GATES) == []
     with pytest.raises(ValueError, match="unknown gates: speed_max"):
         evaluate_gates({}, {"speed_max": 1.0})

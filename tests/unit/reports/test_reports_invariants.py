@@ -30,7 +30,13 @@ def document(code: str, ref_id: str, parent_id: str, t_s: float = 3_000.0, **col
 
 
 def inflight(source_id: str, document_type: str) -> dict:
-    return {"t_s": 9.0, "kind": "engine.inflight", "object_id": f"x_{source_id}", "ref_id": source_id, "code": document_type}
+    return {
+        "t_s": 9.0,
+        "kind": "engine.inflight",
+        "object_id": f"x_{source_id}",
+        "ref_id": source_id,
+        "code": document_type,
+    }
 
 
 def test_all_invariants_are_reported_in_domain_order():
@@ -72,7 +78,12 @@ class TestI1MoneyConserved:
 
 class TestI2OneErpInvoiceEach:
     def test_holds(self):
-        result = check("I2", *invoice_rows("in_1"), *invoice_rows("in_2", erp_t_s=None), inflight("in_2", "invoice"))
+        result = check(
+            "I2",
+            *invoice_rows("in_1"),
+            *invoice_rows("in_2", erp_t_s=None),
+            inflight("in_2", "invoice"),
+        )
         assert result["holds"], result
         assert "1 in flight" in result["detail"]
 
@@ -111,7 +122,10 @@ class TestI3StatesReflected:
     @pytest.mark.parametrize(
         "records",
         [
-            [*invoice_rows("in_1", expected_state="paid"), *payment_rows("ch_1", "in_1", amount_minor=9_999)],
+            [
+                *invoice_rows("in_1", expected_state="paid"),
+                *payment_rows("ch_1", "in_1", amount_minor=9_999),
+            ],
             invoice_rows("in_1", expected_state="void"),
             invoice_rows("in_1", expected_state="written_off"),
             invoice_rows("in_1", expected_state="paid", erp_t_s=None),
@@ -135,18 +149,25 @@ class TestI3StatesReflected:
 
 class TestI4Applications:
     def test_holds_with_unapplied_cash(self):
-        result = check("I4", *invoice_rows("in_1"), *payment_rows("ch_1", "in_1", amount_minor=12_000, unapplied_minor=2_000))
+        result = check(
+            "I4",
+            *invoice_rows("in_1"),
+            *payment_rows("ch_1", "in_1", amount_minor=12_000, unapplied_minor=2_000),
+        )
         assert result["holds"], result
 
     def test_fails_when_applied_beyond_the_invoice(self):
-        result = check("I4", *invoice_rows("in_1"), *payment_rows("ch_1", "in_1", amount_minor=12_000))
+        result = check(
+            "I4", *invoice_rows("in_1"), *payment_rows("ch_1", "in_1", amount_minor=12_000)
+        )
         assert not result["holds"]
         assert "1 invoices applied beyond" in result["detail"]
 
     def test_fails_when_applied_plus_unapplied_is_not_the_payment(self):
         records = [*invoice_rows("in_1"), *payment_rows("ch_1", "in_1", amount_minor=5_000)]
         records = [
-            {**r, "amount_minor": 4_000} if r["kind"] == "erp.payment_applied" else r for r in records
+            {**r, "amount_minor": 4_000} if r["kind"] == "erp.payment_applied" else r
+            for r in records
         ]
         result = check("I4", *records)
         assert not result["holds"]
@@ -154,7 +175,12 @@ class TestI4Applications:
 
     def test_the_last_unapplied_amount_counts(self):
         records = [*invoice_rows("in_1"), *payment_rows("ch_1", "in_1", amount_minor=5_000)]
-        stale = {"t_s": 1.0, "kind": "erp.payment_unapplied", "object_id": "erp_ch_1_0", "amount_minor": 5_000}
+        stale = {
+            "t_s": 1.0,
+            "kind": "erp.payment_unapplied",
+            "object_id": "erp_ch_1_0",
+            "amount_minor": 5_000,
+        }
         assert not check("I4", *records, stale)["holds"]  # 5,000 applied and 5,000 unapplied
         settled = {**stale, "t_s": 9_999.0, "amount_minor": 0}
         assert check("I4", *records, stale, settled)["holds"]  # the state after it was applied
@@ -179,7 +205,11 @@ class TestI13NoDuplicateDocuments:
         [
             invoice_rows("in_1", erp_copies=2),
             [*invoice_rows("in_1"), *payment_rows("ch_1", "in_1", erp_copies=2)],
-            [*invoice_rows("in_1"), document("void", "in_1", "in_1", 1.0), document("void", "in_1", "in_1", 2.0)],
+            [
+                *invoice_rows("in_1"),
+                document("void", "in_1", "in_1", 1.0),
+                document("void", "in_1", "in_1", 2.0),
+            ],
         ],
         ids=["invoice", "payment", "void"],
     )
@@ -207,7 +237,9 @@ class TestI14ClosedPeriods:
 
     @pytest.mark.parametrize("entity", ["E1", "*"])
     def test_fails_when_posted_at_or_after_the_close(self, entity):
-        result = check("I14", *invoice_rows("in_1", erp_t_s=2_000.0), closed(entity, "2024-01", 2_000.0))
+        result = check(
+            "I14", *invoice_rows("in_1", erp_t_s=2_000.0), closed(entity, "2024-01", 2_000.0)
+        )
         assert not result["holds"]
         assert "erp_in_1_0" in result["detail"]
 
@@ -225,12 +257,18 @@ class TestI16OneEntity:
         assert "1 payments and 1 invoices" in result["detail"]
 
     def test_fails_when_a_payment_crosses_entities(self):
-        result = check("I16", *invoice_rows("in_1"), *payment_rows("ch_1", "in_1", erp_overrides={"entity": "E2"}))
+        result = check(
+            "I16",
+            *invoice_rows("in_1"),
+            *payment_rows("ch_1", "in_1", erp_overrides={"entity": "E2"}),
+        )
         assert not result["holds"]
         assert "erp_ch_1_0" in result["detail"]
 
     def test_fails_when_an_invoice_is_in_another_entity_than_its_customer(self):
-        result = check("I16", document("customer", "cus_1", "", 10.0, entity="E2"), *invoice_rows("in_1"))
+        result = check(
+            "I16", document("customer", "cus_1", "", 10.0, entity="E2"), *invoice_rows("in_1")
+        )
         assert not result["holds"]
         assert "1 invoices in another entity" in result["detail"]
 

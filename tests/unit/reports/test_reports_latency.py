@@ -20,8 +20,20 @@ def test_percentiles_are_nearest_rank_on_a_known_sample():
         records += invoice_rows(f"in_{number:03d}", finalized_t_s=100.0, erp_t_s=100.0 + number)
     latency = metrics_of(records)["latency_s"]
     # x[round(q * (n - 1))] over sorted x: p50 -> x[50] (49.5 rounds up), p95 -> x[94], p99 -> x[98]
-    assert latency["invoice_to_erp"] == {"count": 100, "p50": 51.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
-    assert latency["payment_to_erp"] == {"count": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    assert latency["invoice_to_erp"] == {
+        "count": 100,
+        "p50": 51.0,
+        "p95": 95.0,
+        "p99": 99.0,
+        "max": 100.0,
+    }
+    assert latency["payment_to_erp"] == {
+        "count": 0,
+        "p50": None,
+        "p95": None,
+        "p99": None,
+        "max": None,
+    }
 
 
 def test_latency_starts_at_the_source_and_ends_at_the_first_erp_document():

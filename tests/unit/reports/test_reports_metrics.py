@@ -24,7 +24,9 @@ def sample_trace() -> pl.DataFrame:
 
 
 def compute(trace: pl.DataFrame) -> dict:
-    return compute_metrics(trace, scenario="s", seed=7, pattern="event", gates={"duplicated_max": 0})
+    return compute_metrics(
+        trace, scenario="s", seed=7, pattern="event", gates={"duplicated_max": 0}
+    )
 
 
 def test_the_public_api_is_pinned():
@@ -43,8 +45,17 @@ def test_the_public_api_is_pinned():
 def test_top_level_keys_and_run_identity():
     metrics = compute(sample_trace())
     assert list(metrics) == [
-        "scenario", "seed", "pattern", "passed", "gates", "cutoff_t_s", "rows",
-        "reconciliation", "latency_s", "resilience", "counts",
+        "scenario",
+        "seed",
+        "pattern",
+        "passed",
+        "gates",
+        "cutoff_t_s",
+        "rows",
+        "reconciliation",
+        "latency_s",
+        "resilience",
+        "counts",
     ]
     assert (metrics["scenario"], metrics["seed"], metrics["pattern"]) == ("s", 7, "event")
     assert metrics["passed"] is False  # in_2 is duplicated

@@ -36,7 +36,11 @@ def test_a_paid_invoice_and_its_payment_match():
     metrics = metrics_of(*paid_invoice())
     assert invoices(metrics) | payments(metrics) == invoices(metrics)  # same keys
     assert invoices(metrics)["matched"] == 1 and payments(metrics)["matched"] == 1
-    assert invoices(metrics)["matched_amount_minor"] == invoices(metrics)["expected_amount_minor"] == 10_000
+    assert (
+        invoices(metrics)["matched_amount_minor"]
+        == invoices(metrics)["expected_amount_minor"]
+        == 10_000
+    )
     assert metrics["reconciliation"]["accuracy"] == 1.0
     for outcome in ("missing", "duplicated", "mismatched", "orphaned", "in_flight"):
         assert metrics["reconciliation"][outcome] == 0
@@ -51,7 +55,13 @@ def test_an_invoice_absent_from_the_erp_is_missing():
 
 
 def test_a_missing_invoice_in_flight_is_missing_and_named_in_flight():
-    inflight = {"t_s": 5.0, "kind": "engine.inflight", "object_id": "x_in_1", "ref_id": "in_1", "code": "invoice"}
+    inflight = {
+        "t_s": 5.0,
+        "kind": "engine.inflight",
+        "object_id": "x_in_1",
+        "ref_id": "in_1",
+        "code": "invoice",
+    }
     metrics = metrics_of(*invoice_rows("in_1", erp_t_s=None), inflight)
     assert invoices(metrics)["missing"] == 1
     assert invoices(metrics)["in_flight"] == 1
@@ -140,7 +150,9 @@ def test_payment_outcomes():
         *payment_rows("ch_ok", "in_1", amount_minor=1_000),
         *payment_rows("ch_missing", "in_1", amount_minor=1_000, erp_t_s=None),
         *payment_rows("ch_dup", "in_1", amount_minor=1_000, erp_copies=2),
-        *payment_rows("ch_wrong_invoice", "in_1", amount_minor=1_000, erp_overrides={"parent_id": "in_9"}),
+        *payment_rows(
+            "ch_wrong_invoice", "in_1", amount_minor=1_000, erp_overrides={"parent_id": "in_9"}
+        ),
         *payment_rows("ch_orphan", "in_1", amount_minor=1_000, oracle=False),
     )
     assert payments(metrics) == {
@@ -168,8 +180,20 @@ def test_accuracy_is_per_entity_and_currency_and_the_minimum_of_the_groups():
     )
     groups = metrics["reconciliation"]["accuracy_by_group"]
     assert groups == [
-        {"entity": "E1", "currency": "EUR", "expected_amount_minor": 400, "matched_amount_minor": 300, "accuracy": 0.75},
-        {"entity": "E1", "currency": "USD", "expected_amount_minor": 1_000_000, "matched_amount_minor": 1_000_000, "accuracy": 1.0},
+        {
+            "entity": "E1",
+            "currency": "EUR",
+            "expected_amount_minor": 400,
+            "matched_amount_minor": 300,
+            "accuracy": 0.75,
+        },
+        {
+            "entity": "E1",
+            "currency": "USD",
+            "expected_amount_minor": 1_000_000,
+            "matched_amount_minor": 1_000_000,
+            "accuracy": 1.0,
+        },
     ]
     # summing currencies would give 0.9999; the worst group is what the gate sees
     assert metrics["reconciliation"]["accuracy"] == 0.75
@@ -184,7 +208,9 @@ def test_an_empty_trace_reconciles_trivially():
 
 
 def test_a_restated_oracle_expectation_replaces_the_earlier_one():
-    first, *rest = [r for r in invoice_rows("in_1", expected_state="paid") if r["kind"] == "oracle.invoice"]
+    first, *_ = [
+        r for r in invoice_rows("in_1", expected_state="paid") if r["kind"] == "oracle.invoice"
+    ]
     metrics = metrics_of(first, *invoice_rows("in_1", expected_state="open"))
     assert invoices(metrics)["expected"] == 1
     assert invoices(metrics)["matched"] == 1

@@ -19,7 +19,13 @@ def row(kind: str, object_id: str = "", t_s: float = 1.0, **columns) -> dict:
 
 
 def opened(object_id: str, age_days: float, reason: str = "CLOSED_TRAN_PRD") -> dict:
-    return row("engine.exception_opened", object_id, CUTOFF_T_S - age_days * DAY_S, code=reason, detail="ar-team")
+    return row(
+        "engine.exception_opened",
+        object_id,
+        CUTOFF_T_S - age_days * DAY_S,
+        code=reason,
+        detail="ar-team",
+    )
 
 
 def test_exceptions_open_at_the_cut_off_by_age_bucket():
