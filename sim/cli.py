@@ -71,8 +71,8 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
     console = Console(stderr=True)
     console.print(f"[bold]rehearse run[/] scenario [cyan]{loaded.name}[/] ({path}) seed [cyan]{seed}[/] "
                   f"pattern [cyan]{loaded.engine.pattern}[/]", highlight=False)
-    console.print("parameters: " + json.dumps(runner.resolved_parameters(loaded, seed), sort_keys=True),
-                  style="dim", highlight=False, soft_wrap=True)
+    console.print("parameters: " + "  ".join(_flatten(runner.resolved_parameters(loaded, seed))),
+                  style="dim", highlight=False)
     start_s = loaded.run.start_s
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=quiet) as progress:
@@ -85,6 +85,15 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
         result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress)
     _print_summary(Console(), result.metrics, out_dir)
     sys.exit(0 if result.metrics["passed"] else EXIT_GATE_FAILED)
+
+
+def _flatten(value, prefix: str = "") -> list[str]:
+    """`key=value` for every leaf, in the dotted form `--set` accepts."""
+    if isinstance(value, dict):
+        return [item for key in sorted(value) for item in _flatten(value[key], f"{prefix}{key}.")]
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return [item for index, entry in enumerate(value) for item in _flatten(entry, f"{prefix}{index}.")]
+    return [f"{prefix[:-1]}={json.dumps(value)}"]
 
 
 def _fmt(value) -> str:

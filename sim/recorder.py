@@ -59,7 +59,11 @@ class TraceRecorder:
             if not rows:
                 continue
             schema = {"seq": pl.Int64, "t_s": pl.Float64, **{name: SCHEMA[name] for name in names}}
-            part = pl.DataFrame(rows, schema=schema, orient="row")
+            # Transposing in Python and building one Series per column is several times faster
+            # than polars' row-oriented constructor.
+            columns = zip(*rows)
+            part = pl.DataFrame([pl.Series(name, column, dtype=dtype)
+                                 for (name, dtype), column in zip(schema.items(), columns)])
             fill = [
                 pl.lit(kind, dtype=pl.String).alias("kind") if name == "kind"
                 else pl.lit(empty, dtype=SCHEMA[name]).alias(name)

@@ -9,12 +9,15 @@ otherwise.
 
 from __future__ import annotations
 
+import datetime
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
+)
 
 from rehearse.fakes.billing.platform import EXHAUSTED_ACTIONS
 from rehearse.reports.gates import unknown_gates
@@ -236,34 +239,46 @@ class Scenario(_Section):
             return {name: float(limit) for name, limit in value.items()}
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Scenario:
-        ids = [entity.id for entity in self.entities]
+    @field_validator("entities")
+    @classmethod
+    def _entities_consistent(cls, value: list[EntitySection]) -> list[EntitySection]:
+        ids = [entity.id for entity in value]
         if len(set(ids)) != len(ids):
             raise ValueError(f"entity ids must be unique: {ids}")
-        total = sum(entity.share for entity in self.entities)
+        total = sum(entity.share for entity in value)
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"entity shares must add up to 1, they add up to {total:g}")
-        plan_ids = [plan.id for plan in self.plans]
+        return value
+
+    @field_validator("plans")
+    @classmethod
+    def _plans_consistent(cls, value: list[PlanSection], info: ValidationInfo) -> list[PlanSection]:
+        plan_ids = [plan.id for plan in value]
         if len(set(plan_ids)) != len(plan_ids):
             raise ValueError(f"plan ids must be unique: {plan_ids}")
-        currencies = {entity.currency for entity in self.entities}
-        for plan in self.plans:
+        if not any(p.interval == "month" for p in value):
+            raise ValueError("at least one monthly plan is needed")
+        if "entities" not in info.data:
+            return value  # the entities are invalid and reported already; currencies are unknown
+        currencies = {entity.currency for entity in info.data["entities"]}
+        for plan in value:
             missing = sorted(currencies - set(plan.prices_minor))
             if missing:
                 raise ValueError(f"plan {plan.id!r} has no price in {missing}")
         for interval in ("month", "year"):
-            ladder = sorted((p for p in self.plans if p.interval == interval), key=lambda p: p.rank)
+            ladder = sorted((p for p in value if p.interval == interval), key=lambda p: p.rank)
             for lower, upper in zip(ladder, ladder[1:]):
-                for currency in currencies:
+                for currency in sorted(currencies):
                     low, high = lower.prices_minor[currency], upper.prices_minor[currency]
                     # A one-tier downgrade credited on the next invoice must not make it negative.
                     if not low < high <= 2 * low:
                         raise ValueError(
                             f"plans {lower.id!r} -> {upper.id!r}: each tier must cost more than the one "
                             f"below and at most twice as much ({currency} {low} -> {high})")
-        if not any(p.interval == "month" for p in self.plans):
-            raise ValueError("at least one monthly plan is needed")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
         if self.traffic.annual_share > 0 and not any(p.interval == "year" for p in self.plans):
             raise ValueError("traffic.annual_share > 0 needs at least one annual plan")
         return self
@@ -306,6 +321,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    if isinstance(value, (datetime.date, datetime.time)):
+        value = raw.strip()  # scenario times are strings: keep 2026-02-01T00:00:00Z as written
     return key.split("."), value
 
 

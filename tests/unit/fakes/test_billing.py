@@ -173,7 +173,8 @@ def test_finalization_an_hour_later_taxes_at_the_customer_rate_and_then_the_invo
     assert (finalized.status, finalized.tax_minor, finalized.total_minor) == ("open", tax_minor, 1000 + tax_minor)
     assert finalized.lines[0].tax_minor == tax_minor and finalized.finalized_s == FEB_01_S + HOUR_S
     charge = harness.events[2].data
-    assert (charge.invoice_id, charge.amount_minor, charge.status, charge.decline_code) == (invoice.id, 1073, "succeeded", "")
+    assert (charge.invoice_id, charge.amount_minor, charge.status, charge.decline_code) == (
+        invoice.id, 1073, "succeeded", "")
     paid = harness.events[3].data
     assert (paid.status, paid.amount_paid_minor, paid.total_minor) == ("paid", 1073, 1073)
     assert harness.billing.invoices[invoice.id] == paid
@@ -275,7 +276,6 @@ def test_a_hard_decline_on_a_retry_stops_the_remaining_retries() -> None:
 
 def test_a_zero_invoice_is_paid_on_finalization_without_a_charge() -> None:
     harness = Harness()
-    harness.billing.prices["free:USD"] = Price("free:USD", "free", "month", "USD", 0)
     record = harness.billing.add_existing(make_customer(), Price("free:USD", "free", "month", "USD", 0), JAN_01_S, 0)
     invoice = harness.renew(record, FEB_01_S)
     harness.run_next()
@@ -376,7 +376,9 @@ def test_prorate_minor_rounds_half_up(amount_minor: int, remaining_s: int, perio
 
 
 @given(st.integers(0, 10**9), st.integers(1, 400 * 86400).flatmap(lambda p: st.tuples(st.integers(0, p), st.just(p))))
-def test_prorate_minor_is_the_nearest_integer_and_never_leaves_the_price(amount_minor: int, times: tuple[int, int]) -> None:
+def test_prorate_minor_is_the_nearest_integer_and_never_leaves_the_price(
+    amount_minor: int, times: tuple[int, int],
+) -> None:
     remaining_s, period_s = times
     result = prorate_minor(amount_minor, remaining_s, period_s)
     exact_twice = 2 * amount_minor * remaining_s  # compare 2 * period * result with it, in integers
@@ -391,7 +393,8 @@ def test_an_upgrade_at_mid_period_with_always_invoice_bills_the_domain_example_a
     invoice = harness.billing.change_price(record.id, "pro:USD", FEB_15_S, always_invoice=True)
     assert invoice is not None and record.price.id == "pro:USD"
     credit, charge = harness.billing.invoices[invoice.id].lines
-    assert (credit.kind, credit.amount_minor, charge.kind, charge.amount_minor) == ("proration", -500, "proration", 1000)
+    assert (credit.kind, credit.amount_minor) == ("proration", -500)
+    assert (charge.kind, charge.amount_minor) == ("proration", 1000)
     for line in (credit, charge):
         assert (line.period_start_s, line.period_end_s) == (FEB_15_S, MAR_01_S)
     paid = harness.billing.invoices[invoice.id]
