@@ -109,9 +109,12 @@ class Traffic:
         traffic = self.world.scenario.traffic
         rng = self.rng
         window_s = max(0.0, self.world.window_end_s - self.world.runtime.now())
-        if rng.random() < traffic.upgrade_probability:
+        # At most one plan change per subscription in the window: two changes in one period could
+        # net a negative invoice, which needs a credit memo the ERP fake does not model yet.
+        u = rng.random()
+        if u < traffic.upgrade_probability:
             self.world.schedule(rng.random() * window_s, self._change, subscription_id, +1)
-        if rng.random() < traffic.downgrade_probability:
+        elif u < traffic.upgrade_probability + traffic.downgrade_probability:
             self.world.schedule(rng.random() * window_s, self._change, subscription_id, -1)
         if rng.random() < traffic.cancel_probability:
             self.world.schedule(rng.random() * window_s, self._cancel, subscription_id)

@@ -207,10 +207,17 @@ def days_in_month(year: int, month: int) -> int:
     return 30 if month in (4, 6, 9, 11) else 31
 
 
+_PERIOD_BY_DAY: dict[int, str] = {}  # a pure function's cache: day number -> "YYYY-MM"
+
+
 def period_of(ts_s: float) -> str:
     """The accounting period "YYYY-MM" that contains a Unix time (UTC)."""
-    year, month, _ = _civil_from_days(int(ts_s // _SECONDS_PER_DAY))
-    return f"{year:04d}-{month:02d}"
+    day = int(ts_s // _SECONDS_PER_DAY)
+    period = _PERIOD_BY_DAY.get(day)
+    if period is None:
+        year, month, _ = _civil_from_days(day)
+        period = _PERIOD_BY_DAY[day] = f"{year:04d}-{month:02d}"
+    return period
 
 
 def next_period(period: str) -> str:

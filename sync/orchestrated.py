@@ -66,6 +66,9 @@ class OrchestratedEngine:
         self.random = random
         self.settings = settings
         self.queue = runtime.queue()
+        # Handed to the queue and not yet taken by a worker. `len(queue)` alone misses a posting the
+        # queue passed straight to a waiting worker that has not resumed yet.
+        self.queued = 0
         self.in_flight = 0
         self.retry_waiting = 0
 
@@ -128,6 +131,7 @@ class OrchestratedEngine:
         document = posting.document
         self.trace.emit(now, "engine.queued", object_id=document.external_id, ref_id=document.source_id,
                         code=document.doc_type)
+        self.queued += 1
         self.queue.put(posting)
 
     # -- posting ----------------------------------------------------------------------------
@@ -136,6 +140,7 @@ class OrchestratedEngine:
         queue = self.queue
         while True:
             posting = await queue.get()
+            self.queued -= 1
             self.in_flight += 1
             try:
                 await self._post(posting)
@@ -156,7 +161,11 @@ class OrchestratedEngine:
             except ErpError as error:
                 decision = decisions.classify_erp_error(error.status, error.code)
                 if decision == decisions.DUPLICATE and settings.idempotent_posting:
-                    if await self._resolve_by_lookup(posting):
+                    found = await self._resolve_by_lookup(posting)
+                    if found:
+                        return
+                    if found is None:  # the lookup failed, not the record: ask again later
+                        self._retry_later(posting, error.code, None, decisions.TRANSIENT)
                         return
                     self._open_exception(posting, "permanent", f"{error.code} but lookup found nothing")
                     return
@@ -183,18 +192,22 @@ class OrchestratedEngine:
             self._mark_posted(posting, internal_id)
             return
 
-    async def _resolve_by_lookup(self, posting: Posting) -> bool:
+    async def _resolve_by_lookup(self, posting: Posting) -> bool | None:
+        """True if the ERP has the document (now marked posted), False if it has not, None if the
+        lookup itself failed (throttled, timed out): then nobody knows."""
         document = posting.document
+        failed = False
         try:
             internal_id = await self.erp.lookup(document.doc_type, document.external_id)
         except (ErpError, ErpTimeout, ErpConnectError):
             internal_id = None
+            failed = True
         self.trace.emit(self.runtime.now(), "engine.lookup", object_id=document.external_id,
                         code="found" if internal_id else "absent")
         if internal_id:
             self._mark_posted(posting, internal_id)
             return True
-        return False
+        return None if failed else False
 
     def _reroute(self, posting: Posting) -> None:
         document = posting.document
@@ -248,7 +261,7 @@ class OrchestratedEngine:
 
     def idle(self) -> bool:
         """Nothing queued, in flight or waiting to retry (held postings wait on others)."""
-        return self.in_flight == 0 and self.retry_waiting == 0 and len(self.queue) == 0
+        return self.queued == 0 and self.in_flight == 0 and self.retry_waiting == 0
 
     def unfinished(self) -> list[Posting]:
         """Postings neither posted nor parked as exceptions: the in-flight set at a cut-off."""

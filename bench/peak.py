@@ -1,0 +1,143 @@
+"""Month-end peak benchmark: N subscriptions renewing at 00:00 UTC on the 1st, end to end.
+
+The harness run is the real thing: renewal, tax, payment, webhooks (with duplicates), the
+orchestrated engine posting invoices and payments to the ERP fake under its concurrency cap, the
+oracle, and reconciliation with polars (`compute_metrics`). The HTML report and the Parquet file are
+not written (they are I/O, not simulation).
+
+In the same process, a bare-SimPy skeleton replays the same message flow without business logic:
+per subscription, a renewal in a one-second batch, finalization an hour later, four webhook
+deliveries after sampled latencies, and two ERP posts (invoice, then payment) through a
+`simpy.Store` work queue and a `simpy.Resource` of the engine's concurrency, with sampled latencies.
+
+Prints one JSON line: subscriptions, wall_s, subscriptions_per_s, skeleton_wall_s, skeleton_ratio
+(skeleton wall / harness wall), peak_rss_mib, and the run's reconciliation counts.
+
+    uv run python bench/peak.py --subscriptions 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import sys
+import time
+
+import simpy
+
+from rehearse.reports import compute_metrics
+from rehearse.sim import runner
+from rehearse.sim.scenario import ScenarioError, load
+
+WEBHOOKS_PER_RENEWAL = 4  # invoice.created, invoice.finalized, charge.succeeded, invoice.paid
+
+
+def peak_overrides(subscriptions: int) -> list[str]:
+    """month-end, narrowed to the peak: every subscription monthly and anchored on the 1st."""
+    return [
+        f"traffic.subscriptions={subscriptions}", "traffic.anchor_first_share=1.0", "traffic.annual_share=0.0",
+        "traffic.new_deals_per_day=0", "traffic.upgrade_probability=0", "traffic.downgrade_probability=0",
+        "traffic.cancel_probability=0", 'run.start="2026-01-31T23:00:00Z"', "run.traffic_days=1.0",
+        "run.drain_limit_days=30", "erp.period_closes=[]",
+    ]
+
+
+def run_harness(subscriptions: int, seed: int) -> tuple[float, dict]:
+    """Simulate the peak and reconcile it; returns (wall seconds, metrics)."""
+    scenario, _ = load("month-end", peak_overrides(subscriptions))
+    gc.collect()
+    started = time.perf_counter()
+    simulation = runner.simulate(scenario, seed)
+    metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
+                              pattern=scenario.engine.pattern, gates=scenario.gates)
+    return time.perf_counter() - started, metrics
+
+
+def run_skeleton(subscriptions: int, seed: int) -> float:
+    """The same message flow in bare SimPy, no business logic; returns wall seconds."""
+    scenario, _ = load("month-end", peak_overrides(subscriptions))
+    rng = random.Random(seed)
+    billing, erp = scenario.billing, scenario.erp
+    webhook_mu, webhook_sigma = _lognormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95)
+    erp_mu, erp_sigma = _lognormal(erp.latency_ms_p50, erp.latency_ms_p95)
+    env = simpy.Environment()
+    slots = simpy.Resource(env, capacity=scenario.engine.concurrency)
+    work = simpy.Store(env)
+    per_tick = int(billing.renewals_per_s)
+
+    def deliver(_event, posts: int) -> None:
+        for _ in range(posts):
+            work.put(1)
+
+    def webhook(posts: int) -> None:
+        env.timeout(rng.lognormvariate(webhook_mu, webhook_sigma)).callbacks.append(lambda e: deliver(e, posts))
+
+    def finalize(_event) -> None:
+        webhook(1)  # invoice.finalized -> the invoice posting
+        webhook(1)  # charge.succeeded -> the payment posting
+        webhook(0)  # invoice.paid
+        
+    def renewals():
+        left = subscriptions
+        while left:
+            for _ in range(min(per_tick, left)):
+                webhook(0)  # invoice.created
+                env.timeout(billing.finalize_delay_s).callbacks.append(finalize)
+                left -= 1
+            yield env.timeout(1.0)
+
+    def worker():
+        while True:
+            yield work.get()
+            with slots.request() as slot:
+                yield slot
+                yield env.timeout(rng.lognormvariate(erp_mu, erp_sigma))
+
+    env.process(renewals())
+    for _ in range(scenario.engine.concurrency):
+        env.process(worker())
+    gc.collect()
+    started = time.perf_counter()
+    env.run(until=scenario.run.drain_limit_days * 86400.0)
+    return time.perf_counter() - started
+
+
+def _lognormal(p50_ms: float, p95_ms: float) -> tuple[float, float]:
+    import math
+    return math.log(p50_ms / 1000.0), math.log(p95_ms / p50_ms) / 1.6448536269514722
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-skeleton", action="store_true", help="skip the bare-SimPy skeleton")
+    args = parser.parse_args(argv)
+    if args.subscriptions < 1:
+        parser.error("--subscriptions must be at least 1")
+    try:
+        skeleton_wall_s = None if args.no_skeleton else run_skeleton(args.subscriptions, args.seed)
+        wall_s, metrics = run_harness(args.subscriptions, args.seed)
+    except ScenarioError as error:
+        print("\n".join(error.messages), file=sys.stderr)
+        return 2
+    recon = metrics["reconciliation"]
+    print(json.dumps({
+        "subscriptions": args.subscriptions,
+        "wall_s": round(wall_s, 2),
+        "subscriptions_per_s": round(args.subscriptions / wall_s, 1),
+        "skeleton_wall_s": None if skeleton_wall_s is None else round(skeleton_wall_s, 2),
+        "skeleton_ratio": None if skeleton_wall_s is None else round(skeleton_wall_s / wall_s, 3),
+        "peak_rss_mib": runner.peak_rss_mib(),
+        "invoices_matched": recon["invoices"]["matched"], "invoices_expected": recon["invoices"]["expected"],
+        "payments_matched": recon["payments"]["matched"], "payments_expected": recon["payments"]["expected"],
+        "duplicated": recon["invoices"]["duplicated"] + recon["payments"]["duplicated"],
+        "passed": metrics["passed"],
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

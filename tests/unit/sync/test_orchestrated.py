@@ -1,0 +1,635 @@
+"""Unit tests of the orchestrated engine in virtual time: each defence of DOMAIN.md section 8, and
+what switching each one off costs.
+
+The engine runs under `SimPyRuntime` against the real ERP fake, either through `InProcessErpClient`
+or through `ScriptedErpClient` below when a test needs an exact sequence of failures.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import polars as pl
+import simpy
+
+from rehearse.fakes.erp import Erp
+from rehearse.sim.distributions import LogNormal
+from rehearse.sim.erp_client import InProcessErpClient
+from rehearse.sim.recorder import TraceRecorder
+from rehearse.sim.simpy_runtime import SimPyRuntime
+from rehearse.sync import rules
+from rehearse.sync.decisions import RetryPolicy
+from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
+from rehearse.sync.model import (
+    Address, Charge, Customer, ErpDocument, Event, Invoice, InvoiceLine, period_of,
+)
+from rehearse.sync.orchestrated import EngineSettings, OrchestratedEngine
+from rehearse.sync.store import EXCEPTION, HELD, POSTED, MemoryStore
+
+START_S = 1_770_000_000.0  # 2026-02-02T02:40:00Z
+ENTITIES = {"US01": "USD", "EU01": "EUR"}
+LATENCY_S = 0.2  # every scripted ERP call takes this long
+DRAIN_S = 3600.0
+
+BEFORE = "before"  # raise without applying anything
+AFTER = "after"  # apply, then raise: the reply was lost
+
+
+# -- the scripted ERP client ----------------------------------------------------------------------
+
+
+class ScriptedErpClient:
+    """`ErpClient` over the ERP fake with a fixed latency; scripted failures come first.
+
+    `script` maps (doc_type, source_id) to a list of (BEFORE | AFTER, error) steps, consumed one per
+    post of that document. Records every post and lookup and the most calls ever in flight.
+    """
+
+    def __init__(self, runtime: SimPyRuntime, erp: Erp, script: dict[tuple[str, str], list] | None = None) -> None:
+        self.runtime = runtime
+        self.erp = erp
+        self.script = {key: list(steps) for key, steps in (script or {}).items()}
+        self.posts: list[tuple[float, ErpDocument]] = []
+        self.lookups: list[tuple[float, str, str | None]] = []
+        self.in_flight = 0
+        self.in_flight_max = 0
+
+    def _enter(self) -> None:
+        self.in_flight += 1
+        self.in_flight_max = max(self.in_flight_max, self.in_flight)
+
+    async def post(self, document: ErpDocument) -> str:
+        started_s = self.runtime.now()
+        self.posts.append((started_s, document))
+        self._enter()
+        try:
+            await self.runtime.sleep(LATENCY_S)
+            steps = self.script.get((document.doc_type, document.source_id))
+            when, error = steps.pop(0) if steps else (None, None)
+            if when == BEFORE:
+                raise error
+            response = self.erp.post(document, self.runtime.now(), started_s)
+        finally:
+            self.in_flight -= 1
+        if response.status >= 400:
+            raise ErpError(response.status, response.code, response.message, response.retry_after_s)
+        if when == AFTER:
+            raise error
+        return response.internal_id
+
+    async def lookup(self, doc_type: str, external_id: str) -> str | None:
+        self._enter()
+        try:
+            await self.runtime.sleep(LATENCY_S)
+            response = self.erp.lookup(doc_type, external_id)
+        finally:
+            self.in_flight -= 1
+        internal_id = response.internal_id if response.status == 200 else None
+        self.lookups.append((self.runtime.now(), external_id, internal_id))
+        return internal_id
+
+    def posted(self, doc_type: str) -> list[ErpDocument]:
+        return [document for _, document in self.posts if document.doc_type == doc_type]
+
+
+# -- a small world: one engine, one ERP, one clock ------------------------------------------------
+
+
+class Harness:
+    """An engine wired to the ERP fake on a SimPy clock starting at `START_S`."""
+
+    def __init__(
+        self, *, settings: EngineSettings = EngineSettings(), script: dict | None = None, scripted: bool = True,
+        erp_concurrency_limit: int = 5, reply_lost_probability: float = 0.0, seed: int = 7,
+    ) -> None:
+        self.env = simpy.Environment(initial_time=START_S)
+        self.runtime = SimPyRuntime(self.env)
+        self.trace = TraceRecorder()
+        self.erp = Erp(entities=ENTITIES, concurrency_limit=erp_concurrency_limit, trace=self.trace)
+        if scripted:
+            self.client: Any = ScriptedErpClient(self.runtime, self.erp, script)
+        else:
+            self.client = InProcessErpClient(
+                runtime=self.runtime, erp=self.erp, latency=LogNormal(120, 400, random.Random(seed)),
+                rng=random.Random(seed + 1), reply_lost_probability=reply_lost_probability, trace=self.trace)
+        self.store = MemoryStore()
+        self.engine = OrchestratedEngine(runtime=self.runtime, erp=self.client, store=self.store,
+                                         trace=self.trace, random=random.Random(seed + 2), settings=settings)
+        self.engine.start()
+
+    def deliver(self, event: Event, after_s: float = 0.0) -> None:
+        self.runtime.call_later(after_s, self.engine.receive, event)
+
+    def run(self, seconds: float = DRAIN_S) -> None:
+        self.env.run(until=self.env.now + seconds)
+
+    def preload(self, *documents: ErpDocument) -> None:
+        """Documents already in the ERP and known to the engine (the existing book)."""
+        for document in documents:
+            if document.doc_type == "customer":
+                internal_id = self.erp.preload_customer(document)
+            else:
+                response = self.erp.post(document, START_S - 86400.0)
+                assert response.ok, response
+                internal_id = response.internal_id
+            self.store.mark_posted_before(document, internal_id)
+
+    def records(self, kind: str) -> pl.DataFrame:
+        return self.trace.frame().filter(pl.col("kind") == kind)
+
+    def state(self, external_id: str) -> str:
+        return self.store.postings[external_id].state
+
+
+# -- the book: built from sync.model types directly -----------------------------------------------
+
+
+def customer(customer_id: str = "cus_1", entity: str = "US01", currency: str = "USD") -> Customer:
+    address = Address("1 Main St", "Springfield", "CA", "90001", "US")
+    return Customer(customer_id, entity, currency, f"Customer {customer_id}", f"{customer_id}@example.test",
+                    address, START_S - 86400.0)
+
+
+def invoice(invoice_id: str = "in_1", customer_id: str = "cus_1", status: str = "open", *,
+            amount_minor: int = 10_000, tax_minor: int = 800, finalized_s: float = START_S,
+            entity: str = "US01", currency: str = "USD") -> Invoice:
+    line = InvoiceLine("Pro plan", "subscription", amount_minor, tax_minor, finalized_s, finalized_s + 30 * 86400.0)
+    total_minor = amount_minor + tax_minor
+    paid_minor = total_minor if status == "paid" else 0
+    return Invoice(invoice_id, customer_id, "sub_1", entity, currency, status, (line,), amount_minor, tax_minor,
+                   total_minor, paid_minor, finalized_s - 3600.0, finalized_s)
+
+
+def charge(charge_id: str = "ch_1", invoice_id: str = "in_1", customer_id: str = "cus_1",
+           amount_minor: int = 10_800) -> Charge:
+    return Charge(charge_id, invoice_id, customer_id, "US01", "USD", amount_minor, "succeeded", "", START_S + 5.0)
+
+
+def event(event_id: str, event_type: str, data: Any, created_s: float = START_S) -> Event:
+    return Event(event_id, event_type, created_s, data)
+
+
+def customer_created(customer_id: str = "cus_1") -> Event:
+    return event(f"evt_{customer_id}", "customer.created", customer(customer_id))
+
+
+def invoice_finalized(invoice_id: str = "in_1", customer_id: str = "cus_1", **changes: Any) -> Event:
+    return event(f"evt_{invoice_id}_fin", "invoice.finalized", invoice(invoice_id, customer_id, **changes))
+
+
+def invoice_paid(invoice_id: str = "in_1") -> Event:
+    return event(f"evt_{invoice_id}_paid", "invoice.paid", invoice(invoice_id, status="paid"), START_S + 5.0)
+
+
+def charge_succeeded(charge_id: str = "ch_1", invoice_id: str = "in_1") -> Event:
+    return event(f"evt_{charge_id}", "charge.succeeded", charge(charge_id, invoice_id), START_S + 5.0)
+
+
+def preloaded_customer_and_invoice(harness: Harness) -> None:
+    harness.preload(rules.customer_document(customer()), rules.invoice_document(invoice()))
+
+
+# -- ingest: dedupe and ordering ------------------------------------------------------------------
+
+
+def test_a_duplicate_event_id_is_dropped() -> None:
+    harness = Harness()
+    harness.deliver(customer_created())
+    harness.deliver(customer_created(), after_s=10.0)
+    harness.run()
+    assert harness.records("engine.duplicate_dropped")["object_id"].to_list() == ["evt_cus_1"]
+    assert len(harness.client.posts) == 1
+
+
+def test_the_receiver_acknowledges_every_delivery_including_duplicates() -> None:
+    harness = Harness()
+    assert harness.engine.receive(customer_created())
+    assert harness.engine.receive(customer_created())
+    harness.run()
+
+
+def test_ignored_event_types_post_nothing() -> None:
+    harness = Harness()
+    harness.deliver(event("evt_draft", "invoice.created", invoice(status="draft", finalized_s=0.0)))
+    harness.deliver(event("evt_unknown", "customer.discount.created", customer()))
+    harness.run()
+    assert harness.records("engine.ignored")["code"].to_list() == ["invoice.created", "customer.discount.created"]
+    assert harness.client.posts == []
+
+
+def test_paid_before_finalized_posts_one_invoice_and_drops_the_late_finalized() -> None:
+    harness = Harness()
+    harness.deliver(customer_created())
+    harness.deliver(invoice_paid(), after_s=1.0)
+    harness.deliver(invoice_finalized(), after_s=2.0)
+    harness.run()
+    assert list(harness.erp.invoices) == ["in_1"]
+    assert len(harness.client.posted("invoice")) == 1
+    assert harness.records("engine.stale_dropped")["object_id"].to_list() == ["evt_in_1_fin"]
+
+
+def test_a_payment_before_its_invoice_before_its_customer_is_held_then_posted_in_order() -> None:
+    harness = Harness()
+    harness.deliver(charge_succeeded())
+    harness.deliver(invoice_finalized(), after_s=1.0)
+    harness.deliver(customer_created(), after_s=2.0)
+    harness.run(1.5)
+    assert (harness.state("ch_1"), harness.state("in_1")) == (HELD, HELD)
+    harness.run()
+    held = harness.records("engine.held")
+    assert list(zip(held["object_id"], held["parent_id"])) == [("ch_1", "in_1"), ("in_1", "cus_1")]
+    assert [document.doc_type for _, document in harness.client.posts] == ["customer", "invoice", "payment"]
+    assert harness.erp.payments["ch_1"].applied_minor == 10_800
+    assert harness.records("engine.retry").is_empty()  # no INVALID_KEY_OR_REF round trips
+
+
+# -- posting: duplicates and unknown outcomes -----------------------------------------------------
+
+
+def test_dup_rcrd_is_resolved_by_lookup() -> None:
+    harness = Harness()
+    harness.preload(rules.customer_document(customer()))
+    existing = harness.erp.post(rules.invoice_document(invoice()), START_S - 60.0)  # there, but unknown to us
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.state("in_1") == POSTED
+    assert harness.store.postings["in_1"].internal_id == existing.internal_id
+    assert harness.records("engine.lookup")["code"].to_list() == ["found"]
+    assert len(harness.erp.invoices) == 1
+
+
+def test_dup_rcrd_with_nothing_to_look_up_opens_an_exception() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(400, "DUP_RCRD", "already exists"))]}
+    harness = Harness(script=script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    record = harness.store.exceptions["in_1"]
+    assert (record.reason, record.owner) == ("permanent", "ar-operations")
+    assert "lookup found nothing" in record.detail
+
+
+def test_timeout_after_the_erp_applied_is_found_by_lookup_and_not_posted_twice() -> None:
+    script = {("invoice", "in_1"): [(AFTER, ErpTimeout("reply lost"))]}
+    harness = Harness(script=script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert len(harness.client.posted("invoice")) == 1
+    assert [(external_id, bool(found)) for _, external_id, found in harness.client.lookups] == [("in_1", True)]
+    assert harness.state("in_1") == POSTED
+    assert harness.store.postings["in_1"].internal_id == harness.erp.invoices["in_1"].internal_id
+    assert harness.records("engine.retry").is_empty()
+
+
+def test_timeout_before_the_erp_applied_is_looked_up_retried_and_posted_once() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpTimeout("no answer"))]}
+    harness = Harness(script=script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert len(harness.client.posted("invoice")) == 2
+    assert harness.records("engine.lookup")["code"].to_list() == ["absent"]
+    assert harness.records("engine.retry")["code"].to_list() == ["TIMEOUT"]
+    assert list(harness.erp.invoices) == ["in_1"]
+    assert harness.store.postings["in_1"].attempts == 2
+
+
+def test_a_500_that_applied_is_found_by_lookup() -> None:
+    script = {("invoice", "in_1"): [(AFTER, ErpError(500, "UNEXPECTED_ERROR", "oops"))]}
+    harness = Harness(script=script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.records("engine.lookup")["code"].to_list() == ["found"]
+    assert len(harness.client.posted("invoice")) == 1
+
+
+def test_a_failed_lookup_counts_as_absent_and_the_post_is_retried() -> None:
+    class FailingLookupClient(ScriptedErpClient):
+        async def lookup(self, doc_type: str, external_id: str) -> str | None:
+            raise ErpError(429, "SSS_REQUEST_LIMIT_EXCEEDED", "busy", 1.0)
+
+    harness = Harness(script={("invoice", "in_1"): [(BEFORE, ErpTimeout("no answer"))]})
+    harness.engine.erp = FailingLookupClient(harness.runtime, harness.erp, harness.client.script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.records("engine.lookup")["code"].to_list() == ["absent"]
+    assert harness.state("in_1") == POSTED
+    assert list(harness.erp.invoices) == ["in_1"]
+
+
+def test_dup_rcrd_with_a_failed_lookup_is_retried_not_parked() -> None:
+    class FlakyLookupClient(ScriptedErpClient):
+        failed = False
+
+        async def lookup(self, doc_type: str, external_id: str) -> str | None:
+            if not self.failed:
+                self.failed = True
+                raise ErpTimeout("lookup timed out")
+            return await super().lookup(doc_type, external_id)
+
+    harness = Harness()
+    harness.engine.erp = FlakyLookupClient(harness.runtime, harness.erp)
+    harness.preload(rules.customer_document(customer()))
+    harness.erp.post(rules.invoice_document(invoice()), START_S - 60.0)
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.store.exceptions == {}
+    assert harness.state("in_1") == POSTED
+
+
+# -- posting: throttling, transient and permanent errors ------------------------------------------
+
+
+def test_429_waits_at_least_retry_after_when_respected() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(429, "SSS_REQUEST_LIMIT_EXCEEDED", "busy", 30.0))]}
+    harness = Harness(script=script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    (delay_s,) = harness.records("engine.retry")["value"].to_list()
+    assert delay_s >= 30.0
+    first_s, second_s = [t_s for t_s, document in harness.client.posts if document.doc_type == "invoice"]
+    assert second_s - (first_s + LATENCY_S) >= 30.0
+    assert harness.state("in_1") == POSTED
+
+
+def test_429_retry_after_is_ignored_when_not_respected() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(429, "SSS_REQUEST_LIMIT_EXCEEDED", "busy", 30.0))]}
+    settings = EngineSettings(retry=RetryPolicy(respect_retry_after=False))
+    harness = Harness(script=script, settings=settings)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    (delay_s,) = harness.records("engine.retry")["value"].to_list()
+    assert delay_s <= 1.0  # the first backoff step of the default policy
+
+
+def test_503_is_retried_without_a_lookup() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(503, "SERVICE_UNAVAILABLE", "down"))] * 2}
+    harness = Harness(script=script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.records("engine.retry")["code"].to_list() == ["SERVICE_UNAVAILABLE"] * 2
+    assert harness.records("engine.lookup").is_empty()
+    assert harness.state("in_1") == POSTED
+    assert harness.store.postings["in_1"].attempts == 3
+
+
+def test_a_connect_error_is_retried() -> None:
+    harness = Harness(script={("invoice", "in_1"): [(BEFORE, ErpConnectError("refused"))]})
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.records("engine.retry")["code"].to_list() == ["CONNECT_ERROR"]
+    assert harness.state("in_1") == POSTED
+
+
+def test_retry_delays_grow() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(503, "SERVICE_UNAVAILABLE", "down"))] * 4}
+    harness = Harness(script=script, settings=EngineSettings(retry=RetryPolicy(jitter_share=0.0)))
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.records("engine.retry")["value"].to_list() == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_permanent_error_opens_an_exception_with_owner_and_reason() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(400, "INVALID_FLD_VALUE", "bad department"))]}
+    harness = Harness(script=script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.deliver(charge_succeeded())
+    harness.run()
+    record = harness.store.exceptions["in_1"]
+    assert (record.external_id, record.reason, record.owner) == ("in_1", "permanent", "ar-operations")
+    assert record.detail == "INVALID_FLD_VALUE: bad department"
+    assert record.opened_s > START_S
+    assert harness.state("in_1") == EXCEPTION
+    assert harness.state("ch_1") == HELD  # its parent never posted
+    assert [posting.document.external_id for posting in harness.engine.unfinished()] == ["ch_1"]
+    opened = harness.records("engine.exception_opened")
+    assert list(zip(opened["object_id"], opened["code"], opened["detail"])) == [
+        ("in_1", "permanent", "ar-operations")]
+
+
+def test_retries_exhausted_opens_an_exception() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(503, "SERVICE_UNAVAILABLE", "down"))] * 10}
+    harness = Harness(script=script, settings=EngineSettings(retry=RetryPolicy(attempts_max=3)))
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    record = harness.store.exceptions["in_1"]
+    assert (record.reason, record.owner) == ("retries_exhausted", "integration-on-call")
+    assert record.detail == "3 attempts, last SERVICE_UNAVAILABLE"
+    assert len(harness.client.posted("invoice")) == 3
+
+
+# -- closed periods -------------------------------------------------------------------------------
+
+
+def test_a_closed_period_reroutes_to_the_next_period_flagged_late_with_its_date_kept() -> None:
+    harness = Harness()
+    harness.erp.close_period("US01", period_of(START_S), START_S)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    posted = harness.erp.invoices["in_1"].document
+    assert (posted.posting_period, posted.tran_date_s) == ("2026-03", START_S)
+    assert harness.store.postings["in_1"].late
+    rerouted = harness.records("engine.rerouted")
+    assert list(zip(rerouted["object_id"], rerouted["period"], rerouted["detail"])) == [
+        ("in_1", "2026-03", "2026-02")]
+
+
+def test_several_closed_periods_reroute_to_the_first_open_one() -> None:
+    harness = Harness()
+    for period in ("2026-02", "2026-03", "2026-04"):
+        harness.erp.close_period("US01", period, START_S)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.erp.invoices["in_1"].document.posting_period == "2026-05"
+
+
+# -- the concurrency budget -----------------------------------------------------------------------
+
+
+def test_never_more_requests_in_flight_than_the_concurrency_budget() -> None:
+    harness = Harness(settings=EngineSettings(concurrency=3))
+    for number in range(12):
+        harness.deliver(customer_created(f"cus_{number}"), after_s=number * 0.01)
+    harness.run()
+    assert harness.client.in_flight_max == 3
+    assert len(harness.erp.customers) == 12
+
+
+class InFlightProbe:
+    """Stands in for the ERP fake in front of the client: records the ERP's in-flight count at each
+    admitted request; everything else goes to the ERP."""
+
+    def __init__(self, erp: Erp) -> None:
+        self.erp = erp
+        self.in_flight_seen: list[int] = []
+
+    def begin_request(self):
+        rejection = self.erp.begin_request()
+        self.in_flight_seen.append(self.erp.in_flight)
+        return rejection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.erp, name)
+
+
+def test_the_budget_holds_against_the_erp_cap_without_a_single_429() -> None:
+    harness = Harness(settings=EngineSettings(concurrency=2), scripted=False, erp_concurrency_limit=2)
+    probe = harness.client.erp = InFlightProbe(harness.erp)
+    for number in range(10):
+        harness.deliver(customer_created(f"cus_{number}"))
+        harness.deliver(invoice_finalized(f"in_{number}", f"cus_{number}"))
+    harness.run()
+    assert "429" not in harness.records("erp.call")["code"].to_list()
+    assert max(probe.in_flight_seen) == 2
+    assert len(harness.erp.invoices) == 10
+
+
+# -- idle -----------------------------------------------------------------------------------------
+
+
+def test_idle_only_when_nothing_is_queued_in_flight_or_waiting_to_retry() -> None:
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(503, "SERVICE_UNAVAILABLE", "down"))]}
+    harness = Harness(script=script, settings=EngineSettings(retry=RetryPolicy(base_s=10.0, jitter_share=0.0)))
+    assert harness.engine.idle()
+    harness.engine.receive(customer_created())
+    harness.engine.receive(invoice_finalized())
+    assert not harness.engine.idle()  # queued, not yet taken by a worker
+    harness.run(LATENCY_S / 2)
+    assert not harness.engine.idle()  # in flight
+    harness.run(LATENCY_S * 2)
+    assert harness.engine.retry_waiting == 1 and not harness.engine.idle()  # waiting to retry
+    harness.run()
+    assert harness.engine.idle()
+    assert harness.engine.unfinished() == []
+
+
+def test_idle_with_only_held_postings_which_stay_unfinished() -> None:
+    harness = Harness()
+    harness.deliver(charge_succeeded())
+    harness.run()
+    assert harness.engine.idle()
+    assert [posting.document.external_id for posting in harness.engine.unfinished()] == ["ch_1"]
+
+
+# -- each defence switched off shows what it costs ------------------------------------------------
+
+
+def test_without_dedupe_duplicates_are_processed_again() -> None:
+    harness = Harness(settings=EngineSettings(dedupe=False))
+    harness.deliver(customer_created())
+    harness.deliver(customer_created(), after_s=10.0)
+    harness.run()
+    assert harness.records("engine.duplicate_dropped").is_empty()
+    assert harness.records("engine.received")["object_id"].to_list() == ["evt_cus_1", "evt_cus_1"]
+
+
+def test_without_dedupe_or_idempotent_posting_a_redelivered_charge_is_still_posted_once() -> None:
+    # The engine's outbox plans at most one posting per external id, whatever the knobs: dropping
+    # both dedupe and idempotent posting does not duplicate a redelivered charge.
+    harness = Harness(settings=EngineSettings(dedupe=False, idempotent_posting=False))
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(charge_succeeded())
+    harness.deliver(charge_succeeded(), after_s=10.0)
+    harness.run()
+    assert harness.records("engine.received").height == 2
+    assert len(harness.erp.payments) == 1
+
+
+def test_without_dependency_hold_a_child_first_meets_invalid_key_or_ref_retries() -> None:
+    harness = Harness(settings=EngineSettings(dependency_hold=False))
+    harness.deliver(charge_succeeded())
+    harness.deliver(invoice_finalized(), after_s=3.0)
+    harness.deliver(customer_created(), after_s=6.0)
+    harness.run()
+    retries = harness.records("engine.retry")
+    assert set(retries["object_id"]) == {"ch_1", "in_1"}
+    assert set(retries["code"]) == {"INVALID_KEY_OR_REF"}
+    assert harness.records("engine.held").is_empty()
+    assert list(harness.erp.payments) == ["ch_1"]  # it converges, at the cost of the retries
+
+
+def test_without_dependency_hold_a_parent_that_never_comes_ends_as_missing_reference() -> None:
+    settings = EngineSettings(dependency_hold=False, retry=RetryPolicy(attempts_max=3))
+    harness = Harness(settings=settings)
+    harness.deliver(charge_succeeded())
+    harness.run()
+    record = harness.store.exceptions["ch_1"]
+    assert (record.reason, record.owner) == ("missing_reference", "master-data")
+
+
+def test_without_lookup_before_retry_a_lost_reply_meets_dup_rcrd_then_a_lookup() -> None:
+    script = {("invoice", "in_1"): [(AFTER, ErpTimeout("reply lost"))]}
+    harness = Harness(script=script, settings=EngineSettings(lookup_before_retry=False))
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.records("engine.retry")["code"].to_list() == ["TIMEOUT"]
+    assert len(harness.client.posted("invoice")) == 2  # the second answered DUP_RCRD
+    assert harness.records("engine.lookup")["code"].to_list() == ["found"]
+    assert list(harness.erp.invoices) == ["in_1"]
+
+
+def test_without_lookup_before_retry_or_idempotent_posting_a_lost_reply_duplicates() -> None:
+    script = {("payment", "ch_1"): [(AFTER, ErpTimeout("reply lost"))]}
+    settings = EngineSettings(lookup_before_retry=False, idempotent_posting=False)
+    harness = Harness(script=script, settings=settings)
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(charge_succeeded())
+    harness.run()
+    assert [payment.document.source_id for payment in harness.erp.payments.values()] == ["ch_1", "ch_1"]
+    assert sorted(payment.applied_minor for payment in harness.erp.payments.values()) == [0, 10_800]
+
+
+def test_without_idempotent_posting_a_lost_reply_duplicates_even_with_lookup() -> None:
+    # The lookup searches by an external id the ERP never got, so it finds nothing.
+    script = {("payment", "ch_1"): [(AFTER, ErpTimeout("reply lost"))]}
+    harness = Harness(script=script, settings=EngineSettings(idempotent_posting=False))
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(charge_succeeded())
+    harness.run()
+    assert harness.records("engine.lookup")["code"].to_list() == ["absent"]
+    assert len(harness.erp.payments) == 2
+
+
+def test_without_period_routing_a_closed_period_is_an_exception() -> None:
+    harness = Harness(settings=EngineSettings(period_routing=False))
+    harness.erp.close_period("US01", period_of(START_S), START_S)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    record = harness.store.exceptions["in_1"]
+    assert (record.reason, record.owner) == ("closed_period", "gl-accounting")
+    assert record.detail.startswith("CLOSED_TRAN_PRD")
+    assert harness.erp.invoices == {}
+
+
+# -- end to end through the in-process client -----------------------------------------------------
+
+
+def test_voided_and_uncollectible_invoices_are_reversed_and_written_off() -> None:
+    harness = Harness(scripted=False)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized("in_1"))
+    harness.deliver(invoice_finalized("in_2"))
+    harness.deliver(event("evt_in_1_void", "invoice.voided", invoice("in_1", status="void"), START_S + 60.0), 1.0)
+    harness.deliver(event("evt_in_2_unc", "invoice.marked_uncollectible", invoice("in_2", status="uncollectible"),
+                          START_S + 60.0), 1.0)
+    harness.run()
+    assert harness.erp.invoices["in_1"].status == "void"
+    assert harness.erp.invoices["in_2"].status == "written_off"
+    assert list(harness.erp.voids) == ["in_1:void"]
+    assert list(harness.erp.writeoffs) == ["in_2:writeoff"]
+    assert sum(harness.erp.gl_balances().values()) == 0
