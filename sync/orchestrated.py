@@ -90,24 +90,25 @@ class OrchestratedEngine:
                 emit(now, "engine.duplicate_dropped", object_id=event.id, ref_id=data.id, code=event.type)
                 return True
             seen.add(event.id)
-        emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=event.type)
+        # Exactly one trace record per delivery: dropped as a duplicate, ignored, stale, or received.
         kind = event.type
-        if kind in rules.IGNORED_EVENT_TYPES:
-            emit(now, "engine.ignored", object_id=event.id, ref_id=data.id, code=kind)
-        elif kind in rules.INVOICE_EVENT_TYPES:
+        if kind in rules.INVOICE_EVENT_TYPES:
             rank = decisions.INVOICE_STATE_RANK[data.status]
             ranks = self.store.object_ranks
-            if decisions.is_newer(ranks.get(data.id), rank):
-                ranks[data.id] = rank
-                for document in rules.invoice_documents(data, event.created_s):
-                    self._submit(document, now)
-            else:
+            if not decisions.is_newer(ranks.get(data.id), rank):
                 emit(now, "engine.stale_dropped", object_id=event.id, ref_id=data.id, code=kind)
+                return True
+            ranks[data.id] = rank
+            emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
+            for document in rules.invoice_documents(data, event.created_s):
+                self._submit(document, now)
         elif kind == "charge.succeeded":
+            emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
             self._submit(rules.payment_document(data), now)
         elif kind == "customer.created":
+            emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
             self._submit(rules.customer_document(data), now)
-        else:
+        else:  # drafts, previews, failed attempts, subscription moves: nothing to post
             emit(now, "engine.ignored", object_id=event.id, ref_id=data.id, code=kind)
         return True
 
@@ -143,11 +144,16 @@ class OrchestratedEngine:
             self.queued -= 1
             self.in_flight += 1
             try:
-                await self._post(posting)
+                pause_s = await self._post(posting)
             finally:
                 self.in_flight -= 1
+            if pause_s:
+                # Throttled: this slot of the budget rests for Retry-After instead of throttling
+                # the next posting too, so the engine's rate drops to what the ERP admits.
+                await self.runtime.sleep(pause_s)
 
-    async def _post(self, posting: Posting) -> None:
+    async def _post(self, posting: Posting) -> float:
+        """Post one document to the end of its attempt; returns how long this worker should rest."""
         settings = self.settings
         posting.state = IN_FLIGHT
         while True:
@@ -163,34 +169,36 @@ class OrchestratedEngine:
                 if decision == decisions.DUPLICATE and settings.idempotent_posting:
                     found = await self._resolve_by_lookup(posting)
                     if found:
-                        return
+                        return 0.0
                     if found is None:  # the lookup failed, not the record: ask again later
                         self._retry_later(posting, error.code, None, decisions.TRANSIENT)
-                        return
+                        return 0.0
                     self._open_exception(posting, "permanent", f"{error.code} but lookup found nothing")
-                    return
+                    return 0.0
                 if decision == decisions.CLOSED_PERIOD and settings.period_routing:
                     self._reroute(posting)
                     continue
                 if decision == decisions.AMBIGUOUS and settings.lookup_before_retry:
                     if await self._resolve_by_lookup(posting):
-                        return
+                        return 0.0
                 if decision in (decisions.TRANSIENT, decisions.AMBIGUOUS, decisions.MISSING_REFERENCE):
                     self._retry_later(posting, error.code, error.retry_after_s, decision)
-                    return
+                    if error.status == 429 and settings.retry.respect_retry_after:
+                        return error.retry_after_s or 0.0
+                    return 0.0
                 reason = decision if decision in EXCEPTION_OWNERS else "permanent"
                 self._open_exception(posting, reason, f"{error.code}: {error.message}")
-                return
+                return 0.0
             except ErpTimeout:
                 if settings.lookup_before_retry and await self._resolve_by_lookup(posting):
-                    return
+                    return 0.0
                 self._retry_later(posting, "TIMEOUT", None, decisions.AMBIGUOUS)
-                return
+                return 0.0
             except ErpConnectError:
                 self._retry_later(posting, "CONNECT_ERROR", None, decisions.TRANSIENT)
-                return
+                return 0.0
             self._mark_posted(posting, internal_id)
-            return
+            return 0.0
 
     async def _resolve_by_lookup(self, posting: Posting) -> bool | None:
         """True if the ERP has the document (now marked posted), False if it has not, None if the
