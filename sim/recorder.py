@@ -29,8 +29,8 @@ class TraceRecorder:
 
     def __init__(self) -> None:
         self._groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
-        self._pending = 0
         self._sequence = 0
+        self._flush_at = CHUNK_ROWS
         self._chunks: list[pl.DataFrame] = []
 
     def emit(self, t_s: float, kind: str, **fields: Any) -> None:
@@ -42,17 +42,17 @@ class TraceRecorder:
             if unknown:
                 raise TypeError(f"trace kind {kind!r}: unknown columns {sorted(unknown)}")
             rows = self._groups[key] = []
-        self._sequence += 1
-        rows.append((self._sequence, t_s, *fields.values()))
-        self._pending += 1
-        if self._pending >= CHUNK_ROWS:
+        self._sequence = sequence = self._sequence + 1
+        rows.append((sequence, t_s, *fields.values()))
+        if sequence >= self._flush_at:
             self._flush()
 
     def __len__(self) -> int:
         return self._sequence
 
     def _flush(self) -> None:
-        if not self._pending:
+        self._flush_at = self._sequence + CHUNK_ROWS
+        if not any(self._groups.values()):
             return
         parts = []
         for (kind, names), rows in self._groups.items():
@@ -72,7 +72,6 @@ class TraceRecorder:
             parts.append(part.with_columns(fill).select(["seq", *SCHEMA]))
         self._groups = {key: [] for key in self._groups}
         self._chunks.append(pl.concat(parts).sort("seq"))
-        self._pending = 0
 
     def frame(self) -> pl.DataFrame:
         """All records in emission order, with the trace's columns."""

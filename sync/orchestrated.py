@@ -98,10 +98,12 @@ class OrchestratedEngine:
             if not decisions.is_newer(ranks.get(data.id), rank):
                 emit(now, "engine.stale_dropped", object_id=event.id, ref_id=data.id, code=kind)
                 return True
+            planned = data.id in self.store.postings
             ranks[data.id] = rank
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
-            for document in rules.invoice_documents(data, event.created_s):
-                self._submit(document, now)
+            if not planned or data.status in ("void", "uncollectible"):
+                for document in rules.invoice_documents(data, event.created_s):
+                    self._submit(document, now)
         elif kind == "charge.succeeded":
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
             self._submit(rules.payment_document(data), now)

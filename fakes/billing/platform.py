@@ -94,6 +94,7 @@ class Billing:
         self._failed_first_s: dict[str, float] = {}  # invoice id -> time of its first failed attempt
         self._subscription_count = 0
         self._invoice_count = 0
+        self._descriptions: dict[str, str] = {}
 
     # -- customers and subscriptions ------------------------------------------------------------
 
@@ -203,7 +204,10 @@ class Billing:
 
     def _period_line(self, record: SubscriptionRecord) -> InvoiceLine:
         price = record.price
-        return InvoiceLine(f"{price.plan_id} ({price.interval})", "subscription", price.unit_amount_minor, 0,
+        description = self._descriptions.get(price.id)
+        if description is None:  # one string per price, shared by every line that bills it
+            description = self._descriptions[price.id] = f"{price.plan_id} ({price.interval})"
+        return InvoiceLine(description, "subscription", price.unit_amount_minor, 0,
                            record.period_start_s, record.period_end_s)
 
     def _draft(self, record: SubscriptionRecord, lines: list[InvoiceLine], now_s: float) -> Invoice:
