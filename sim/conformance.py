@@ -57,8 +57,9 @@ def record_deliveries(scenario: Scenario, seed: int) -> Script:
     world.webhooks.receiver = recording_receiver
     world.start()
     env.run(until=world.window_end_s)
-    preloaded = tuple(posting.document for posting in world.store.postings.values()
-                      if posting.document.doc_type == "customer" and posting.attempts == 0)
+    new_customers = set(world.traffic.new_customer_ids)
+    preloaded = tuple(rules.customer_document(customer) for customer in world.billing.customers.values()
+                      if customer.id not in new_customers)
     return Script(scenario.run.start_s, tuple(deliveries), preloaded)
 
 

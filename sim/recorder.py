@@ -11,6 +11,7 @@ and emission order is deterministic under simulation, so the same seed gives the
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -27,7 +28,9 @@ _KNOWN = set(SCHEMA)
 class TraceRecorder:
     """Implements the engine's Trace port; `frame()` returns everything recorded so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, spill_dir: Path | None = None) -> None:
+        self._spill_dir = spill_dir
+        self._spilled: list[Path] = []
         self._groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self._sequence = 0
         self._flush_at = CHUNK_ROWS
@@ -71,13 +74,19 @@ class TraceRecorder:
             ]
             parts.append(part.with_columns(fill).select(["seq", *SCHEMA]))
         self._groups = {key: [] for key in self._groups}
-        self._chunks.append(pl.concat(parts).sort("seq"))
+        chunk = pl.concat(parts).sort("seq")
+        if self._spill_dir is None:
+            self._chunks.append(chunk)
+        else:
+            # Spilled chunks keep a long run's trace out of memory while the world still needs it.
+            path = self._spill_dir / f"trace-{len(self._spilled):05d}.parquet"
+            chunk.write_parquet(path, compression="lz4", statistics=False)
+            self._spilled.append(path)
 
     def frame(self) -> pl.DataFrame:
         """All records in emission order, with the trace's columns."""
         self._flush()
-        if not self._chunks:
+        chunks = [pl.read_parquet(path) for path in self._spilled] + self._chunks
+        if not chunks:
             return pl.DataFrame(schema=SCHEMA)
-        whole = pl.concat(self._chunks).drop("seq")
-        self._chunks = [pl.concat(self._chunks)]
-        return whole
+        return pl.concat(chunks, rechunk=True).drop("seq")

@@ -39,7 +39,6 @@ class Simulation(NamedTuple):
     """What a simulated run leaves behind."""
 
     trace: pl.DataFrame
-    world: World
     cutoff_s: float
     drained: bool
 
@@ -57,18 +56,20 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) ->
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _simulate(scenario, seed, progress)
+        with tempfile.TemporaryDirectory(prefix="rehearse-trace-") as spill_dir:
+            trace = TraceRecorder(Path(spill_dir))
+            cutoff_s, drained = _simulate(scenario, seed, trace, progress)
+            gc.collect()  # the world is gone: free it before the whole trace is loaded
+            return Simulation(trace.frame(), cutoff_s, drained)
     finally:
         if collecting:
             gc.enable()
-        gc.collect()
 
 
-def _simulate(scenario: Scenario, seed: int, progress: Progress | None) -> Simulation:
+def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Progress | None) -> tuple[float, bool]:
     start_s = scenario.run.start_s
     env = simpy.Environment(initial_time=start_s)
     runtime = SimPyRuntime(env)
-    trace = TraceRecorder()
     trace.emit(start_s, "run.start", code=scenario.name, value=float(seed),
                detail=json.dumps(resolved_parameters(scenario, seed), sort_keys=True))
     world = World(scenario, seed, runtime, trace)
@@ -92,7 +93,7 @@ def _simulate(scenario: Scenario, seed: int, progress: Progress | None) -> Simul
         trace.emit(cutoff_s, "engine.inflight", object_id=document.external_id, ref_id=document.source_id,
                    code=document.doc_type, detail=posting.state)
     trace.emit(cutoff_s, "run.end", code="drained" if drained else "drain_limit")
-    return Simulation(trace.frame(), world, cutoff_s, drained)
+    return cutoff_s, drained
 
 
 def peak_rss_mib() -> float:

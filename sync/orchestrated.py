@@ -251,6 +251,7 @@ class OrchestratedEngine:
         key = document.external_id
         self.trace.emit(now, "engine.posted", object_id=key, ref_id=document.source_id,
                         code=document.doc_type, value=float(posting.attempts))
+        posting.document = None  # done with: the ERP has it, and a run holds millions of postings
         children = self.store.waiting.pop(key, None)
         if children:
             postings = self.store.postings

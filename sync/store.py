@@ -19,11 +19,12 @@ EXCEPTION = "exception"
 
 
 class Posting:
-    """One ERP document's journey through the engine."""
+    """One ERP document's journey through the engine. Once posted, only its state, attempts and
+    internal id are kept (`document` becomes None)."""
 
     __slots__ = ("document", "state", "attempts", "internal_id", "queued_s", "late")
 
-    def __init__(self, document: ErpDocument, state: str, queued_s: float) -> None:
+    def __init__(self, document: ErpDocument | None, state: str, queued_s: float) -> None:
         self.document = document
         self.state = state
         self.attempts = 0
@@ -59,7 +60,7 @@ class MemoryStore:
 
     def mark_posted_before(self, document: ErpDocument, internal_id: str) -> None:
         """Record a document posted before this engine run began (an existing book)."""
-        posting = Posting(document, POSTED, document.tran_date_s)
+        posting = Posting(None, POSTED, document.tran_date_s)
         posting.internal_id = internal_id
         self.postings[document.external_id] = posting
 

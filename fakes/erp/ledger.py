@@ -222,7 +222,7 @@ class Erp:
             return rejected(INVALID_TRANS_AMT, "an invoice total cannot be negative")
         internal_id = self._new_internal_id()
         self._invoices[document.external_id or internal_id] = InvoiceRecord(
-            internal_id, document, now_s
+            internal_id, _without_journal(document), now_s
         )
         self._ledger.post(document.entity, document.currency, document.journal)
         service_periods = ";".join(
@@ -248,7 +248,7 @@ class Erp:
             invoice.status = INVOICE.next(OPEN, "settle")
             invoice.modified_s = now_s
         internal_id = self._new_internal_id()
-        payment = PaymentRecord(internal_id, document, applied_minor)
+        payment = PaymentRecord(internal_id, _without_journal(document), applied_minor)
         self._payments[document.external_id or internal_id] = payment
         self._ledger.post(document.entity, document.currency, document.journal)
         self._emit_document(now_s, internal_id, document, total_minor, "")
@@ -390,7 +390,7 @@ class Erp:
         invoice.open_minor = 0
         invoice.modified_s = now_s
         internal_id = self._new_internal_id()
-        records[document.external_id or internal_id] = PostedDocument(internal_id, document)
+        records[document.external_id or internal_id] = PostedDocument(internal_id, _without_journal(document))
         self._ledger.post(document.entity, document.currency, document.journal)
         self._emit_document(now_s, internal_id, document, total_minor, "")
         return ErpResponse(201, internal_id, "", "")
@@ -515,6 +515,12 @@ class Erp:
     def documents_count(self) -> int:
         """How many records were created, of every type, preloaded customers included."""
         return self._next_internal_id - FIRST_INTERNAL_ID
+
+
+def _without_journal(document: ErpDocument) -> ErpDocument:
+    """The document as kept after posting: its journal has gone into the general ledger's balances
+    (and its totals into the trace), so records do not hold a second copy of millions of lines."""
+    return document._replace(journal=())
 
 
 def _duplicate(document: ErpDocument) -> ErpResponse:
