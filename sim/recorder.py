@@ -89,4 +89,5 @@ class TraceRecorder:
         chunks = [pl.read_parquet(path) for path in self._spilled] + self._chunks
         if not chunks:
             return pl.DataFrame(schema=SCHEMA)
-        return pl.concat(chunks, rechunk=True).drop("seq")
+        # No rechunk: a copy of the whole trace would double the peak memory of a long run.
+        return pl.concat(chunks, rechunk=False).drop("seq")
