@@ -67,6 +67,8 @@ class InProcessErpClient:
         rejection = self.erp.begin_request()
         if rejection is not None:
             await runtime.sleep(REJECTION_LATENCY_S)
+            self.trace.emit(runtime.now(), "erp.call", object_id=external_id,
+                            code=f"lookup {rejection.status}", value=REJECTION_LATENCY_S)
             raise ErpError(rejection.status, rejection.code, rejection.message, rejection.retry_after_s)
         try:
             latency_s = self.latency.sample_s()
