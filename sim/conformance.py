@@ -17,6 +17,7 @@ from rehearse.fakes.erp import Erp
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.erp_client import InProcessErpClient
+from rehearse.sim.faults import FaultPlan
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
@@ -74,8 +75,7 @@ def _fresh(scenario: Scenario, seed: int, runtime, script: Script):
     client = InProcessErpClient(
         runtime=runtime, erp=erp,
         latency=LogNormal(scenario.erp.latency_ms_p50, scenario.erp.latency_ms_p95, stream(seed, "erp/latency")),
-        rng=stream(seed, "faults/erp"), unavailable_probability=scenario.faults.erp_unavailable_probability,
-        reply_lost_probability=scenario.faults.erp_reply_lost_probability, trace=trace)
+        rng=stream(seed, "faults/erp"), trace=trace, faults=FaultPlan(scenario.faults))
     engine = OrchestratedEngine(runtime=runtime, erp=client, store=store, trace=trace,
                                 random=stream(seed, "engine"), settings=engine_settings(scenario))
     return erp, engine

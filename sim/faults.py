@@ -289,9 +289,12 @@ class FaultPlan:
         """Every configured fault of a kind (active or not)."""
         return self._by_kind.get(kind, [])
 
-    def active(self, kind: str, t_s: float) -> list:
+    def active(self, kind: str, t_s: float) -> tuple:
         """The faults of a kind active at `t_s`."""
-        return [fault for fault in self._by_kind.get(kind, ()) if fault.active(t_s)]
+        faults = self._by_kind.get(kind)
+        if not faults:
+            return ()  # the common case, on every call: nothing of this kind is configured
+        return tuple(fault for fault in faults if fault.active(t_s))
 
     def __bool__(self) -> bool:
         return bool(self.faults)

@@ -21,6 +21,7 @@ from pydantic import (
 
 from rehearse.fakes.billing.platform import EXHAUSTED_ACTIONS
 from rehearse.reports.gates import unknown_gates
+from rehearse.sim.faults import Fault
 from rehearse.sync.model import parse_utc
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -116,6 +117,9 @@ class BillingSection(_Section):
     exhausted_action: str = "unpaid"
     webhook_latency_ms_p50: Positive = 400.0
     webhook_latency_ms_p95: Positive = 3000.0
+    # After a failed delivery the sender retries after each of these delays in turn, then gives
+    # up: about three days in all, as Stripe does live.
+    webhook_retry_delays_s: list[Positive] = [60, 300, 900, 3600, 10800, 21600, 43200, 86400, 86400]
 
     @field_validator("exhausted_action")
     @classmethod
@@ -178,15 +182,6 @@ class ErpSection(_Section):
         return self
 
 
-class FaultsSection(_Section):
-    """The faults this scenario injects (the full catalogue is a later issue)."""
-
-    webhook_duplicate_probability: Probability = 0.0
-    webhook_duplicate_delay_s_max: NonNegative = 60.0
-    erp_unavailable_probability: Probability = 0.0
-    erp_reply_lost_probability: Probability = 0.0
-
-
 class EngineSection(_Section):
     """The sync engine under test and its settings."""
 
@@ -222,7 +217,7 @@ class Scenario(_Section):
     billing: BillingSection = BillingSection()
     payments: PaymentsSection = PaymentsSection()
     erp: ErpSection = ErpSection()
-    faults: FaultsSection = FaultsSection()
+    faults: list[Fault] = []
     engine: EngineSection = EngineSection()
     gates: dict[str, float] = {}
 

@@ -1,5 +1,11 @@
-"""Webhook delivery: every platform event reaches the receiver at least once, after a latency,
-in no guaranteed order, and sometimes twice (the duplicate fault)."""
+"""Webhook delivery, as billing platforms do it: every event is sent at least once, after a
+latency, in no guaranteed order; a failed attempt is retried on the sender's schedule (about three
+days in all), after which the event is given up.
+
+Delivery faults of the fault plan act here: ``webhook_duplicate`` (a second copy), ``webhook_delay``
+(held back, so it arrives out of order), ``webhook_drop`` (an attempt fails in transit) and
+``receiver_down`` (every attempt fails while the engine's endpoint is down).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +13,69 @@ import random
 from collections.abc import Callable
 
 from rehearse.sim.distributions import LogNormal
+from rehearse.sim.faults import FaultPlan
 from rehearse.sync.model import Event
 from rehearse.sync.ports import Runtime
 
 
 class WebhookSender:
-    """Schedules deliveries of each event; counts those still in transit."""
+    """Schedules deliveries and retries of each event; counts attempts still pending."""
 
     def __init__(
-        self, *, runtime: Runtime, latency: LogNormal, rng: random.Random, duplicate_probability: float,
-        duplicate_delay_s_max: float, receiver: Callable[[Event], bool], trace,
+        self, *, runtime: Runtime, latency: LogNormal, rng: random.Random, receiver: Callable[[Event], bool],
+        trace, faults: FaultPlan | None = None, retry_delays_s: tuple[float, ...] = (),
     ) -> None:
         self.runtime = runtime
         self.latency = latency
         self.rng = rng
-        self.duplicate_probability = duplicate_probability
-        self.duplicate_delay_s_max = duplicate_delay_s_max
         self.receiver = receiver
         self.trace = trace
+        self.faults = faults or FaultPlan([])
+        self.retry_delays_s = retry_delays_s
         self.in_transit = 0
         self.delivered = 0
+        self.lost = 0
 
     def send(self, event: Event) -> None:
         """Queue an event for delivery (called by the platform's event log)."""
+        runtime = self.runtime
+        now = runtime.now()
+        rng = self.rng
         delay_s = self.latency.sample_s()
+        for fault in self.faults.active("webhook_delay", now):
+            if rng.random() < fault.probability:
+                delay_s += fault.delay_s_min + rng.random() * (fault.delay_s_max - fault.delay_s_min)
         self.in_transit += 1
-        self.runtime.call_later(delay_s, self._deliver, event)
-        if self.duplicate_probability and self.rng.random() < self.duplicate_probability:
-            extra_s = self.rng.random() * self.duplicate_delay_s_max
-            self.in_transit += 1
-            self.trace.emit(self.runtime.now(), "webhook.duplicated", object_id=event.id,
-                            ref_id=event.data.id, code=event.type, value=delay_s + extra_s)
-            self.runtime.call_later(delay_s + extra_s, self._deliver, event)
+        runtime.call_later(delay_s, self._attempt, event, 1)
+        for fault in self.faults.active("webhook_duplicate", now):
+            if rng.random() < fault.probability:
+                copy_delay_s = delay_s + rng.random() * fault.delay_s_max
+                self.in_transit += 1
+                self.trace.emit(now, "webhook.duplicated", object_id=event.id, ref_id=event.data.id,
+                                code=event.type, value=copy_delay_s)
+                runtime.call_later(copy_delay_s, self._attempt, event, 1)
 
-    def _deliver(self, event: Event) -> None:
+    def _attempt(self, event: Event, attempt: int) -> None:
+        now = self.runtime.now()
+        reason = ""
+        if self.faults.active("receiver_down", now):
+            reason = "receiver_down"
+        else:
+            for fault in self.faults.active("webhook_drop", now):
+                if self.rng.random() < fault.probability:
+                    reason = "dropped"
+        if not reason:
+            self.in_transit -= 1
+            self.delivered += 1
+            self.receiver(event)
+            return
+        if attempt <= len(self.retry_delays_s):
+            retry_in_s = self.retry_delays_s[attempt - 1]
+            self.trace.emit(now, "webhook.failed", object_id=event.id, ref_id=event.data.id, code=reason,
+                            value=float(attempt))
+            self.runtime.call_later(retry_in_s, self._attempt, event, attempt + 1)
+            return
         self.in_transit -= 1
-        self.delivered += 1
-        self.receiver(event)
+        self.lost += 1
+        self.trace.emit(now, "webhook.lost", object_id=event.id, ref_id=event.data.id, code=event.type,
+                        value=float(attempt))

@@ -14,6 +14,7 @@ from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
 from rehearse.fakes.tax import TaxEngine
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.erp_client import InProcessErpClient
+from rehearse.sim.faults import FaultPlan
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
 from rehearse.sim.traffic import Traffic
@@ -58,15 +59,14 @@ class World:
             for plan in scenario.plans for currency, amount in sorted(plan.prices_minor.items())
         }
         erp_settings = scenario.erp
+        self.faults = FaultPlan(scenario.faults)
         self.erp = Erp(entities={e.id: e.currency for e in scenario.entities},
                        concurrency_limit=erp_settings.concurrency_limit, trace=trace,
                        retry_after_s=erp_settings.retry_after_s)
         self.erp_client = InProcessErpClient(
             runtime=runtime, erp=self.erp,
             latency=LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency")),
-            rng=stream(seed, "faults/erp"),
-            unavailable_probability=scenario.faults.erp_unavailable_probability,
-            reply_lost_probability=scenario.faults.erp_reply_lost_probability, trace=trace,
+            rng=stream(seed, "faults/erp"), trace=trace, faults=self.faults,
         )
         self.store = MemoryStore()
         self.engine = OrchestratedEngine(runtime=runtime, erp=self.erp_client, store=self.store, trace=trace,
@@ -75,9 +75,8 @@ class World:
         self.webhooks = WebhookSender(
             runtime=runtime,
             latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95, stream(seed, "webhooks/latency")),
-            rng=stream(seed, "faults/webhooks"),
-            duplicate_probability=scenario.faults.webhook_duplicate_probability,
-            duplicate_delay_s_max=scenario.faults.webhook_duplicate_delay_s_max,
+            rng=stream(seed, "faults/webhooks"), faults=self.faults,
+            retry_delays_s=tuple(billing.webhook_retry_delays_s),
             receiver=self.engine.receive, trace=trace,
         )
         self.events = EventLog(self.webhooks.send)

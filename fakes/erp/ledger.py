@@ -156,6 +156,19 @@ class Erp:
         self._in_flight -= 1
 
     @property
+    def concurrency_limit(self) -> int:
+        """The account-wide cap on requests in flight."""
+        return self._concurrency_limit
+
+    def set_concurrency_limit(self, limit: int) -> None:
+        """Change the cap (a lower tier, a capacity incident); requests in flight are not cut off."""
+        if limit < 1:
+            raise ValueError(f"concurrency_limit must be at least 1, got {limit}")
+        self._concurrency_limit = limit
+        self._limit_exceeded = self._limit_exceeded._replace(
+            message=f"concurrency limit of {limit} requests exceeded")
+
+    @property
     def in_flight(self) -> int:
         """Requests admitted by `begin_request` and not yet ended."""
         return self._in_flight

@@ -9,8 +9,9 @@ from rehearse.sim.scenario import load
 OVERRIDES = [
     "traffic.subscriptions=60", "traffic.new_deals_per_day=20", "run.traffic_days=1.5",
     "run.start=\"2026-01-31T12:00:00Z\"", "billing.renewals_per_s=5",
-    "faults.webhook_duplicate_probability=0.2", "faults.erp_reply_lost_probability=0.05",
-    "faults.erp_unavailable_probability=0.05", "erp.concurrency_limit=4", "engine.concurrency=4",
+    'faults=[{kind="webhook_duplicate", probability=0.2}, {kind="reply_lost", probability=0.05}, '
+    '{kind="server_error", probability=0.05}, {kind="throttle", probability=0.02, retry_after_s=3.0}]',
+    "erp.concurrency_limit=4", "engine.concurrency=4",
     "erp.latency_ms_p50=200", "erp.latency_ms_p95=800", "engine.retry_base_s=2", "engine.retry_cap_s=30",
 ]
 

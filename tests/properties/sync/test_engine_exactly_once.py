@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from rehearse.fakes.erp import Erp
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.erp_client import InProcessErpClient
+from rehearse.sim.faults import FaultPlan, ReplyLost
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.simpy_runtime import SimPyRuntime
 from rehearse.sync.model import Address, Charge, Customer, Event, Invoice, InvoiceLine
@@ -145,7 +146,8 @@ def run(case: Traffic) -> Run:
     erp = Erp(entities=ENTITIES, concurrency_limit=case.erp_concurrency_limit, trace=recorder)
     client = InProcessErpClient(
         runtime=runtime, erp=erp, latency=LogNormal(120, 600, random.Random(case.seed)),
-        rng=random.Random(case.seed + 1), reply_lost_probability=case.reply_lost_probability, trace=recorder)
+        rng=random.Random(case.seed + 1), trace=recorder,
+        faults=FaultPlan([ReplyLost(kind="reply_lost", probability=case.reply_lost_probability)]))
     store = MemoryStore()
     engine = OrchestratedEngine(runtime=runtime, erp=client, store=store, trace=recorder,
                                 random=random.Random(case.seed + 2),

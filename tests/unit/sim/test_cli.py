@@ -52,8 +52,8 @@ def test_a_bad_scenario_file_exits_2_naming_file_and_key(tmp_path):
 
 def test_bad_override_and_unknown_scenario_exit_2(tmp_path):
     runner = CliRunner()
-    result = runner.invoke(main, ["run", "smoke", "--set", "faults.webhook_duplicate_probability=1.5"])
-    assert result.exit_code == 2 and "faults.webhook_duplicate_probability" in result.output
+    result = runner.invoke(main, ["run", "smoke", "--set", "faults.0.probability=1.5"])
+    assert result.exit_code == 2 and "faults.0.webhook_duplicate.probability" in result.output
     result = runner.invoke(main, ["run", "smoke", "--set", "nonsense"])
     assert result.exit_code == 2 and "dotted.key=value" in result.output
     result = runner.invoke(main, ["run", "no-such-scenario"])

@@ -164,7 +164,7 @@ def test_overrides_of_every_type_apply(tmp_path: Path) -> None:
         "entities.0.share=0.5",
         "entities.1.share=0.5",
         "run.start=2026-03-01T00:00:00Z",
-        "faults.webhook_duplicate_probability=0.1",  # a section the file does not have
+        'faults=[{kind="webhook_duplicate", probability=0.1}]',  # a key the file does not have
         "gates.duplicated_max=0",
     ])
     assert scenario.traffic.subscriptions == 25
@@ -174,7 +174,7 @@ def test_overrides_of_every_type_apply(tmp_path: Path) -> None:
     assert (scenario.name, scenario.description) == ("renamed", "a quoted string")
     assert [entity.share for entity in scenario.entities] == [0.5, 0.5]
     assert scenario.run.start == "2026-03-01T00:00:00Z"
-    assert scenario.faults.webhook_duplicate_probability == 0.1
+    assert [(fault.kind, fault.probability) for fault in scenario.faults] == [("webhook_duplicate", 0.1)]
     assert scenario.gates == {"missing_max": 0.0, "duplicated_max": 0.0}
 
 

@@ -15,6 +15,7 @@ from rehearse.sim.distributions import LogNormal
 from rehearse.sim.erp_client import REJECTION_LATENCY_S, InProcessErpClient
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.simpy_runtime import SimPyRuntime
+from rehearse.sim.faults import FaultPlan, ReplyLost, ServerError, WebhookDuplicate
 from rehearse.sim.webhooks import WebhookSender
 from rehearse.sync.errors import ErpError, ErpTimeout
 from rehearse.sync.model import Address, Customer, Event, Invoice, InvoiceLine, parse_utc
@@ -58,8 +59,9 @@ class Setup:
         self.received: list[tuple[float, str]] = []
         self.sender = WebhookSender(
             runtime=self.runtime, latency=LogNormal(p50_ms, p95_ms, random.Random(seed)),
-            rng=random.Random(seed + 1), duplicate_probability=duplicate_probability,
-            duplicate_delay_s_max=30.0, receiver=self.receive, trace=self.trace,
+            rng=random.Random(seed + 1), receiver=self.receive, trace=self.trace,
+            faults=FaultPlan([WebhookDuplicate(kind="webhook_duplicate", probability=duplicate_probability,
+                                               delay_s_max=30.0)]),
         )
 
     def receive(self, event: Event) -> bool:
@@ -143,7 +145,7 @@ def test_random_latencies_can_reorder_deliveries():
 class Client:
     """An ERP fake, a client on a SimPy runtime with a constant latency, and one shared trace."""
 
-    def __init__(self, *, concurrency_limit: int = 5, **faults: float) -> None:
+    def __init__(self, *, concurrency_limit: int = 5, faults: tuple = ()) -> None:
         self.env = simpy.Environment(initial_time=START_S)
         self.runtime = SimPyRuntime(self.env)
         self.trace = TraceRecorder()
@@ -151,7 +153,7 @@ class Client:
                        retry_after_s=RETRY_AFTER_S)
         latency = LogNormal(LATENCY_S * 1000, LATENCY_S * 1000, random.Random(0))
         self.client = InProcessErpClient(runtime=self.runtime, erp=self.erp, latency=latency,
-                                         rng=random.Random(1), trace=self.trace, **faults)
+                                         rng=random.Random(1), trace=self.trace, faults=FaultPlan(list(faults)))
 
     def call(self, coroutine):
         """Run one client call to its end; return its result or raise its error."""
@@ -223,7 +225,7 @@ def test_a_lookup_over_the_concurrency_limit_raises_429():
 
 
 def test_unavailable_probability_one_raises_503_and_applies_nothing():
-    client = Client(unavailable_probability=1.0)
+    client = Client(faults=(ServerError(kind="server_error", probability=1.0, status=503),))
     with pytest.raises(ErpError) as raised:
         client.call(client.client.post(customer_document(make_customer())))
     assert (raised.value.status, raised.value.code) == (503, "SERVICE_UNAVAILABLE")
@@ -234,7 +236,7 @@ def test_unavailable_probability_one_raises_503_and_applies_nothing():
 
 
 def test_a_lost_reply_raises_timeout_but_the_erp_has_the_document():
-    client = Client(reply_lost_probability=1.0)
+    client = Client(faults=(ReplyLost(kind="reply_lost", probability=1.0),))
     with pytest.raises(ErpTimeout, match="cus_1"):
         client.call(client.client.post(customer_document(make_customer())))
     internal_id = client.erp.customers["cus_1"].internal_id

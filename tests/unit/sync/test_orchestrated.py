@@ -16,6 +16,7 @@ import simpy
 from rehearse.fakes.erp import Erp
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.erp_client import InProcessErpClient
+from rehearse.sim.faults import FaultPlan, ReplyLost
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.simpy_runtime import SimPyRuntime
 from rehearse.sync import rules
@@ -112,7 +113,8 @@ class Harness:
         else:
             self.client = InProcessErpClient(
                 runtime=self.runtime, erp=self.erp, latency=LogNormal(120, 400, random.Random(seed)),
-                rng=random.Random(seed + 1), reply_lost_probability=reply_lost_probability, trace=self.trace)
+                rng=random.Random(seed + 1), trace=self.trace,
+                faults=FaultPlan([ReplyLost(kind="reply_lost", probability=reply_lost_probability)]))
         self.store = MemoryStore()
         self.engine = OrchestratedEngine(runtime=self.runtime, erp=self.client, store=self.store,
                                          trace=self.trace, random=random.Random(seed + 2), settings=settings)
