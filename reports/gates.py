@@ -76,6 +76,18 @@ GATES: dict[str, GateSpec] = {
     "exceptions_open_max": GateSpec(
         "resilience.exceptions_open", "max", "exceptions still open at the cut-off"
     ),
+    "erp_calls_per_posting_max": GateSpec(
+        "resilience.erp_calls_per_posting", "max", "ERP calls per posting (the cost of retries)"
+    ),
+    "duplicate_creates_max": GateSpec(
+        "resilience.duplicate_creates", "max", "creates the ERP already had (answered DUP_RCRD)"
+    ),
+    "missing_references_max": GateSpec(
+        "resilience.missing_references", "max", "posts before their parent (INVALID_KEY_OR_REF)"
+    ),
+    "late_postings_max": GateSpec(
+        "resilience.late_postings", "max", "postings routed out of a closed period"
+    ),
 }
 
 

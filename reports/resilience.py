@@ -110,7 +110,9 @@ def resilience_metrics(frames: KindFrames) -> dict:
         ``exceptions_by_age`` (``{bucket, count}`` in bucket order: age < 1 d, < 3 d, < 7 d, >= 7
         d), ``exceptions_open_by_reason``, ``duplicates_dropped``, ``stale_dropped``, ``superseded``
         and ``lookups`` (rows), ``held`` and ``late_postings`` (distinct ``engine.held`` /
-        ``engine.rerouted``) and ``erp_concurrency_rejections`` (``erp.call`` with code 429).
+        ``engine.rerouted``), ``erp_concurrency_rejections`` (``erp.call`` with code 429),
+        ``erp_calls_per_posting``, ``duplicate_creates`` (calls answered DUP_RCRD) and
+        ``missing_references`` (calls answered INVALID_KEY_OR_REF).
     """
     calls = frames.get("erp.call")
     posted = frames.get("engine.posted")
@@ -138,4 +140,9 @@ def resilience_metrics(frames: KindFrames) -> dict:
         "erp_concurrency_rejections": calls.filter(
             pl.col("code") == ERP_CONCURRENCY_REJECTION_CODE
         ).height,
+        "erp_calls_per_posting": _rate(calls.height, postings),
+        # Answers that show what the engine sent, not what the ERP suffered: a create the ERP
+        # already had (the engine lost track or posted twice), a reference it did not have yet.
+        "duplicate_creates": calls.filter(pl.col("code") == "DUP_RCRD").height,
+        "missing_references": calls.filter(pl.col("code") == "INVALID_KEY_OR_REF").height,
     }

@@ -357,15 +357,45 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{loc}: {message}"
 
 
-def load(name_or_path: str, overrides: list[str] = ()) -> tuple[Scenario, Path]:
-    """Read, override and validate a scenario; raises `ScenarioError` naming file, key and reason."""
-    path = resolve_path(name_or_path)
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`top` over `base`: tables merge key by key, everything else (lists included) is replaced."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A scenario file's table, with the file it `extends` (a built-in name or a relative path)
+    merged underneath."""
+    if path.resolve() in chain:
+        raise ScenarioError([f"{path}: extends: a cycle ({' -> '.join(str(p) for p in (*chain, path))})"])
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError([f"{path}: not valid TOML: {error}"]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError([f"{path}: cannot read: {error}"]) from None
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str):
+        raise ScenarioError([f"{path}: extends: must be a scenario name or path, got {base_name!r}"])
+    relative = path.parent / base_name
+    try:
+        base_path = relative if relative.suffix == ".toml" and relative.is_file() else resolve_path(base_name)
+    except ScenarioError as error:
+        raise ScenarioError([f"{path}: extends: {message}" for message in error.messages]) from None
+    return _merge(_read(base_path, (*chain, path.resolve())), data)
+
+
+def load(name_or_path: str, overrides: list[str] = ()) -> tuple[Scenario, Path]:
+    """Read, override and validate a scenario; raises `ScenarioError` naming file, key and reason."""
+    path = resolve_path(name_or_path)
+    data = _read(path)
     for text in overrides:
         keys, value = parse_override(text)
         _apply_override(data, keys, value, f"{path} (--set {text})")

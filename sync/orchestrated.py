@@ -117,14 +117,18 @@ class OrchestratedEngine:
     def _submit(self, document, now: float) -> None:
         postings = self.store.postings
         key = document.external_id
-        if key in postings:
-            return  # planned already: at most one document per external id
         posting = Posting(document, QUEUED, now)
-        postings[key] = posting
+        if key in postings:
+            if self.settings.dedupe:
+                return  # planned already: at most one document per external id
+            # Without dedupe the engine acts on every delivery, as a naive consumer does: the
+            # document is posted again (idempotent posting is then the only guard).
+        else:
+            postings[key] = posting
         parent = document.parent_id
         if self.settings.dependency_hold and parent and not self.store.is_posted(parent):
             posting.state = HELD
-            self.store.waiting.setdefault(parent, []).append(key)
+            self.store.waiting.setdefault(parent, []).append(posting)
             self.trace.emit(now, "engine.held", object_id=key, parent_id=parent, code=document.doc_type)
             return
         self._enqueue(posting, now)
@@ -161,7 +165,11 @@ class OrchestratedEngine:
         while True:
             document = posting.document
             if not settings.idempotent_posting:
-                document = document._replace(external_id="")
+                # Without external ids the ERP knows records only by its internal ids: refer to
+                # the parent by the internal id its post returned.
+                parent = self.store.postings.get(document.parent_id)
+                parent_id = parent.internal_id if parent is not None and parent.internal_id else document.parent_id
+                document = document._replace(external_id="", parent_id=parent_id)
             posting.attempts += 1
             key = posting.document.external_id
             try:
@@ -254,9 +262,8 @@ class OrchestratedEngine:
         posting.document = None  # done with: the ERP has it, and a run holds millions of postings
         children = self.store.waiting.pop(key, None)
         if children:
-            postings = self.store.postings
             for child in children:
-                self._enqueue(postings[child], now)
+                self._enqueue(child, now)
 
     def _open_exception(self, posting: Posting, reason: str, detail: str) -> None:
         now = self.runtime.now()

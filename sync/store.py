@@ -55,7 +55,7 @@ class MemoryStore:
         self.seen_event_ids: set[str] = set()  # membership only, never iterated
         self.object_ranks: dict[str, int] = {}
         self.postings: dict[str, Posting] = {}
-        self.waiting: dict[str, list[str]] = {}  # parent external id -> held children
+        self.waiting: dict[str, list[Posting]] = {}  # parent external id -> held children
         self.exceptions: dict[str, ExceptionRecord] = {}
 
     def mark_posted_before(self, document: ErpDocument, internal_id: str) -> None:

@@ -85,6 +85,7 @@ class Erp:
         "_valid_periods",
         "_ledger",
         "other_load",
+        "_by_internal_id",
     )
 
     def __init__(
@@ -113,6 +114,9 @@ class Erp:
         )
         self._next_internal_id = FIRST_INTERNAL_ID
         self._customers: dict[str, CustomerRecord] = {}
+        # Parents can be referenced by internal id too, as NetSuite allows; records created
+        # without an external id are already keyed by it.
+        self._by_internal_id: dict[str, CustomerRecord | InvoiceRecord] = {}
         self._invoices: dict[str, InvoiceRecord] = {}
         self._payments: dict[str, PaymentRecord] = {}
         self._voids: dict[str, PostedDocument] = {}
@@ -211,8 +215,8 @@ class Erp:
     ) -> ErpResponse:
         if document.external_id and document.external_id in self._invoices:
             return _duplicate(document)
-        customer = self._customers.get(document.parent_id)
-        if customer is None:
+        customer = self._customers.get(document.parent_id) or self._by_internal_id.get(document.parent_id)
+        if not isinstance(customer, CustomerRecord):
             return _missing_parent("customer", document.parent_id)
         refused = self._refuse_books_and_period(document, customer.document, "customer")
         if refused is not None:
@@ -234,9 +238,10 @@ class Erp:
         if document.amount_minor < 0:
             return rejected(INVALID_TRANS_AMT, "an invoice total cannot be negative")
         internal_id = self._new_internal_id()
-        self._invoices[document.external_id or internal_id] = InvoiceRecord(
-            internal_id, _without_journal(document), now_s
-        )
+        record = InvoiceRecord(internal_id, _without_journal(document), now_s)
+        self._invoices[document.external_id or internal_id] = record
+        if document.external_id:
+            self._by_internal_id[internal_id] = record
         self._ledger.post(document.entity, document.currency, document.journal)
         service_periods = ";".join(
             f"{int(line.period_start_s)}-{int(line.period_end_s)}" for line in document.lines
@@ -334,8 +339,8 @@ class Erp:
         """The invoice a payment, void or write-off applies to and its journal total, or why not."""
         if document.external_id and document.external_id in records:
             return _duplicate(document)
-        invoice = self._invoices.get(document.parent_id)
-        if invoice is None:
+        invoice = self._invoices.get(document.parent_id) or self._by_internal_id.get(document.parent_id)
+        if not isinstance(invoice, InvoiceRecord):
             return _missing_parent("invoice", document.parent_id)
         refused = self._refuse_books_and_period(document, invoice.document, "invoice")
         if refused is not None:
@@ -410,9 +415,10 @@ class Erp:
 
     def _create_customer(self, document: ErpDocument, now_s: float) -> str:
         internal_id = self._new_internal_id()
-        self._customers[document.external_id or internal_id] = CustomerRecord(
-            internal_id, document, now_s
-        )
+        record = CustomerRecord(internal_id, document, now_s)
+        self._customers[document.external_id or internal_id] = record
+        if document.external_id:
+            self._by_internal_id[internal_id] = record
         return internal_id
 
     def _new_internal_id(self) -> str:

@@ -8,20 +8,24 @@ from rehearse.reports import GATES, compute_metrics, evaluate_gates, trace_frame
 from rehearse.reports.gates import metric_value
 from rehearse.reports.testing import invoice_rows, run_rows
 
-GATE_NAMES = [
+GATE_NAMES = sorted([
     "accuracy_min",
+    "duplicate_creates_max",
     "duplicated_max",
+    "erp_calls_per_posting_max",
     "exceptions_open_max",
     "failed_posting_rate_max",
     "invariants_failed_max",
     "invoice_to_erp_p95_s_max",
     "invoice_to_erp_p99_s_max",
+    "late_postings_max",
     "mismatched_max",
     "missing_max",
+    "missing_references_max",
     "orphaned_max",
     "payment_to_erp_p95_s_max",
     "payment_to_erp_p99_s_max",
-]
+])
 
 
 def metrics_of(records: list[dict], gates: dict[str, float]) -> dict:

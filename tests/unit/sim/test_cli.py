@@ -14,7 +14,9 @@ def test_scenarios_lists_the_builtins_one_line_each():
     result = CliRunner().invoke(main, ["scenarios"])
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["month-end", "smoke"]
+    names = [line.split()[0] for line in lines]
+    assert names == sorted(names) and {"month-end", "smoke", "bad-month-end"} <= set(names)
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # every one has a description
 
 
 def test_run_passes_and_writes_the_three_files(tmp_path):

@@ -538,16 +538,25 @@ def test_without_dedupe_duplicates_are_processed_again() -> None:
     assert harness.records("engine.received")["object_id"].to_list() == ["evt_cus_1", "evt_cus_1"]
 
 
-def test_without_dedupe_or_idempotent_posting_a_redelivered_charge_is_still_posted_once() -> None:
-    # The engine's outbox plans at most one posting per external id, whatever the knobs: dropping
-    # both dedupe and idempotent posting does not duplicate a redelivered charge.
+def test_without_dedupe_or_idempotent_posting_a_redelivered_charge_is_posted_twice() -> None:
+    # A naive consumer acts on every delivery; without idempotent posting nothing stops the copy.
     harness = Harness(settings=EngineSettings(dedupe=False, idempotent_posting=False))
     preloaded_customer_and_invoice(harness)
     harness.deliver(charge_succeeded())
     harness.deliver(charge_succeeded(), after_s=10.0)
     harness.run()
     assert harness.records("engine.received").height == 2
+    assert len(harness.erp.payments) == 2
+
+
+def test_without_dedupe_idempotent_posting_alone_keeps_a_redelivered_charge_single() -> None:
+    harness = Harness(settings=EngineSettings(dedupe=False))
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(charge_succeeded())
+    harness.deliver(charge_succeeded(), after_s=10.0)
+    harness.run()
     assert len(harness.erp.payments) == 1
+    assert harness.records("engine.lookup").filter(code="found").height == 1  # DUP_RCRD, then lookup
 
 
 def test_without_dependency_hold_a_child_first_meets_invalid_key_or_ref_retries() -> None:

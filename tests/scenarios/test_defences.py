@@ -1,0 +1,57 @@
+"""The harness catches a weak engine: each fault scenario passes with the orchestrated engine's
+defences on, and with the matching defence off a gate fails on the metric that explains why."""
+
+import pytest
+
+from rehearse.sim import runner
+from rehearse.sim.scenario import load
+
+
+def _value(metrics: dict, path: str):
+    for part in path.split("."):
+        metrics = metrics[part]
+    return metrics
+
+
+FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
+                   "period-close"]
+
+# (scenario, the defence switched off, the gate that must fail, the metric that explains it)
+WEAKENED = [
+    ("erp-throttling", "engine.respect_retry_after=false", "erp_calls_per_posting_max",
+     "resilience.erp_calls_per_posting"),
+    ("erp-maintenance", "engine.respect_retry_after=false", "failed_posting_rate_max",
+     "resilience.exceptions_opened"),
+    ("erp-lost-replies", "engine.idempotent_posting=false", "duplicated_max", "reconciliation.duplicated"),
+    ("webhook-storm", "engine.dedupe=false", "duplicate_creates_max", "resilience.duplicate_creates"),
+    ("webhook-storm", "engine.dependency_hold=false", "missing_references_max", "resilience.missing_references"),
+    ("period-close", "engine.period_routing=false", "missing_max", "reconciliation.missing"),
+]
+
+
+@pytest.mark.parametrize("name", FAULT_SCENARIOS)
+def test_each_fault_scenario_passes_with_every_defence_on(name):
+    scenario, _ = load(name)
+    assert scenario.faults or scenario.erp.period_closes  # it really injects something
+    metrics = runner.run(scenario, scenario.run.seed).metrics
+    assert metrics["passed"], [gate for gate in metrics["gates"] if not gate["passed"]]
+    assert metrics["reconciliation"]["missing"] == metrics["reconciliation"]["duplicated"] == 0
+
+
+@pytest.mark.parametrize(("name", "switch", "gate", "metric"), WEAKENED,
+                         ids=[f"{name}:{switch.split('.')[1]}" for name, switch, _, _ in WEAKENED])
+def test_the_matching_defence_off_fails_a_gate_on_the_explaining_metric(name, switch, gate, metric):
+    scenario, _ = load(name, [switch])
+    metrics = runner.run(scenario, scenario.run.seed).metrics
+    failed = {item["name"] for item in metrics["gates"] if not item["passed"]}
+    assert gate in failed
+    assert _value(metrics, metric) > 0
+    assert metrics["passed"] is False
+
+
+def test_bad_month_end_passes_with_every_defence_on():
+    scenario, _ = load("bad-month-end", ["traffic.subscriptions=6000"])
+    metrics = runner.run(scenario, scenario.run.seed).metrics
+    assert metrics["passed"], [gate for gate in metrics["gates"] if not gate["passed"]]
+    resilience = metrics["resilience"]
+    assert resilience["duplicates_dropped"] > 0 and resilience["lookups"] > 0 and resilience["retries"] > 0
