@@ -13,7 +13,8 @@ Families:
   ``latency``, ``degradation``, ``server_error``, ``throttle``, ``connect_timeout``,
   ``reply_lost``, ``outage``, ``maintenance``, ``concurrency_cap``;
 - delivery faults, on webhooks from billing and payments: ``webhook_duplicate``,
-  ``webhook_delay``, ``webhook_drop``, ``receiver_down``.
+  ``webhook_delay``, ``webhook_drop``, ``receiver_down``;
+- process faults: ``engine_crash`` (the engine dies and restarts from its Store).
 """
 
 from __future__ import annotations
@@ -218,6 +219,28 @@ class ConcurrencyCap(_CallFault):
     window: Window
 
 
+class EngineCrash(_Fault):
+    """The engine's process dies at each of `at` (and at random, `probability_per_hour`) and
+    restarts `restart_after_s` later: what was only in memory is lost, its Store survives."""
+
+    system: Literal["engine"] = "engine"
+    kind: Literal["engine_crash"]
+    at: list[str] = []
+    probability_per_hour: Probability = 0.0
+    restart_after_s: Positive = 120.0
+
+    @field_validator("at")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        return [_utc(item) for item in value]
+
+    @model_validator(mode="after")
+    def _something(self) -> EngineCrash:
+        if not self.at and not self.probability_per_hour:
+            raise ValueError("an engine crash needs `at` times or a probability_per_hour")
+        return self
+
+
 class _DeliveryFault(_Fault):
     system: Literal["billing"] = "billing"
 
@@ -254,7 +277,7 @@ class WebhookDrop(_DeliveryFault):
 
 class ReceiverDown(_DeliveryFault):
     """The engine's webhook endpoint is down for the window: every attempt fails; the sender
-    retries for at most `billing.webhook_retry_window_s` (3 days), then gives the event up."""
+    retries on `billing.webhook_retry_delays_s` (about 3 days), then gives the event up."""
 
     kind: Literal["receiver_down"]
     window: Window
@@ -262,14 +285,14 @@ class ReceiverDown(_DeliveryFault):
 
 Fault = Annotated[
     Union[Latency, Degradation, ServerError, Throttle, ConnectTimeout, ReplyLost, Outage, Maintenance,
-          ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown],
+          ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown, EngineCrash],
     Field(discriminator="kind"),
 ]
 
 # kind -> (family, one-line description), for the README and `rehearse faults`.
 CATALOGUE: dict[str, tuple[str, str]] = {
     model.model_fields["kind"].annotation.__args__[0]: (
-        "call" if issubclass(model, _CallFault) else "delivery",
+        "call" if issubclass(model, _CallFault) else "delivery" if issubclass(model, _DeliveryFault) else "process",
         " ".join((model.__doc__ or "").split()),
     )
     for model in Fault.__origin__.__args__  # type: ignore[attr-defined]

@@ -197,6 +197,7 @@ class EngineSection(_Section):
     lookup_before_retry: bool = True
     period_routing: bool = True
     respect_retry_after: bool = True
+    durable_store: bool = True
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> EngineSection:

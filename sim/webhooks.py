@@ -4,7 +4,8 @@ days in all), after which the event is given up.
 
 Delivery faults of the fault plan act here: ``webhook_duplicate`` (a second copy), ``webhook_delay``
 (held back, so it arrives out of order), ``webhook_drop`` (an attempt fails in transit) and
-``receiver_down`` (every attempt fails while the engine's endpoint is down).
+``receiver_down`` (every attempt fails while the engine's endpoint is down). An attempt the
+receiver does not acknowledge (an engine that is down) is retried the same way.
 """
 
 from __future__ import annotations
@@ -65,10 +66,11 @@ class WebhookSender:
                 if self.rng.random() < fault.probability:
                     reason = "dropped"
         if not reason:
-            self.in_transit -= 1
-            self.delivered += 1
-            self.receiver(event)
-            return
+            if self.receiver(event):
+                self.in_transit -= 1
+                self.delivered += 1
+                return
+            reason = "not_acknowledged"
         if attempt <= len(self.retry_delays_s):
             retry_in_s = self.retry_delays_s[attempt - 1]
             self.trace.emit(now, "webhook.failed", object_id=event.id, ref_id=event.data.id, code=reason,

@@ -40,7 +40,7 @@ def engine_settings(scenario: Scenario) -> EngineSettings:
                           engine.retry_attempts_max, engine.respect_retry_after),
         dedupe=engine.dedupe, dependency_hold=engine.dependency_hold,
         idempotent_posting=engine.idempotent_posting, lookup_before_retry=engine.lookup_before_retry,
-        period_routing=engine.period_routing,
+        period_routing=engine.period_routing, durable_store=engine.durable_store,
     )
 
 
@@ -111,6 +111,23 @@ class World:
             self.schedule(delay_s, self.erp.close_period, close.entity, close.period)
         if self.scenario.erp.other_load_max:
             self.runtime.spawn(self._other_load())
+        for crash in self.faults.of("engine_crash"):
+            for at in crash.at:
+                self.runtime.call_later(max(0.0, parse_utc(at) - self.start_s), self._crash, crash)
+            if crash.probability_per_hour:
+                self.runtime.spawn(self._random_crashes(crash))
+
+    def _crash(self, crash) -> None:
+        if self.engine.up:
+            self.engine.crash()
+            self.runtime.call_later(crash.restart_after_s, self.engine.restart)
+
+    async def _random_crashes(self, crash) -> None:
+        rng = stream(self.seed, "faults/engine-crash")
+        while self.runtime.now() < self.window_end_s:
+            await self.runtime.sleep(3600.0)
+            if rng.random() < crash.probability_per_hour:
+                self._crash(crash)
 
     async def _other_load(self) -> None:
         """Other integrations of the same ERP account hold part of its concurrency, minute by minute."""

@@ -38,6 +38,11 @@ EXCEPTION_OWNERS = {
 }
 
 
+class EngineCrashed(Exception):
+    """Raised inside a workflow that resumes after the engine crashed: its memory is gone, so it
+    must not act on what it was doing."""
+
+
 class EngineSettings(NamedTuple):
     """The orchestrated engine's knobs. Every defence defaults to on."""
 
@@ -48,6 +53,7 @@ class EngineSettings(NamedTuple):
     idempotent_posting: bool = True
     lookup_before_retry: bool = True
     period_routing: bool = True
+    durable_store: bool = True
 
 
 class OrchestratedEngine:
@@ -71,16 +77,43 @@ class OrchestratedEngine:
         self.queued = 0
         self.in_flight = 0
         self.retry_waiting = 0
+        self.up = True
+        self.generation = 0  # incremented by each crash; workflows of an older one stop
 
     # -- ingest -----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start one posting worker per unit of the ERP concurrency budget."""
         for _ in range(self.settings.concurrency):
-            self.runtime.spawn(self._worker())
+            self.runtime.spawn(self._worker(self.generation))
+
+    def crash(self) -> None:
+        """The process dies: the queue, in-flight calls, retry timers and counters are gone; the
+        Store is all that survives (or nothing, without a durable store)."""
+        self.up = False
+        self.generation += 1
+        self.queue = self.runtime.queue()
+        self.queued = self.in_flight = self.retry_waiting = 0
+        self.trace.emit(self.runtime.now(), "engine.crashed", value=float(self.generation))
+
+    def restart(self) -> None:
+        """Start again from the Store: every posting that was queued, in flight or waiting to retry
+        is queued again (in flight ones may have been applied: idempotent posting finds them)."""
+        if not self.settings.durable_store:
+            self.store = type(self.store)()
+        self.up = True
+        self.start()
+        recovered = 0
+        for posting in self.store.postings.values():
+            if posting.state in (QUEUED, IN_FLIGHT, RETRY_WAIT):
+                self._enqueue(posting, self.runtime.now())
+                recovered += 1
+        self.trace.emit(self.runtime.now(), "engine.restarted", value=float(recovered))
 
     def receive(self, event: Event) -> bool:
         """Take one webhook delivery; returns True to acknowledge it. Never waits."""
+        if not self.up:
+            return False  # nobody is listening: the sender will retry
         now = self.runtime.now()
         emit = self.trace.emit
         data = event.data
@@ -143,16 +176,19 @@ class OrchestratedEngine:
 
     # -- posting ----------------------------------------------------------------------------
 
-    async def _worker(self) -> None:
+    async def _worker(self, generation: int) -> None:
         queue = self.queue
-        while True:
+        while generation == self.generation:
             posting = await queue.get()
             self.queued -= 1
             self.in_flight += 1
             try:
                 pause_s = await self._post(posting)
+            except EngineCrashed:
+                return
             finally:
-                self.in_flight -= 1
+                if generation == self.generation:
+                    self.in_flight -= 1
             if pause_s:
                 # Throttled: this slot of the budget rests for Retry-After instead of throttling
                 # the next posting too, so the engine's rate drops to what the ERP admits.
@@ -173,7 +209,7 @@ class OrchestratedEngine:
             posting.attempts += 1
             key = posting.document.external_id
             try:
-                internal_id = await self.erp.post(document)
+                internal_id = await self._call(self.erp.post(document))
             except ErpError as error:
                 decision = decisions.classify_erp_error(error.status, error.code)
                 if decision == decisions.DUPLICATE and settings.idempotent_posting:
@@ -210,13 +246,22 @@ class OrchestratedEngine:
             self._mark_posted(posting, internal_id)
             return 0.0
 
+    async def _call(self, call):
+        """Await an ERP call; if the engine crashed meanwhile, its answer reaches nobody."""
+        generation = self.generation
+        try:
+            return await call
+        finally:
+            if generation != self.generation:
+                raise EngineCrashed()
+
     async def _resolve_by_lookup(self, posting: Posting) -> bool | None:
         """True if the ERP has the document (now marked posted), False if it has not, None if the
         lookup itself failed (throttled, timed out): then nobody knows."""
         document = posting.document
         failed = False
         try:
-            internal_id = await self.erp.lookup(document.doc_type, document.external_id)
+            internal_id = await self._call(self.erp.lookup(document.doc_type, document.external_id))
         except (ErpError, ErpTimeout, ErpConnectError):
             internal_id = None
             failed = True
@@ -245,9 +290,11 @@ class OrchestratedEngine:
         self.retry_waiting += 1
         self.trace.emit(self.runtime.now(), "engine.retry", object_id=posting.document.external_id,
                         code=code, value=delay_s)
-        self.runtime.call_later(delay_s, self._requeue, posting)
+        self.runtime.call_later(delay_s, self._requeue, posting, self.generation)
 
-    def _requeue(self, posting: Posting) -> None:
+    def _requeue(self, posting: Posting, generation: int) -> None:
+        if generation != self.generation:
+            return  # the timer died with the process; the restart queued the posting again
         self.retry_waiting -= 1
         self._enqueue(posting, self.runtime.now())
 
@@ -279,7 +326,7 @@ class OrchestratedEngine:
 
     def idle(self) -> bool:
         """Nothing queued, in flight or waiting to retry (held postings wait on others)."""
-        return self.queued == 0 and self.in_flight == 0 and self.retry_waiting == 0
+        return self.up and self.queued == 0 and self.in_flight == 0 and self.retry_waiting == 0
 
     def unfinished(self) -> list[Posting]:
         """Postings neither posted nor parked as exceptions: the in-flight set at a cut-off."""

@@ -46,7 +46,8 @@ KINDS: dict[str, str] = {
     "payments.charge_succeeded": "object_id=charge, parent_id=invoice, amount",
     "payments.charge_failed": "object_id=charge, parent_id=invoice, code=decline code",
     "webhook.duplicated": "object_id=event, ref_id=object, code=event type, value=delay of the copy s",
-    "webhook.failed": "object_id=event, ref_id=object, code=dropped|receiver_down, value=attempt number",
+    "webhook.failed": "object_id=event, ref_id=object, code=dropped|receiver_down|not_acknowledged, "
+    "value=attempt number",
     "webhook.lost": "object_id=event, ref_id=object, code=event type, value=attempts (the sender gave up)",
     "engine.received": "object_id=event, ref_id=object, code=event type; one record per delivery: "
     "received (it may change what is posted), or one of the three below",
@@ -62,6 +63,8 @@ KINDS: dict[str, str] = {
     "engine.posted": "object_id=external id, ref_id=source, code=document type, value=attempts",
     "engine.exception_opened": "object_id=external id, ref_id=source, code=reason, detail=owner",
     "engine.exception_resolved": "object_id=external id, code=resolution",
+    "engine.crashed": "value=generation (crash count)",
+    "engine.restarted": "value=postings recovered from the Store and queued again",
     "engine.inflight": "object_id=external id, ref_id=source, code=document type (at cut-off)",
     "erp.call": "object_id=external id, code=HTTP status or ERP error code, value=latency s",
     "erp.document": "object_id=ERP internal id, ref_id=source, parent_id=applied-to external id, "

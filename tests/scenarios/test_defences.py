@@ -14,7 +14,7 @@ def _value(metrics: dict, path: str):
 
 
 FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
-                   "period-close"]
+                   "period-close", "engine-crash"]
 
 # (scenario, the defence switched off, the gate that must fail, the metric that explains it)
 WEAKENED = [
@@ -26,6 +26,7 @@ WEAKENED = [
     ("webhook-storm", "engine.dedupe=false", "duplicate_creates_max", "resilience.duplicate_creates"),
     ("webhook-storm", "engine.dependency_hold=false", "missing_references_max", "resilience.missing_references"),
     ("period-close", "engine.period_routing=false", "missing_max", "reconciliation.missing"),
+    ("engine-crash", "engine.durable_store=false", "missing_max", "reconciliation.missing"),
 ]
 
 
@@ -55,3 +56,16 @@ def test_bad_month_end_passes_with_every_defence_on():
     assert metrics["passed"], [gate for gate in metrics["gates"] if not gate["passed"]]
     resilience = metrics["resilience"]
     assert resilience["duplicates_dropped"] > 0 and resilience["lookups"] > 0 and resilience["retries"] > 0
+
+
+def test_an_engine_crash_loses_nothing_and_duplicates_nothing():
+    scenario, _ = load("engine-crash")
+    result = runner.run(scenario, scenario.run.seed)
+    trace = result.trace
+    recovered = trace.filter(kind="engine.restarted")["value"].sum()
+    assert trace.filter(kind="engine.crashed").height == 2 and recovered > 0
+    # Calls in flight at the crash had been applied: after the restart the ERP says DUP_RCRD and
+    # the lookup finds them, so nothing is posted twice.
+    assert result.metrics["resilience"]["duplicate_creates"] > 0
+    recon = result.metrics["reconciliation"]
+    assert recon["missing"] == recon["duplicated"] == 0 and recon["accuracy"] == 1.0
