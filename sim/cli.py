@@ -45,7 +45,7 @@ def scenarios_command() -> None:
             description = scenario.description
         except ScenarioError as error:
             description = f"(invalid: {error.messages[0]})"
-        click.echo(f"{name:<14} {description}")
+        click.echo(f"{name:<17} {description}")
 
 
 @main.command("run")
