@@ -60,8 +60,10 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "oracle.payment": ("object_id", "parent_id", "entity", "currency", "amount_minor"),
     "payments.charge_succeeded": ("object_id", "entity"),
-    "run.end": (),
+    "run.end": ("code",),
+    "run.healed": (),
     "run.start": (),
+    "safety.violation": ("object_id", "code", "detail"),
 }
 
 

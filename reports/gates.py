@@ -85,6 +85,15 @@ GATES: dict[str, GateSpec] = {
     "missing_references_max": GateSpec(
         "resilience.missing_references", "max", "posts before their parent (INVALID_KEY_OR_REF)"
     ),
+    "safety_violations_max": GateSpec(
+        "safety.violations", "max", "invariant violations seen while the run went (I4, I12, I13, I14)"
+    ),
+    "converged_min": GateSpec(
+        "liveness.converged", "min", "1 when the engine converged after faults healed, with nothing missing"
+    ),
+    "time_to_converge_s_max": GateSpec(
+        "liveness.time_to_converge_s", "max", "seconds from faults healed to converged"
+    ),
     "late_postings_max": GateSpec(
         "resilience.late_postings", "max", "postings routed out of a closed period"
     ),

@@ -270,6 +270,27 @@ def _counts_and_wall(metrics: Mapping) -> str:
     return text
 
 
+def _phases(metrics: Mapping) -> str:
+    safety = metrics.get("safety")
+    liveness = metrics.get("liveness")
+    if safety is None or liveness is None:
+        return ""
+    first = safety["first_violation"]
+    first_text = (
+        f"first: {first['id']} at {_utc(first['t_s'])} ({first['detail']})" if first else "none"
+    )
+    rows = [
+        ("invariant violations while faults were on", safety["violations"]),
+        ("first violation", first_text),
+        *((f"violations of {item['id']}", item["count"]) for item in safety["by_invariant"]),
+        ("faults healed at", _utc(liveness["healed_t_s"]) if liveness["healed_t_s"] else "-"),
+        ("drained before the limit", "yes" if liveness["drained"] else "NO"),
+        ("converged (drained, nothing missing)", "yes" if liveness["converged"] else "NO"),
+        ("time to converge, seconds", liveness["time_to_converge_s"]),
+    ]
+    return "<h2>Safety and liveness</h2>\n" + _table(("", "value"), rows)
+
+
 def write_report(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> Path:
     """Write ``out_dir/report.html``: the metrics as tables and two plots drawn from the trace.
 
@@ -295,6 +316,7 @@ def write_report(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> Path:
         _gates(metrics),
         _reconciliation(metrics, frames),
         _invariants(metrics),
+        _phases(metrics),
         _latency(metrics, frames),
         _resilience(metrics, frames),
         _counts_and_wall(metrics),

@@ -14,6 +14,7 @@ from rehearse.reports.frame import KindFrames
 from rehearse.reports.gates import evaluate_gates
 from rehearse.reports.invariants import check_invariants
 from rehearse.reports.latency import latency_samples, latency_stats
+from rehearse.reports.phases import phase_metrics
 from rehearse.reports.reconcile import accuracy_by_group, invoice_table, payment_table, summarise
 from rehearse.reports.resilience import resilience_metrics
 
@@ -84,6 +85,7 @@ def compute_metrics(
         ``cutoff_t_s``, ``rows``, ``reconciliation`` (``invoices``, ``payments``, their summed
         ``missing``/``duplicated``/``mismatched``/``orphaned``, ``in_flight`` invoices, ``accuracy``
         (the minimum over ``accuracy_by_group``), ``invariants``, ``invariants_failed``),
+        ``safety`` and ``liveness`` (see `rehearse.reports.phases`),
         ``latency_s`` (``invoice_to_erp``, ``payment_to_erp``, ``by_entity``), ``resilience`` and
         ``counts`` (rows per kind). See `rehearse.reports.reconcile`, `.invariants`, `.latency` and
         `.resilience` for each definition.
@@ -94,11 +96,13 @@ def compute_metrics(
         When ``gates`` names an unknown gate.
     """
     frames = KindFrames(trace)
+    reconciliation = _reconciliation(frames)
     body = _normalise(
         {
             "cutoff_t_s": frames.cutoff_t_s,
             "rows": frames.row_count,
-            "reconciliation": _reconciliation(frames),
+            "reconciliation": reconciliation,
+            **phase_metrics(frames, reconciliation["missing"]),
             "latency_s": latency_stats(latency_samples(frames)),
             "resilience": resilience_metrics(frames),
             "counts": frames.counts.to_dicts(),

@@ -302,8 +302,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 class FaultPlan:
     """The scenario's faults, indexed by kind; answers which are active at a moment."""
 
-    def __init__(self, faults: list) -> None:
+    def __init__(self, faults: list, heal_s: float = float("inf")) -> None:
         self.faults = list(faults)
+        self.heal_s = heal_s  # from then on every fault is healed (the liveness phase)
         self._by_kind: dict[str, list] = {}
         for fault in self.faults:
             self._by_kind.setdefault(fault.kind, []).append(fault)
@@ -315,7 +316,7 @@ class FaultPlan:
     def active(self, kind: str, t_s: float) -> tuple:
         """The faults of a kind active at `t_s`."""
         faults = self._by_kind.get(kind)
-        if not faults:
+        if not faults or t_s >= self.heal_s:
             return ()  # the common case, on every call: nothing of this kind is configured
         return tuple(fault for fault in faults if fault.active(t_s))
 

@@ -80,6 +80,8 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
         env.run(until=min(env.now + PROGRESS_STEP_S, window_end_s))
         if progress:
             progress(env.now, window_end_s, "traffic")
+    # Safety phase over: faults heal, traffic stops; the liveness phase measures convergence.
+    trace.emit(env.now, "run.healed")
     while not world.quiet() and env.now < drain_end_s:
         env.run(until=min(env.now + DRAIN_CHECK_S, drain_end_s))
         if progress:

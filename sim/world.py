@@ -15,6 +15,7 @@ from rehearse.fakes.tax import TaxEngine
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.erp_client import InProcessErpClient
 from rehearse.sim.faults import FaultPlan
+from rehearse.sim.safety import SafetyMonitor
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
 from rehearse.sim.traffic import Traffic
@@ -59,9 +60,11 @@ class World:
             for plan in scenario.plans for currency, amount in sorted(plan.prices_minor.items())
         }
         erp_settings = scenario.erp
-        self.faults = FaultPlan(scenario.faults)
+        # Faults act in the safety phase (the traffic window) and are healed for the liveness phase.
+        self.faults = FaultPlan(scenario.faults, heal_s=self.window_end_s)
+        self.safety = SafetyMonitor(trace)
         self.erp = Erp(entities={e.id: e.currency for e in scenario.entities},
-                       concurrency_limit=erp_settings.concurrency_limit, trace=trace,
+                       concurrency_limit=erp_settings.concurrency_limit, trace=self.safety,
                        retry_after_s=erp_settings.retry_after_s)
         self.erp_client = InProcessErpClient(
             runtime=runtime, erp=self.erp,
@@ -118,7 +121,7 @@ class World:
                 self.runtime.spawn(self._random_crashes(crash))
 
     def _crash(self, crash) -> None:
-        if self.engine.up:
+        if self.engine.up and self.runtime.now() < self.window_end_s:  # healed after the window
             self.engine.crash()
             self.runtime.call_later(crash.restart_after_s, self.engine.restart)
 

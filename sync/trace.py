@@ -31,7 +31,10 @@ COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
 
 KINDS: dict[str, str] = {
     "run.start": "code=scenario name, detail=resolved parameters (JSON), value=seed",
-    "run.end": "t_s=cut-off",
+    "run.healed": "t_s=end of the traffic window: faults stop, the liveness phase begins",
+    "run.end": "t_s=cut-off, code=drained|drain_limit",
+    "safety.violation": "object_id=source id, code=invariant (I4, I12, I13, I14), detail=reason, "
+    "as it happens",
     "crm.deal_won": "object_id=opportunity, ref_id=account, entity, code=price",
     "crm.deal_amended": "object_id=opportunity, ref_id=account, code=new price",
     "crm.account_churned": "object_id=account, entity",

@@ -207,7 +207,7 @@ class Erp:
             existing.modified_s = now_s
             return ErpResponse(200, existing.internal_id, "", "")
         internal_id = self._create_customer(document, now_s)
-        self._emit_document(now_s, internal_id, document, 0, "")
+        self._emit_document(now_s, internal_id, document, 0, "", "")
         return ErpResponse(201, internal_id, "", "")
 
     def _post_invoice(
@@ -246,7 +246,8 @@ class Erp:
         service_periods = ";".join(
             f"{int(line.period_start_s)}-{int(line.period_end_s)}" for line in document.lines
         )
-        self._emit_document(now_s, internal_id, document, total_minor, service_periods)
+        self._emit_document(now_s, internal_id, document, total_minor, service_periods,
+                            customer.document.source_id)
         return ErpResponse(201, internal_id, "", "")
 
     def _post_payment(
@@ -269,14 +270,14 @@ class Erp:
         payment = PaymentRecord(internal_id, _without_journal(document), applied_minor)
         self._payments[document.external_id or internal_id] = payment
         self._ledger.post(document.entity, document.currency, document.journal)
-        self._emit_document(now_s, internal_id, document, total_minor, "")
+        self._emit_document(now_s, internal_id, document, total_minor, "", invoice.document.source_id)
         emit = self._trace.emit
         emit(
             now_s,
             "erp.payment_applied",
             object_id=internal_id,
             ref_id=document.source_id,
-            parent_id=document.parent_id,
+            parent_id=invoice.document.source_id,
             entity=document.entity,
             currency=document.currency,
             amount_minor=applied_minor,
@@ -287,7 +288,7 @@ class Erp:
                 "erp.payment_unapplied",
                 object_id=internal_id,
                 ref_id=document.source_id,
-                parent_id=document.parent_id,
+                parent_id=invoice.document.source_id,
                 entity=document.entity,
                 currency=document.currency,
                 amount_minor=payment.unapplied_minor,
@@ -410,7 +411,7 @@ class Erp:
         internal_id = self._new_internal_id()
         records[document.external_id or internal_id] = PostedDocument(internal_id, _without_journal(document))
         self._ledger.post(document.entity, document.currency, document.journal)
-        self._emit_document(now_s, internal_id, document, total_minor, "")
+        self._emit_document(now_s, internal_id, document, total_minor, "", invoice.document.source_id)
         return ErpResponse(201, internal_id, "", "")
 
     def _create_customer(self, document: ErpDocument, now_s: float) -> str:
@@ -433,13 +434,16 @@ class Erp:
         document: ErpDocument,
         journal_total_minor: int,
         service_periods: str,
+        parent_source_id: str,
     ) -> None:
+        # The trace speaks in source ids: the parent is named by its source id even when the
+        # request referred to it by internal id.
         self._trace.emit(
             now_s,
             "erp.document",
             object_id=internal_id,
             ref_id=document.source_id,
-            parent_id=document.parent_id,
+            parent_id=parent_source_id,
             entity=document.entity,
             currency=document.currency,
             amount_minor=document.amount_minor,

@@ -22,7 +22,7 @@ WEAKENED = [
      "resilience.erp_calls_per_posting"),
     ("erp-maintenance", "engine.respect_retry_after=false", "failed_posting_rate_max",
      "resilience.exceptions_opened"),
-    ("erp-lost-replies", "engine.idempotent_posting=false", "duplicated_max", "reconciliation.duplicated"),
+    ("erp-lost-replies", "engine.idempotent_posting=false", "safety_violations_max", "safety.violations"),
     ("webhook-storm", "engine.dedupe=false", "duplicate_creates_max", "resilience.duplicate_creates"),
     ("webhook-storm", "engine.dependency_hold=false", "missing_references_max", "resilience.missing_references"),
     ("period-close", "engine.period_routing=false", "missing_max", "reconciliation.missing"),
@@ -69,3 +69,11 @@ def test_an_engine_crash_loses_nothing_and_duplicates_nothing():
     assert result.metrics["resilience"]["duplicate_creates"] > 0
     recon = result.metrics["reconciliation"]
     assert recon["missing"] == recon["duplicated"] == 0 and recon["accuracy"] == 1.0
+
+
+def test_a_duplicate_is_caught_as_it_happens_in_the_safety_phase():
+    scenario, _ = load("erp-lost-replies", ["engine.idempotent_posting=false"])
+    metrics = runner.run(scenario, scenario.run.seed).metrics
+    first = metrics["safety"]["first_violation"]
+    assert first["id"] == "I13" and first["t_s"] < metrics["liveness"]["healed_t_s"]
+    assert metrics["reconciliation"]["duplicated"] > 0  # and the cut-off agrees

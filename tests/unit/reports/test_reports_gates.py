@@ -25,6 +25,9 @@ GATE_NAMES = sorted([
     "orphaned_max",
     "payment_to_erp_p95_s_max",
     "payment_to_erp_p99_s_max",
+    "safety_violations_max",
+    "converged_min",
+    "time_to_converge_s_max",
 ])
 
 

@@ -53,6 +53,8 @@ def test_top_level_keys_and_run_identity():
         "cutoff_t_s",
         "rows",
         "reconciliation",
+        "safety",
+        "liveness",
         "latency_s",
         "resilience",
         "counts",

@@ -1,0 +1,44 @@
+"""Safety and liveness metrics from the trace."""
+
+from rehearse.reports import compute_metrics
+from rehearse.reports.testing import run_rows
+from rehearse.reports.frame import trace_frame
+
+
+def metrics_of(records, gates=None):
+    return compute_metrics(trace_frame(records), scenario="t", seed=1, pattern="p", gates=gates or {})
+
+
+def test_a_clean_drained_run_converges_and_reports_the_time_it_took():
+    records = [*run_rows(1000.0, 9000.0), {"t_s": 5000.0, "kind": "run.healed"}]
+    for record in records:
+        if record["kind"] == "run.end":
+            record["code"] = "drained"
+    metrics = metrics_of(records, {"converged_min": 1, "time_to_converge_s_max": 5000})
+    assert metrics["safety"] == {"violations": 0, "by_invariant": [], "first_violation": None}
+    assert metrics["liveness"] == {"healed_t_s": 5000.0, "drained": True, "converged": 1,
+                                   "time_to_converge_s": 4000.0}
+    assert metrics["passed"]
+
+
+def test_the_first_violation_is_the_earliest_and_counts_are_per_invariant():
+    records = [*run_rows(1000.0, 9000.0),
+               {"t_s": 3000.0, "kind": "safety.violation", "object_id": "in_2", "code": "I13", "detail": "second"},
+               {"t_s": 2000.0, "kind": "safety.violation", "object_id": "in_1", "code": "I13", "detail": "first"},
+               {"t_s": 2500.0, "kind": "safety.violation", "object_id": "in_9", "code": "I4", "detail": "over"}]
+    metrics = metrics_of(records, {"safety_violations_max": 0})
+    safety = metrics["safety"]
+    assert safety["violations"] == 3
+    assert safety["by_invariant"] == [{"id": "I13", "count": 2}, {"id": "I4", "count": 1}]
+    assert safety["first_violation"] == {"id": "I13", "t_s": 2000.0, "object_id": "in_1", "detail": "first"}
+    assert not metrics["passed"]
+
+
+def test_a_run_stopped_by_its_drain_limit_has_not_converged():
+    records = [*run_rows(1000.0, 9000.0), {"t_s": 5000.0, "kind": "run.healed"}]
+    for record in records:
+        if record["kind"] == "run.end":
+            record["code"] = "drain_limit"
+    metrics = metrics_of(records, {"converged_min": 1})
+    assert metrics["liveness"]["converged"] == 0 and metrics["liveness"]["time_to_converge_s"] is None
+    assert not metrics["passed"]
