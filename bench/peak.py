@@ -13,7 +13,11 @@ FIFO `simpy.Store` work queue and a `simpy.Resource` of the engine's concurrency
 Prints one JSON line: subscriptions, wall_s, subscriptions_per_s, skeleton_wall_s, skeleton_ratio
 (skeleton wall / harness wall), peak_rss_mib, and the run's reconciliation counts.
 
-    uv run python bench/peak.py --subscriptions 100000
+    uv run python bench/peak.py --subscriptions 100000 [--faults] [--no-skeleton]
+
+With ``--faults`` the same peak also runs with bad-month-end's faults (maintenance window, lost
+replies, duplicate and delayed webhooks, server errors) and the line adds ``faults_wall_s`` and
+``faults_ratio`` (faults wall / fault-free wall).
 """
 
 from __future__ import annotations
@@ -58,9 +62,25 @@ def peak_overrides(subscriptions: int) -> list[str]:
     ]
 
 
-def run_harness(subscriptions: int, seed: int) -> tuple[float, dict]:
+def with_bad_month_end_faults(subscriptions: int) -> list[str]:
+    """The peak overrides plus bad-month-end's faults (same N, same traffic)."""
+    bad, _ = load("bad-month-end")
+    faults = ", ".join(_toml_inline(fault.model_dump(mode="json", exclude_defaults=True) | {"kind": fault.kind})
+                       for fault in bad.faults)
+    return [*peak_overrides(subscriptions), f"faults=[{faults}]"]
+
+
+def _toml_inline(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {_toml_inline(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_inline(item) for item in value) + "]"
+    return json.dumps(value)
+
+
+def run_harness(subscriptions: int, seed: int, overrides: list[str] | None = None) -> tuple[float, dict]:
     """Simulate the peak and reconcile it; returns (wall seconds, metrics)."""
-    scenario, _ = load("month-end", peak_overrides(subscriptions))
+    scenario, _ = load("month-end", overrides or peak_overrides(subscriptions))
     gc.collect()
     started = time.perf_counter()
     simulation = runner.simulate(scenario, seed)
@@ -128,12 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscriptions", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-skeleton", action="store_true", help="skip the bare-SimPy skeleton")
+    parser.add_argument("--faults", action="store_true",
+                        help="also run the same peak with bad-month-end's faults and report both times")
     args = parser.parse_args(argv)
     if args.subscriptions < 1:
         parser.error("--subscriptions must be at least 1")
     try:
         skeleton_wall_s = None if args.no_skeleton else run_skeleton(args.subscriptions, args.seed)
         wall_s, metrics = run_harness(args.subscriptions, args.seed)
+        faults_wall_s = None
+        if args.faults:
+            faults_wall_s, faults_metrics = run_harness(
+                args.subscriptions, args.seed, with_bad_month_end_faults(args.subscriptions))
     except ScenarioError as error:
         print("\n".join(error.messages), file=sys.stderr)
         return 2
@@ -149,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         "payments_matched": recon["payments"]["matched"], "payments_expected": recon["payments"]["expected"],
         "duplicated": recon["invoices"]["duplicated"] + recon["payments"]["duplicated"],
         "passed": metrics["passed"],
+        **({} if faults_wall_s is None else {
+            "faults_wall_s": round(faults_wall_s, 2),
+            "faults_ratio": round(faults_wall_s / wall_s, 3),
+            "faults_missing": faults_metrics["reconciliation"]["missing"],
+            "faults_duplicated": faults_metrics["reconciliation"]["duplicated"],
+        }),
     }))
     return 0
 
