@@ -1,0 +1,77 @@
+"""The fault catalogue: windows, validation with file/key/reason, the plan's view over time."""
+
+import pytest
+
+from rehearse.sim.faults import CATALOGUE, FaultPlan, Throttle, Window
+from rehearse.sim.scenario import ScenarioError, load
+from rehearse.sync.model import parse_utc
+
+T0 = parse_utc("2026-02-01T02:00:00Z")
+
+
+def test_an_absolute_window_is_half_open():
+    window = Window(start="2026-02-01T02:00:00Z", end="2026-02-01T03:00:00Z")
+    assert not window.active(T0 - 1) and window.active(T0) and not window.active(T0 + 3600)
+    assert window.remaining_s(T0 + 600) == 3000 and window.progress(T0 + 900) == 0.25
+
+
+def test_a_recurring_window_repeats_and_reports_what_is_left():
+    window = Window(start="2026-02-01T02:00:00Z", every_s=86400.0, duration_s=1800.0)
+    day = 86400.0
+    assert window.active(T0 + 2 * day + 60) and not window.active(T0 + 2 * day + 1800)
+    assert window.remaining_s(T0 + day + 600) == 1200
+    assert window.remaining_s(T0 + 7200) == 0.0 and window.progress(T0 + 7200) == 0.0
+
+
+def test_every_catalogue_entry_has_a_family_and_a_description():
+    assert {family for family, _ in CATALOGUE.values()} == {"call", "delivery", "process"}
+    assert all(description for _, description in CATALOGUE.values())
+    assert {"maintenance", "reply_lost", "receiver_down", "engine_crash"} <= set(CATALOGUE)
+
+
+def test_the_plan_heals_every_fault_at_its_heal_time():
+    plan = FaultPlan([Throttle(kind="throttle", probability=0.5)], heal_s=T0)
+    assert len(plan.active("throttle", T0 - 1)) == 1
+    assert plan.active("throttle", T0) == () and plan.active("outage", T0 - 1) == ()
+
+
+@pytest.mark.parametrize(("fault", "key", "reason"), [
+    ('{kind="throttle", probability=1.5}', "faults.0.throttle.probability", "less than or equal to 1"),
+    ('{kind="maintenance", window={start="2026-02-01T02:00:00Z", end="2026-02-01T01:00:00Z"}}',
+     "faults.0.maintenance.window", "ends before it starts"),
+    ('{kind="outage", window={start="2026-02-01T02:00:00Z"}}', "faults.0.outage.window", "needs an end"),
+    ('{kind="meteor"}', "faults.0", "does not match any of the expected tags"),
+    ('{kind="throttle", probability=0.1, system="billing"}', "faults.0.throttle.system", "erp"),
+    ('{kind="latency", distribution="lognormal", latency_ms_p50=100}', "faults.0.latency",
+     "latency_ms_p95 above 0"),
+    ('{kind="engine_crash"}', "faults.0.engine_crash", "needs `at` times"),
+    ('{kind="webhook_drop", probability=0.1, window={start="2026-02-01T02:00:00Z", every_s=60.0}}',
+     "faults.0.webhook_drop.window", "both every_s and duration_s"),
+])
+def test_bad_faults_are_rejected_naming_file_key_and_reason(fault, key, reason):
+    with pytest.raises(ScenarioError) as raised:
+        load("small-peak", [f"faults=[{fault}]"])
+    message = "\n".join(raised.value.messages)
+    assert "small-peak.toml" in message and key in message and reason in message
+
+
+def test_a_scenario_extends_another_and_overrides_tables_key_by_key(tmp_path):
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "smoke"\nname = "child"\n[traffic]\nsubscriptions = 7\n')
+    scenario, _ = load(str(child))
+    base, _ = load("smoke")
+    assert scenario.name == "child" and scenario.traffic.subscriptions == 7
+    assert scenario.traffic.annual_share == base.traffic.annual_share  # kept from the base
+    assert scenario.plans == base.plans
+
+
+def test_extends_cycles_and_unknown_bases_are_rejected(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\nname = "a"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n')
+    with pytest.raises(ScenarioError) as raised:
+        load(str(tmp_path / "a.toml"))
+    assert "a cycle" in raised.value.messages[0]
+    (tmp_path / "c.toml").write_text('extends = "nowhere"\nname = "c"\n')
+    with pytest.raises(ScenarioError) as raised:
+        load(str(tmp_path / "c.toml"))
+    assert "c.toml: extends: nowhere" in raised.value.messages[0]
