@@ -27,10 +27,11 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "engine.exception_resolved": ("object_id",),
     "engine.held": ("object_id",),
     "engine.inflight": ("ref_id", "code"),
-    "engine.posted": ("value",),
+    "engine.posted": ("object_id", "value"),
     "engine.queued": ("object_id",),
     "engine.rerouted": ("object_id",),
     "erp.call": ("code",),
+    "fault.injected": ("object_id", "code", "detail"),
     "erp.document": (
         "object_id",
         "ref_id",

@@ -291,6 +291,18 @@ def _phases(metrics: Mapping) -> str:
     return "<h2>Safety and liveness</h2>\n" + _table(("", "value"), rows)
 
 
+def _faults(metrics: Mapping) -> str:
+    rows = [
+        (row["kind"], row["injected"], row["affected"], row["affected_postings"], row["recovered"],
+         _utc(row["first_t_s"]), _utc(row["last_t_s"]))
+        for row in metrics.get("faults", [])
+    ]
+    if not rows:
+        return "<h2>Faults</h2>\n<p>No fault was injected.</p>"
+    return "<h2>Faults</h2>\n" + _table(
+        ("kind", "injected", "affected ids", "of them postings", "posted in the end", "first", "last"), rows)
+
+
 def write_report(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> Path:
     """Write ``out_dir/report.html``: the metrics as tables and two plots drawn from the trace.
 
@@ -317,6 +329,7 @@ def write_report(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> Path:
         _reconciliation(metrics, frames),
         _invariants(metrics),
         _phases(metrics),
+        _faults(metrics),
         _latency(metrics, frames),
         _resilience(metrics, frames),
         _counts_and_wall(metrics),

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from rehearse.reports.faults import fault_table
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.gates import evaluate_gates
 from rehearse.reports.invariants import check_invariants
@@ -86,7 +87,8 @@ def compute_metrics(
         ``missing``/``duplicated``/``mismatched``/``orphaned``, ``in_flight`` invoices, ``accuracy``
         (the minimum over ``accuracy_by_group``), ``invariants``, ``invariants_failed``),
         ``safety`` and ``liveness`` (see `rehearse.reports.phases`),
-        ``latency_s`` (``invoice_to_erp``, ``payment_to_erp``, ``by_entity``), ``resilience`` and
+        ``latency_s`` (``invoice_to_erp``, ``payment_to_erp``, ``by_entity``), ``resilience``,
+        ``faults`` (per injected fault kind, see `rehearse.reports.faults`) and
         ``counts`` (rows per kind). See `rehearse.reports.reconcile`, `.invariants`, `.latency` and
         `.resilience` for each definition.
 
@@ -105,6 +107,7 @@ def compute_metrics(
             **phase_metrics(frames, reconciliation["missing"]),
             "latency_s": latency_stats(latency_samples(frames)),
             "resilience": resilience_metrics(frames),
+            "faults": fault_table(frames),
             "counts": frames.counts.to_dicts(),
         }
     )

@@ -91,15 +91,18 @@ class InProcessErpClient:
         now = runtime.now()
         for fault in faults.active("outage", now) + faults.active("connect_timeout", now):
             if fault.kind == "outage" or self.rng.random() < fault.probability:
+                self._injected(fault, key)
                 await runtime.sleep(fault.timeout_s)
                 self.trace.emit(runtime.now(), "erp.call", object_id=key, code=f"{label}CONNECT_ERROR",
                                 value=fault.timeout_s)
                 raise ErpConnectError(f"injected {fault.kind}: could not connect to the ERP")
         for fault in faults.active("maintenance", now):
+            self._injected(fault, key)
             await self._refuse(key, label, 503, "SERVICE_UNAVAILABLE", "injected: ERP under maintenance",
                                fault.window.remaining_s(now))
         for fault in faults.active("throttle", now):
             if self.rng.random() < fault.probability:
+                self._injected(fault, key)
                 await self._refuse(key, label, 429, "SSS_REQUEST_LIMIT_EXCEEDED", "injected: throttled",
                                    fault.retry_after_s)
         caps = faults.active("concurrency_cap", now)
@@ -108,8 +111,14 @@ class InProcessErpClient:
             self.erp.set_concurrency_limit(limit)
         rejection = self.erp.begin_request()
         if rejection is not None:
+            for fault in caps:
+                self._injected(fault, key)
             await self._refuse(key, label, rejection.status, rejection.code, rejection.message,
                                rejection.retry_after_s)
+
+    def _injected(self, fault, key: str) -> None:
+        self.trace.emit(self.runtime.now(), "fault.injected", object_id=key, code=fault.kind,
+                        detail=fault.name)
 
     async def _refuse(self, key: str, label: str, status: int, code: str, message: str,
                       retry_after_s: float | None) -> None:
@@ -131,6 +140,7 @@ class InProcessErpClient:
     def _server_error(self, key: str, latency_s: float, label: str = "") -> None:
         for fault in self.faults.active("server_error", self.runtime.now()):
             if self.rng.random() < fault.probability:
+                self._injected(fault, key)
                 self.trace.emit(self.runtime.now(), "erp.call", object_id=key, code=f"{label}{fault.status}",
                                 value=latency_s)
                 code = "SERVICE_UNAVAILABLE" if fault.status == 503 else "UNEXPECTED_ERROR"
@@ -139,5 +149,6 @@ class InProcessErpClient:
     async def _maybe_lose_reply(self, key: str) -> None:
         for fault in self.faults.active("reply_lost", self.runtime.now()):
             if self.rng.random() < fault.probability:
+                self._injected(fault, key)
                 await self.runtime.sleep(fault.timeout_s)
                 raise ErpTimeout(f"injected: reply lost after the ERP applied {key}")

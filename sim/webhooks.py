@@ -46,25 +46,33 @@ class WebhookSender:
         for fault in self.faults.active("webhook_delay", now):
             if rng.random() < fault.probability:
                 delay_s += fault.delay_s_min + rng.random() * (fault.delay_s_max - fault.delay_s_min)
+                self._injected(fault, event)
         self.in_transit += 1
         runtime.call_later(delay_s, self._attempt, event, 1)
         for fault in self.faults.active("webhook_duplicate", now):
             if rng.random() < fault.probability:
+                self._injected(fault, event)
                 copy_delay_s = delay_s + rng.random() * fault.delay_s_max
                 self.in_transit += 1
                 self.trace.emit(now, "webhook.duplicated", object_id=event.id, ref_id=event.data.id,
                                 code=event.type, value=copy_delay_s)
                 runtime.call_later(copy_delay_s, self._attempt, event, 1)
 
+    def _injected(self, fault, event: Event) -> None:
+        self.trace.emit(self.runtime.now(), "fault.injected", object_id=event.data.id, code=fault.kind,
+                        detail=fault.name)
+
     def _attempt(self, event: Event, attempt: int) -> None:
         now = self.runtime.now()
         reason = ""
-        if self.faults.active("receiver_down", now):
+        for fault in self.faults.active("receiver_down", now):
             reason = "receiver_down"
-        else:
+            self._injected(fault, event)
+        if not reason:
             for fault in self.faults.active("webhook_drop", now):
                 if self.rng.random() < fault.probability:
                     reason = "dropped"
+                    self._injected(fault, event)
         if not reason:
             if self.receiver(event):
                 self.in_transit -= 1

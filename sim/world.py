@@ -122,6 +122,8 @@ class World:
 
     def _crash(self, crash) -> None:
         if self.engine.up and self.runtime.now() < self.window_end_s:  # healed after the window
+            self.trace.emit(self.runtime.now(), "fault.injected", object_id="engine", code=crash.kind,
+                            detail=crash.name)
             self.engine.crash()
             self.runtime.call_later(crash.restart_after_s, self.engine.restart)
 

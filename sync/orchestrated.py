@@ -180,6 +180,8 @@ class OrchestratedEngine:
         queue = self.queue
         while generation == self.generation:
             posting = await queue.get()
+            if generation != self.generation:
+                return  # handed over just before a crash: the restart queued it again
             self.queued -= 1
             self.in_flight += 1
             try:

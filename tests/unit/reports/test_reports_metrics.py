@@ -57,6 +57,7 @@ def test_top_level_keys_and_run_identity():
         "liveness",
         "latency_s",
         "resilience",
+        "faults",
         "counts",
     ]
     assert (metrics["scenario"], metrics["seed"], metrics["pattern"]) == ("s", 7, "event")

@@ -42,3 +42,23 @@ def test_a_run_stopped_by_its_drain_limit_has_not_converged():
     metrics = metrics_of(records, {"converged_min": 1})
     assert metrics["liveness"]["converged"] == 0 and metrics["liveness"]["time_to_converge_s"] is None
     assert not metrics["passed"]
+
+
+def test_the_fault_table_counts_what_each_kind_hit_and_what_got_through():
+    records = [
+        *run_rows(1000.0, 9000.0),
+        {"t_s": 2000.0, "kind": "fault.injected", "object_id": "in_1", "code": "throttle"},
+        {"t_s": 2100.0, "kind": "fault.injected", "object_id": "in_1", "code": "throttle"},
+        {"t_s": 2200.0, "kind": "fault.injected", "object_id": "ch_1", "code": "throttle"},
+        {"t_s": 2300.0, "kind": "fault.injected", "object_id": "sub_1", "code": "webhook_drop"},
+        {"t_s": 1500.0, "kind": "engine.queued", "object_id": "in_1", "code": "invoice"},
+        {"t_s": 1500.0, "kind": "engine.queued", "object_id": "ch_1", "code": "payment"},
+        {"t_s": 3000.0, "kind": "engine.posted", "object_id": "in_1", "code": "invoice", "value": 3.0},
+    ]
+    table = metrics_of(records)["faults"]
+    assert table == [
+        {"kind": "throttle", "injected": 3, "affected": 2, "affected_postings": 2, "recovered": 1,
+         "first_t_s": 2000.0, "last_t_s": 2200.0},
+        {"kind": "webhook_drop", "injected": 1, "affected": 1, "affected_postings": 0, "recovered": 0,
+         "first_t_s": 2300.0, "last_t_s": 2300.0},
+    ]
