@@ -198,12 +198,23 @@ class EngineSection(_Section):
     period_routing: bool = True
     respect_retry_after: bool = True
     durable_store: bool = True
+    gap_fill: bool = True
+    gap_fill_interval_s: Positive = 21600.0
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> EngineSection:
         if self.retry_cap_s < self.retry_base_s:
             raise ValueError("retry_cap_s must be at least retry_base_s")
         return self
+
+
+class OperatorSection(_Section):
+    """The people who work the exception queue: after `resolve_after_s` an exception is fixed and
+    replayed, at most `replays_max` times per posting."""
+
+    enabled: bool = True
+    resolve_after_s: Positive = 4 * 3600.0
+    replays_max: Annotated[int, Field(ge=0)] = 2
 
 
 class Scenario(_Section):
@@ -220,6 +231,7 @@ class Scenario(_Section):
     erp: ErpSection = ErpSection()
     faults: list[Fault] = []
     engine: EngineSection = EngineSection()
+    operator: OperatorSection = OperatorSection()
     gates: dict[str, float] = {}
 
     @field_validator("gates", mode="before")

@@ -36,6 +36,7 @@ class WebhookSender:
         self.in_transit = 0
         self.delivered = 0
         self.lost = 0
+        self.last_lost_s = float("-inf")
 
     def send(self, event: Event) -> None:
         """Queue an event for delivery (called by the platform's event log)."""
@@ -87,5 +88,6 @@ class WebhookSender:
             return
         self.in_transit -= 1
         self.lost += 1
+        self.last_lost_s = now
         self.trace.emit(now, "webhook.lost", object_id=event.id, ref_id=event.data.id, code=event.type,
                         value=float(attempt))

@@ -12,6 +12,7 @@ from rehearse.fakes.erp import Erp
 from rehearse.fakes.events import EventLog
 from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
 from rehearse.fakes.tax import TaxEngine
+from rehearse.sim.billing_client import InProcessBillingClient
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.erp_client import InProcessErpClient
 from rehearse.sim.faults import FaultPlan
@@ -42,6 +43,7 @@ def engine_settings(scenario: Scenario) -> EngineSettings:
         dedupe=engine.dedupe, dependency_hold=engine.dependency_hold,
         idempotent_posting=engine.idempotent_posting, lookup_before_retry=engine.lookup_before_retry,
         period_routing=engine.period_routing, durable_store=engine.durable_store,
+        gap_fill=engine.gap_fill, gap_fill_interval_s=engine.gap_fill_interval_s,
     )
 
 
@@ -94,8 +96,13 @@ class World:
                                      billing.exhausted_action),
             prices=self.prices, tax=self.tax, payments=self.payments, events=self.events, trace=trace,
             schedule=self.schedule)
+        # Gap-fill reads billing's list APIs; built here because billing exists only now.
+        self.engine.billing = InProcessBillingClient(
+            runtime=runtime, billing=self.billing, payments=self.payments,
+            latency=LogNormal(300.0, 1500.0, stream(seed, "billing/latency")), trace=trace)
         self.crm = Crm(trace=trace)
         self.traffic = Traffic(self, stream(seed, "traffic"))
+        self._replays: dict[str, int] = {}  # external id -> times the operator replayed it
 
     def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
         """Call `callback(*args, now_s)` after `delay_s`: how the fakes ask for future work."""
@@ -114,11 +121,35 @@ class World:
             self.schedule(delay_s, self.erp.close_period, close.entity, close.period)
         if self.scenario.erp.other_load_max:
             self.runtime.spawn(self._other_load())
+        if self.scenario.operator.enabled:
+            self.runtime.spawn(self._operator())
         for crash in self.faults.of("engine_crash"):
             for at in crash.at:
                 self.runtime.call_later(max(0.0, parse_utc(at) - self.start_s), self._crash, crash)
             if crash.probability_per_hour:
                 self.runtime.spawn(self._random_crashes(crash))
+
+    async def _operator(self) -> None:
+        """A person works the exception queue every 15 minutes: what has waited long enough is
+        fixed and replayed, a bounded number of times."""
+        operator = self.scenario.operator
+        replays = self._replays
+        while True:
+            await self.runtime.sleep(900.0)
+            now = self.runtime.now()
+            due = [key for key, record in self.engine.store.exceptions.items()
+                   if now - record.opened_s >= operator.resolve_after_s
+                   and replays.get(key, 0) < operator.replays_max]
+            for key in due:
+                if self.engine.replay(key):
+                    replays[key] = replays.get(key, 0) + 1
+
+    def _operator_pending(self) -> bool:
+        """Exceptions the operator will still replay."""
+        operator = self.scenario.operator
+        if not operator.enabled:
+            return False
+        return any(self._replays.get(key, 0) < operator.replays_max for key in self.engine.store.exceptions)
 
     def _crash(self, crash) -> None:
         if self.engine.up and self.runtime.now() < self.window_end_s:  # healed after the window
@@ -143,5 +174,9 @@ class World:
             await self.runtime.sleep(60.0)
 
     def quiet(self) -> bool:
-        """No webhook in transit and the engine has nothing it can progress."""
-        return self.webhooks.in_transit == 0 and self.engine.idle()
+        """No webhook in transit, the engine has nothing it can progress, no exception the operator
+        will still replay, and if the sender gave events up, a gap-fill sweep has run since
+        (without gap-fill the run never converges)."""
+        if self.webhooks.in_transit or not self.engine.idle() or self._operator_pending():
+            return False
+        return self.webhooks.lost == 0 or self.engine.last_gap_fill_s >= self.webhooks.last_lost_s

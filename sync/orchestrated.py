@@ -24,7 +24,7 @@ from typing import NamedTuple
 from rehearse.sync import decisions, rules
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
 from rehearse.sync.model import Event, next_period
-from rehearse.sync.ports import ErpClient, Random, Runtime, Trace
+from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
     EXCEPTION, HELD, IN_FLIGHT, POSTED, QUEUED, RETRY_WAIT, ExceptionRecord, MemoryStore, Posting,
 )
@@ -54,6 +54,9 @@ class EngineSettings(NamedTuple):
     lookup_before_retry: bool = True
     period_routing: bool = True
     durable_store: bool = True
+    gap_fill: bool = True
+    gap_fill_interval_s: float = 6 * 3600.0
+    gap_fill_horizon_s: float = 30 * 86400.0  # how far back billing's events list reaches
 
 
 class OrchestratedEngine:
@@ -63,10 +66,12 @@ class OrchestratedEngine:
 
     def __init__(
         self, *, runtime: Runtime, erp: ErpClient, store: MemoryStore, trace: Trace, random: Random,
-        settings: EngineSettings = EngineSettings(),
+        settings: EngineSettings = EngineSettings(), billing: BillingClient | None = None,
     ) -> None:
         self.runtime = runtime
         self.erp = erp
+        self.billing = billing
+        self.last_gap_fill_s = float("-inf")  # when the last gap-fill sweep finished
         self.store = store
         self.trace = trace
         self.random = random
@@ -86,6 +91,8 @@ class OrchestratedEngine:
         """Start one posting worker per unit of the ERP concurrency budget."""
         for _ in range(self.settings.concurrency):
             self.runtime.spawn(self._worker(self.generation))
+        if self.settings.gap_fill and self.billing is not None:
+            self.runtime.spawn(self._gap_fill(self.generation))
 
     def crash(self) -> None:
         """The process dies: the queue, in-flight calls, retry timers and counters are gone; the
@@ -126,17 +133,10 @@ class OrchestratedEngine:
         # Exactly one trace record per delivery: dropped as a duplicate, ignored, stale, or received.
         kind = event.type
         if kind in rules.INVOICE_EVENT_TYPES:
-            rank = decisions.INVOICE_STATE_RANK[data.status]
-            ranks = self.store.object_ranks
-            if not decisions.is_newer(ranks.get(data.id), rank):
+            if not self._invoice_moved(data, event.created_s, now):
                 emit(now, "engine.stale_dropped", object_id=event.id, ref_id=data.id, code=kind)
                 return True
-            planned = data.id in self.store.postings
-            ranks[data.id] = rank
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
-            if not planned or data.status in ("void", "uncollectible"):
-                for document in rules.invoice_documents(data, event.created_s):
-                    self._submit(document, now)
         elif kind == "charge.succeeded":
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
             self._submit(rules.payment_document(data), now)
@@ -146,6 +146,48 @@ class OrchestratedEngine:
         else:  # drafts, previews, failed attempts, subscription moves: nothing to post
             emit(now, "engine.ignored", object_id=event.id, ref_id=data.id, code=kind)
         return True
+
+    def _invoice_moved(self, invoice, event_s: float, now: float) -> bool:
+        """Plan what a newer invoice state needs; False when the snapshot is not newer."""
+        rank = decisions.INVOICE_STATE_RANK[invoice.status]
+        ranks = self.store.object_ranks
+        if not decisions.is_newer(ranks.get(invoice.id), rank):
+            return False
+        planned = invoice.id in self.store.postings
+        ranks[invoice.id] = rank
+        if not planned or invoice.status in ("void", "uncollectible"):
+            for document in rules.invoice_documents(invoice, event_s):
+                self._submit(document, now)
+        return True
+
+    async def _gap_fill(self, generation: int) -> None:
+        """Every `gap_fill_interval_s`, list what billing created within the events horizon and
+        plan whatever the engine never heard of (events lost past the sender's retries)."""
+        settings = self.settings
+        while generation == self.generation:
+            await self.runtime.sleep(settings.gap_fill_interval_s)
+            if generation != self.generation:
+                return
+            since_s = self.runtime.now() - settings.gap_fill_horizon_s
+            customers = await self._call(self.billing.list_customers(since_s))
+            invoices = await self._call(self.billing.list_invoices(since_s))
+            charges = await self._call(self.billing.list_charges(since_s))
+            now = self.runtime.now()
+            postings = self.store.postings
+            found = 0
+            for customer in customers:
+                if customer.id not in postings:
+                    self._submit(rules.customer_document(customer), now)
+                    found += 1
+            for invoice in invoices:
+                if self._invoice_moved(invoice, now, now):
+                    found += 1
+            for charge in charges:
+                if charge.id not in postings:
+                    self._submit(rules.payment_document(charge), now)
+                    found += 1
+            self.last_gap_fill_s = now
+            self.trace.emit(now, "engine.gap_filled", value=float(found))
 
     def _submit(self, document, now: float) -> None:
         postings = self.store.postings
@@ -323,6 +365,24 @@ class OrchestratedEngine:
             document.external_id, reason, owner, now, detail)
         self.trace.emit(now, "engine.exception_opened", object_id=document.external_id,
                         ref_id=document.source_id, code=reason, detail=owner)
+
+    # -- people --------------------------------------------------------------------------------
+
+    def replay(self, external_id: str, resolution: str = "replayed") -> bool:
+        """A person resolved an exception: post it again from scratch (into the next period when it
+        was parked for a closed one). Returns False when there is no such open exception."""
+        record = self.store.exceptions.pop(external_id, None)
+        posting = self.store.postings.get(external_id)
+        if record is None or posting is None or posting.state != EXCEPTION:
+            return False
+        now = self.runtime.now()
+        self.trace.emit(now, "engine.exception_resolved", object_id=external_id, code=resolution,
+                        detail=record.reason)
+        posting.attempts = 0
+        if record.reason == "closed_period":
+            self._reroute(posting)
+        self._enqueue(posting, now)
+        return True
 
     # -- observation --------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from rehearse.sync.model import ErpDocument
+from rehearse.sync.model import Charge, Customer, ErpDocument, Invoice
 
 
 class WorkQueue(Protocol):
@@ -60,6 +60,19 @@ class ErpClient(Protocol):
 
     async def lookup(self, doc_type: str, external_id: str) -> str | None:
         """The internal id of the document with this external id, or None if there is none."""
+
+
+class BillingClient(Protocol):
+    """Billing and payments as the engine reads them for gap-fill: objects created since a time."""
+
+    async def list_customers(self, since_s: float) -> list[Customer]:
+        """Customers created at or after `since_s`."""
+
+    async def list_invoices(self, since_s: float) -> list[Invoice]:
+        """Finalized invoices (any later state) finalized at or after `since_s`."""
+
+    async def list_charges(self, since_s: float) -> list[Charge]:
+        """Succeeded charges created at or after `since_s`."""
 
 
 class Trace(Protocol):

@@ -14,7 +14,7 @@ def _value(metrics: dict, path: str):
 
 
 FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
-                   "period-close", "engine-crash"]
+                   "period-close", "engine-crash", "receiver-down-long"]
 
 # (scenario, the defence switched off, the gate that must fail, the metric that explains it)
 WEAKENED = [
@@ -25,8 +25,9 @@ WEAKENED = [
     ("erp-lost-replies", "engine.idempotent_posting=false", "safety_violations_max", "safety.violations"),
     ("webhook-storm", "engine.dedupe=false", "duplicate_creates_max", "resilience.duplicate_creates"),
     ("webhook-storm", "engine.dependency_hold=false", "missing_references_max", "resilience.missing_references"),
-    ("period-close", "engine.period_routing=false", "missing_max", "reconciliation.missing"),
+    ("period-close", "engine.period_routing=false", "failed_posting_rate_max", "resilience.exceptions_opened"),
     ("engine-crash", "engine.durable_store=false", "missing_max", "reconciliation.missing"),
+    ("receiver-down-long", "engine.gap_fill=false", "converged_min", "reconciliation.missing"),
 ]
 
 
