@@ -198,6 +198,9 @@ class EngineSection(_Section):
     period_routing: bool = True
     respect_retry_after: bool = True
     durable_store: bool = True
+    circuit_breaker: bool = True
+    breaker_failures_max: Annotated[int, Field(ge=1)] = 5
+    breaker_cooldown_s: Positive = 30.0
     gap_fill: bool = True
     gap_fill_interval_s: Positive = 21600.0
 

@@ -44,6 +44,8 @@ def engine_settings(scenario: Scenario) -> EngineSettings:
         idempotent_posting=engine.idempotent_posting, lookup_before_retry=engine.lookup_before_retry,
         period_routing=engine.period_routing, durable_store=engine.durable_store,
         gap_fill=engine.gap_fill, gap_fill_interval_s=engine.gap_fill_interval_s,
+        circuit_breaker=engine.circuit_breaker, breaker_failures_max=engine.breaker_failures_max,
+        breaker_cooldown_s=engine.breaker_cooldown_s,
     )
 
 

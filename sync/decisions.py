@@ -71,6 +71,38 @@ def is_newer(rank_seen: int | None, rank_now: int) -> bool:
     return rank_seen is None or rank_now > rank_seen
 
 
+class Breaker(NamedTuple):
+    """A circuit breaker's state: closed (calls flow), open (no calls until `open_until_s`), or
+    half_open (one probe is out; its outcome decides)."""
+
+    state: str = "closed"
+    failures: int = 0
+    open_until_s: float = 0.0
+
+
+def breaker_admits(breaker: Breaker, now_s: float) -> tuple[Breaker, float]:
+    """Whether a call may go now: (new state, 0.0) to go, or (state, seconds to wait) to hold it.
+    After the cooldown the first call through is the half-open probe; the others keep waiting."""
+    if breaker.state == "closed":
+        return breaker, 0.0
+    if breaker.state == "open" and now_s >= breaker.open_until_s:
+        return breaker._replace(state="half_open"), 0.0
+    if breaker.state == "open":
+        return breaker, breaker.open_until_s - now_s
+    return breaker, 1.0  # half open: the probe is out; look again in a second
+
+
+def breaker_after(breaker: Breaker, failed: bool, now_s: float, failures_max: int, cooldown_s: float) -> Breaker:
+    """The state after a call's outcome: `failures_max` failures in a row, or a failed probe,
+    open the circuit for `cooldown_s`; a success closes it."""
+    if not failed:
+        return Breaker()
+    failures = breaker.failures + 1
+    if breaker.state == "half_open" or failures >= failures_max:
+        return Breaker("open", failures, now_s + cooldown_s)
+    return breaker._replace(failures=failures)
+
+
 def age_bucket(age_s: float) -> str:
     """The exception-aging bucket of DOMAIN.md section 11."""
     days = age_s / 86400.0

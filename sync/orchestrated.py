@@ -54,6 +54,9 @@ class EngineSettings(NamedTuple):
     lookup_before_retry: bool = True
     period_routing: bool = True
     durable_store: bool = True
+    circuit_breaker: bool = True
+    breaker_failures_max: int = 5  # consecutive unavailability failures that open the circuit
+    breaker_cooldown_s: float = 30.0
     gap_fill: bool = True
     gap_fill_interval_s: float = 6 * 3600.0
     gap_fill_horizon_s: float = 30 * 86400.0  # how far back billing's events list reaches
@@ -82,6 +85,7 @@ class OrchestratedEngine:
         self.queued = 0
         self.in_flight = 0
         self.retry_waiting = 0
+        self.breaker = decisions.Breaker()
         self.up = True
         self.generation = 0  # incremented by each crash; workflows of an older one stop
 
@@ -250,11 +254,17 @@ class OrchestratedEngine:
                 parent = self.store.postings.get(document.parent_id)
                 parent_id = parent.internal_id if parent is not None and parent.internal_id else document.parent_id
                 document = document._replace(external_id="", parent_id=parent_id)
+            if settings.circuit_breaker:
+                self.breaker, wait_s = decisions.breaker_admits(self.breaker, self.runtime.now())
+                if wait_s:
+                    self._hold(posting, wait_s)  # the circuit is open: no call, no attempt spent
+                    return 0.0
             posting.attempts += 1
             key = posting.document.external_id
             try:
                 internal_id = await self._call(self.erp.post(document))
             except ErpError as error:
+                self._outcome(failed=error.status >= 500)
                 decision = decisions.classify_erp_error(error.status, error.code)
                 if decision == decisions.DUPLICATE and settings.idempotent_posting:
                     found = await self._resolve_by_lookup(posting)
@@ -280,15 +290,35 @@ class OrchestratedEngine:
                 self._open_exception(posting, reason, f"{error.code}: {error.message}")
                 return 0.0
             except ErpTimeout:
+                self._outcome(failed=True)
                 if settings.lookup_before_retry and await self._resolve_by_lookup(posting):
                     return 0.0
                 self._retry_later(posting, "TIMEOUT", None, decisions.AMBIGUOUS)
                 return 0.0
             except ErpConnectError:
+                self._outcome(failed=True)
                 self._retry_later(posting, "CONNECT_ERROR", None, decisions.TRANSIENT)
                 return 0.0
+            self._outcome(failed=False)
             self._mark_posted(posting, internal_id)
             return 0.0
+
+    def _outcome(self, failed: bool) -> None:
+        """Feed a call's outcome (unavailable or not) to the circuit breaker; trace its moves."""
+        settings = self.settings
+        if not settings.circuit_breaker:
+            return
+        before = self.breaker.state
+        self.breaker = decisions.breaker_after(self.breaker, failed, self.runtime.now(),
+                                               settings.breaker_failures_max, settings.breaker_cooldown_s)
+        if self.breaker.state != before:
+            self.trace.emit(self.runtime.now(), "engine.circuit", code=self.breaker.state,
+                            value=float(self.breaker.failures))
+
+    def _hold(self, posting: Posting, wait_s: float) -> None:
+        posting.state = RETRY_WAIT
+        self.retry_waiting += 1
+        self.runtime.call_later(wait_s, self._requeue, posting, self.generation)
 
     async def _call(self, call):
         """Await an ERP call; if the engine crashed meanwhile, its answer reaches nobody."""

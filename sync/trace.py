@@ -72,6 +72,8 @@ KINDS: dict[str, str] = {
     "engine.restarted": "value=postings recovered from the Store and queued again",
     "engine.gap_filled": "value=objects the sweep found that the engine had never heard of",
     "billing.listed": "code=what was listed (customers, invoices, charges), value=how many",
+    "engine.circuit": "code=open|half_open|closed (the ERP circuit breaker's new state), "
+    "value=failures in a row",
     "engine.inflight": "object_id=external id, ref_id=source, code=document type (at cut-off)",
     "erp.call": "object_id=external id, code=HTTP status or ERP error code, value=latency s",
     "erp.document": "object_id=ERP internal id, ref_id=source, parent_id=applied-to external id, "

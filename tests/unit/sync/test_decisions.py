@@ -167,3 +167,32 @@ def test_invoice_states_are_ranked_draft_open_uncollectible_then_final() -> None
 )
 def test_age_buckets_are_closed_on_the_left(age_s: float, bucket: str) -> None:
     assert age_bucket(age_s) == bucket
+
+
+# -- circuit breaker -------------------------------------------------------------------------------
+
+from rehearse.sync.decisions import Breaker, breaker_admits, breaker_after  # noqa: E402
+
+
+def test_a_closed_breaker_admits_and_opens_after_enough_failures_in_a_row():
+    breaker = Breaker()
+    for _ in range(4):
+        breaker = breaker_after(breaker, True, 100.0, failures_max=5, cooldown_s=30.0)
+        assert breaker_admits(breaker, 100.0) == (breaker, 0.0)
+    breaker = breaker_after(breaker, True, 100.0, failures_max=5, cooldown_s=30.0)
+    assert breaker == Breaker("open", 5, 130.0)
+    assert breaker_admits(breaker, 110.0) == (breaker, 20.0)
+
+
+def test_a_success_resets_the_count():
+    breaker = breaker_after(Breaker("closed", 4), False, 0.0, failures_max=5, cooldown_s=30.0)
+    assert breaker == Breaker()
+
+
+def test_after_the_cooldown_one_probe_goes_and_decides():
+    opened = Breaker("open", 5, 130.0)
+    probing, wait_s = breaker_admits(opened, 130.0)
+    assert probing.state == "half_open" and wait_s == 0.0
+    assert breaker_admits(probing, 131.0) == (probing, 1.0)  # the others wait for the probe
+    assert breaker_after(probing, True, 131.0, failures_max=5, cooldown_s=30.0) == Breaker("open", 6, 161.0)
+    assert breaker_after(probing, False, 131.0, failures_max=5, cooldown_s=30.0) == Breaker()
