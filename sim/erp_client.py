@@ -58,6 +58,7 @@ class InProcessErpClient:
         try:
             latency_s = await self._wait_latency()
             self._server_error(key, latency_s)
+            self._lock_conflict(document, key, latency_s)
             response = self.erp.post(document, runtime.now(), started_s)
         finally:
             self.erp.end_request()
@@ -145,6 +146,17 @@ class InProcessErpClient:
                                 value=latency_s)
                 code = "SERVICE_UNAVAILABLE" if fault.status == 503 else "UNEXPECTED_ERROR"
                 raise ErpError(fault.status, code, f"injected: ERP answered {fault.status}", None)
+
+    def _lock_conflict(self, document: ErpDocument, key: str, latency_s: float) -> None:
+        if document.doc_type not in ("payment", "void", "writeoff"):
+            return  # only records that change an existing invoice can meet a changed one
+        for fault in self.faults.active("lock_conflict", self.runtime.now()):
+            if self.rng.random() < fault.probability:
+                self._injected(fault, key)
+                self.trace.emit(self.runtime.now(), "erp.call", object_id=key, code="RCRD_HAS_BEEN_CHANGED",
+                                value=latency_s)
+                raise ErpError(409, "RCRD_HAS_BEEN_CHANGED",
+                               "injected: the invoice was changed since the request started", None)
 
     async def _maybe_lose_reply(self, key: str) -> None:
         for fault in self.faults.active("reply_lost", self.runtime.now()):

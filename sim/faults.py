@@ -11,7 +11,7 @@ Families:
 
 - call faults, on calls into a system (today: the ERP, the one system the engine calls):
   ``latency``, ``degradation``, ``server_error``, ``throttle``, ``connect_timeout``,
-  ``reply_lost``, ``outage``, ``maintenance``, ``concurrency_cap``;
+  ``reply_lost``, ``outage``, ``maintenance``, ``lock_conflict``, ``concurrency_cap``;
 - delivery faults, on webhooks from billing and payments: ``webhook_duplicate``,
   ``webhook_delay``, ``webhook_drop``, ``receiver_down``;
 - process faults: ``engine_crash`` (the engine dies and restarts from its Store).
@@ -211,6 +211,14 @@ class Maintenance(_CallFault):
     window: Window
 
 
+class LockConflict(_CallFault):
+    """A share of payments, voids and write-offs meet a record changed under them: 409
+    RCRD_HAS_BEEN_CHANGED (an optimistic-lock conflict), nothing applied."""
+
+    kind: Literal["lock_conflict"]
+    probability: Probability
+
+
 class ConcurrencyCap(_CallFault):
     """The account's concurrency limit drops to `limit` during the window."""
 
@@ -285,7 +293,7 @@ class ReceiverDown(_DeliveryFault):
 
 Fault = Annotated[
     Union[Latency, Degradation, ServerError, Throttle, ConnectTimeout, ReplyLost, Outage, Maintenance,
-          ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown, EngineCrash],
+          LockConflict, ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown, EngineCrash],
     Field(discriminator="kind"),
 ]
 
