@@ -6,7 +6,53 @@ import polars as pl
 
 from rehearse.reports.frame import KindFrames
 
-__all__ = ["fault_table"]
+__all__ = ["fault_table", "fault_windows", "recovery_table"]
+
+
+def fault_windows(frames: KindFrames) -> pl.DataFrame:
+    """The run's fault windows: ``kind``, ``name``, ``start_t_s``, ``end_t_s``, in time order."""
+    return (
+        frames.get("fault.window")
+        .select(pl.col("code").alias("kind"), pl.col("detail").alias("name"),
+                pl.col("t_s").alias("start_t_s"), pl.col("value").alias("end_t_s"))
+        .sort("start_t_s", "kind")
+    )
+
+
+def recovery_table(windows: pl.DataFrame, backlog: pl.DataFrame) -> list[dict]:
+    """How long after each fault window the backlog took to get back to where it was when the
+    window opened.
+
+    Parameters
+    ----------
+    windows
+        `fault_windows` output.
+    backlog
+        `rehearse.reports.latency.backlog_series` output (invoices and payments waiting).
+
+    Returns
+    -------
+    list of dict
+        Per window: ``kind``, ``start_t_s``, ``end_t_s``, ``backlog_at_start``, ``backlog_peak``
+        and ``recovery_s`` (from the window's end to the first sample at or below the starting
+        backlog; None when that never happened before the cut-off).
+    """
+    if windows.height == 0 or backlog.height == 0:
+        return []
+    waiting = backlog.select("t_s", (pl.col("invoices_waiting") + pl.col("payments_waiting")).alias("waiting"))
+    rows = []
+    for window in windows.iter_rows(named=True):
+        before = waiting.filter(pl.col("t_s") <= window["start_t_s"])
+        level = int(before["waiting"][-1]) if before.height else 0
+        during = waiting.filter(pl.col("t_s").is_between(window["start_t_s"], window["end_t_s"]))
+        peak = int(during["waiting"].max()) if during.height else level
+        back = waiting.filter((pl.col("t_s") >= window["end_t_s"]) & (pl.col("waiting") <= level))
+        rows.append({
+            "kind": window["kind"], "start_t_s": window["start_t_s"], "end_t_s": window["end_t_s"],
+            "backlog_at_start": level, "backlog_peak": peak,
+            "recovery_s": float(back["t_s"][0] - window["end_t_s"]) if back.height else None,
+        })
+    return rows
 
 
 def fault_table(frames: KindFrames) -> list[dict]:

@@ -32,6 +32,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "engine.rerouted": ("object_id",),
     "erp.call": ("code",),
     "fault.injected": ("object_id", "code", "detail"),
+    "fault.window": ("code", "detail", "value"),
     "erp.document": (
         "object_id",
         "ref_id",

@@ -18,6 +18,7 @@ import polars as pl
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.gates import GATES
 from rehearse.reports.latency import FLOWS, backlog_series, latency_samples
+from rehearse.reports.faults import fault_windows
 from rehearse.reports.plots import backlog_png, latency_png
 from rehearse.reports.reconcile import invoice_table, payment_table
 
@@ -248,7 +249,8 @@ def _resilience(metrics: Mapping, frames: KindFrames) -> str:
     )
     span_s = max(frames.cutoff_t_s - frames.start_t_s, 0.0)
     step_s = max(span_s / BACKLOG_POINTS, BACKLOG_STEP_S_MIN)
-    backlog = _image(backlog_png(backlog_series(frames, step_s), frames.start_t_s), "ERP backlog")
+    backlog = _image(backlog_png(backlog_series(frames, step_s), frames.start_t_s, fault_windows(frames)),
+                     "ERP backlog")
     return (
         f"<h2>Resilience</h2>\n{_table(('metric', 'value'), scalars)}\n{calls}\n{ages}\n{reasons}\n"
         f"<h3>ERP backlog over virtual time</h3>\n{backlog}"
@@ -299,8 +301,19 @@ def _faults(metrics: Mapping) -> str:
     ]
     if not rows:
         return "<h2>Faults</h2>\n<p>No fault was injected.</p>"
+    recovery = [
+        (row["kind"], _utc(row["start_t_s"]), _utc(row["end_t_s"]), row["backlog_at_start"],
+         row["backlog_peak"], row["recovery_s"])
+        for row in metrics.get("recovery", [])
+    ]
+    recovery_table = (
+        "<h3>Recovery after each fault window</h3>\n" + _table(
+            ("kind", "from", "to", "backlog at start", "backlog peak", "recovery, seconds"), recovery)
+        if recovery else ""
+    )
     return "<h2>Faults</h2>\n" + _table(
-        ("kind", "injected", "affected ids", "of them postings", "posted in the end", "first", "last"), rows)
+        ("kind", "injected", "affected ids", "of them postings", "posted in the end", "first", "last"), rows
+    ) + recovery_table
 
 
 def write_report(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> Path:

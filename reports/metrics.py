@@ -10,11 +10,11 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from rehearse.reports.faults import fault_table
+from rehearse.reports.faults import fault_table, fault_windows, recovery_table
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.gates import evaluate_gates
 from rehearse.reports.invariants import check_invariants
-from rehearse.reports.latency import latency_samples, latency_stats
+from rehearse.reports.latency import backlog_series, latency_samples, latency_stats
 from rehearse.reports.phases import phase_metrics
 from rehearse.reports.reconcile import accuracy_by_group, invoice_table, payment_table, summarise
 from rehearse.reports.resilience import resilience_metrics
@@ -60,6 +60,16 @@ def _reconciliation(frames: KindFrames) -> dict:
     }
 
 
+RECOVERY_STEP_S = 60.0  # backlog sampling for recovery times: a minute of virtual time
+
+
+def _recovery(frames: KindFrames) -> list[dict]:
+    windows = fault_windows(frames)
+    if windows.height == 0:
+        return []
+    return recovery_table(windows, backlog_series(frames, RECOVERY_STEP_S))
+
+
 def compute_metrics(
     trace: pl.DataFrame,
     *,
@@ -88,7 +98,8 @@ def compute_metrics(
         (the minimum over ``accuracy_by_group``), ``invariants``, ``invariants_failed``),
         ``safety`` and ``liveness`` (see `rehearse.reports.phases`),
         ``latency_s`` (``invoice_to_erp``, ``payment_to_erp``, ``by_entity``), ``resilience``,
-        ``faults`` (per injected fault kind, see `rehearse.reports.faults`) and
+        ``faults`` (per injected fault kind, see `rehearse.reports.faults`), ``recovery`` (per
+        fault window, the time the backlog took to get back to its level at the window's start) and
         ``counts`` (rows per kind). See `rehearse.reports.reconcile`, `.invariants`, `.latency` and
         `.resilience` for each definition.
 
@@ -108,6 +119,7 @@ def compute_metrics(
             "latency_s": latency_stats(latency_samples(frames)),
             "resilience": resilience_metrics(frames),
             "faults": fault_table(frames),
+            "recovery": _recovery(frames),
             "counts": frames.counts.to_dicts(),
         }
     )

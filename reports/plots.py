@@ -90,7 +90,7 @@ def latency_png(samples: pl.DataFrame) -> bytes:
     return _render(draw)
 
 
-def backlog_png(backlog: pl.DataFrame, start_t_s: float) -> bytes:
+def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame | None = None) -> bytes:
     """Invoices and payments waiting for the ERP over virtual time.
 
     Parameters
@@ -99,6 +99,8 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float) -> bytes:
         `rehearse.reports.latency.backlog_series` output.
     start_t_s
         The time shown as hour 0.
+    windows
+        Fault windows to shade (`rehearse.reports.faults.fault_windows`), or None.
 
     Returns
     -------
@@ -116,5 +118,12 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float) -> bytes:
         axes.grid(True, alpha=0.3)
         axes.legend(loc="upper right")
         axes.set_title("ERP backlog")
+        if windows is not None:
+            for row in windows.iter_rows(named=True):
+                axes.axvspan((row["start_t_s"] - start_t_s) / SECONDS_PER_HOUR,
+                             (row["end_t_s"] - start_t_s) / SECONDS_PER_HOUR, color="tab:red", alpha=0.12)
+            if windows.height:
+                axes.text(0.01, 0.97, "shaded: fault windows", transform=axes.transAxes, va="top",
+                          fontsize=8, color="tab:red")
 
     return _render(draw)

@@ -93,6 +93,17 @@ class Window(_Value):
             return True
         return (t_s - start_s) % self.every_s < self.duration_s
 
+    def occurrences(self, until_s: float) -> list[tuple[float, float]]:
+        """Every active stretch (start, end) that begins before `until_s`."""
+        if self.every_s is None:
+            return [(self.start_s, self.end_s)] if self.start_s < until_s else []
+        stretches = []
+        start_s = self.start_s
+        while start_s < min(until_s, self.end_s):
+            stretches.append((start_s, min(start_s + self.duration_s, self.end_s)))
+            start_s += self.every_s
+        return stretches
+
     def remaining_s(self, t_s: float) -> float:
         """Seconds from `t_s` until the active stretch that contains it ends (0 when inactive)."""
         if not self.active(t_s):

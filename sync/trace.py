@@ -32,6 +32,7 @@ COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
 KINDS: dict[str, str] = {
     "fault.injected": "object_id=what it hit (external id of an ERP call, object of a webhook, "
     "'engine'), code=fault kind, detail=fault name",
+    "fault.window": "t_s=window start, value=window end (s), code=fault kind, detail=fault name",
     "run.start": "code=scenario name, detail=resolved parameters (JSON), value=seed",
     "run.healed": "t_s=end of the traffic window: faults stop, the liveness phase begins",
     "run.end": "t_s=cut-off, code=drained|drain_limit",

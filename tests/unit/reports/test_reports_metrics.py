@@ -58,6 +58,7 @@ def test_top_level_keys_and_run_identity():
         "latency_s",
         "resilience",
         "faults",
+        "recovery",
         "counts",
     ]
     assert (metrics["scenario"], metrics["seed"], metrics["pattern"]) == ("s", 7, "event")

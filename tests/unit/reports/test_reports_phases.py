@@ -62,3 +62,23 @@ def test_the_fault_table_counts_what_each_kind_hit_and_what_got_through():
         {"kind": "webhook_drop", "injected": 1, "affected": 1, "affected_postings": 0, "recovered": 0,
          "first_t_s": 2300.0, "last_t_s": 2300.0},
     ]
+
+
+def test_recovery_is_measured_from_each_window_end_back_to_the_starting_backlog():
+    import polars as pl
+
+    from rehearse.reports.faults import recovery_table
+
+    windows = pl.DataFrame({"kind": ["outage"], "name": [""], "start_t_s": [100.0], "end_t_s": [300.0]})
+    backlog = pl.DataFrame({
+        "t_s": [0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0],
+        "invoices_waiting": [2, 2, 9, 12, 6, 2, 1],
+        "payments_waiting": [0, 0, 1, 1, 1, 0, 0],
+    })
+    assert recovery_table(windows, backlog) == [{
+        "kind": "outage", "start_t_s": 100.0, "end_t_s": 300.0, "backlog_at_start": 2, "backlog_peak": 13,
+        "recovery_s": 200.0,
+    }]
+    never = backlog.with_columns(pl.lit(50).alias("payments_waiting").cast(pl.Int64)).with_columns(
+        pl.when(pl.col("t_s") <= 100.0).then(0).otherwise(50).alias("payments_waiting"))
+    assert recovery_table(windows, never)[0]["recovery_s"] is None

@@ -75,3 +75,10 @@ def test_extends_cycles_and_unknown_bases_are_rejected(tmp_path):
     with pytest.raises(ScenarioError) as raised:
         load(str(tmp_path / "c.toml"))
     assert "c.toml: extends: nowhere" in raised.value.messages[0]
+
+
+def test_window_occurrences_cover_the_run_and_stop_at_its_end():
+    recurring = Window(start="2026-02-01T02:00:00Z", every_s=86400.0, duration_s=1800.0)
+    assert recurring.occurrences(T0 + 2 * 86400.0) == [(T0, T0 + 1800.0), (T0 + 86400.0, T0 + 88200.0)]
+    once = Window(start="2026-02-01T02:00:00Z", end="2026-02-01T03:00:00Z")
+    assert once.occurrences(T0 + 1) == [(T0, T0 + 3600.0)] and once.occurrences(T0) == []
