@@ -58,7 +58,7 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) ->
     try:
         with tempfile.TemporaryDirectory(prefix="rehearse-trace-") as spill_dir:
             trace = TraceRecorder(Path(spill_dir))
-            cutoff_s, drained = _simulate(scenario, seed, trace, progress)
+            cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir))
             gc.collect()  # the world is gone: free it before the whole trace is loaded
             return Simulation(trace.frame(), cutoff_s, drained)
     finally:
@@ -66,13 +66,14 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) ->
             gc.enable()
 
 
-def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Progress | None) -> tuple[float, bool]:
+def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Progress | None,
+              work_dir: Path | None = None) -> tuple[float, bool]:
     start_s = scenario.run.start_s
     env = simpy.Environment(initial_time=start_s)
     runtime = SimPyRuntime(env)
     trace.emit(start_s, "run.start", code=scenario.name, value=float(seed),
                detail=json.dumps(resolved_parameters(scenario, seed), sort_keys=True))
-    world = World(scenario, seed, runtime, trace)
+    world = World(scenario, seed, runtime, trace, work_dir)
     world.start()
     window_end_s = world.window_end_s
     drain_end_s = window_end_s + scenario.run.drain_limit_days * 86400.0
@@ -95,6 +96,7 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
         trace.emit(cutoff_s, "engine.inflight", object_id=document.external_id, ref_id=document.source_id,
                    code=document.doc_type, detail=posting.state)
     trace.emit(cutoff_s, "run.end", code="drained" if drained else "drain_limit")
+    world.engine.store.close()
     return cutoff_s, drained
 
 

@@ -198,6 +198,7 @@ class EngineSection(_Section):
     period_routing: bool = True
     respect_retry_after: bool = True
     durable_store: bool = True
+    store: Literal["memory", "sqlite"] = "memory"  # sqlite: written through to a file, re-read on restart
     circuit_breaker: bool = True
     breaker_failures_max: Annotated[int, Field(ge=1)] = 5
     breaker_cooldown_s: Positive = 30.0

@@ -3,7 +3,9 @@ together on one runtime. A world is a pure function of (scenario, seed, runtime'
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rehearse.fakes.billing import Billing, BillingSettings
@@ -25,6 +27,7 @@ from rehearse.sync.decisions import RetryPolicy
 from rehearse.sync.model import Price, parse_utc
 from rehearse.sync.orchestrated import EngineSettings, OrchestratedEngine
 from rehearse.sync.ports import Runtime
+from rehearse.sync.sqlite_store import SqliteStore
 from rehearse.sync.store import MemoryStore
 
 
@@ -52,7 +55,7 @@ def engine_settings(scenario: Scenario) -> EngineSettings:
 class World:
     """Everything one run needs, on one runtime and one trace."""
 
-    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace) -> None:
+    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.runtime = runtime
@@ -75,7 +78,12 @@ class World:
             latency=LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency")),
             rng=stream(seed, "faults/erp"), trace=trace, faults=self.faults,
         )
-        self.store = MemoryStore()
+        if scenario.engine.store == "sqlite":
+            work_dir = work_dir or Path(tempfile.mkdtemp(prefix="rehearse-store-"))
+            # Commit every change, no fsync: it survives the process crashes the simulation makes.
+            self.store: MemoryStore = SqliteStore(work_dir / "engine-store.sqlite3", synchronous="OFF")
+        else:
+            self.store = MemoryStore()
         self.engine = OrchestratedEngine(runtime=runtime, erp=self.erp_client, store=self.store, trace=trace,
                                          random=stream(seed, "engine"), settings=engine_settings(scenario))
         billing = scenario.billing

@@ -110,8 +110,7 @@ class OrchestratedEngine:
     def restart(self) -> None:
         """Start again from the Store: every posting that was queued, in flight or waiting to retry
         is queued again (in flight ones may have been applied: idempotent posting finds them)."""
-        if not self.settings.durable_store:
-            self.store = type(self.store)()
+        self.store = self.store.reopen() if self.settings.durable_store else self.store.fresh()
         self.up = True
         self.start()
         recovered = 0
@@ -128,12 +127,9 @@ class OrchestratedEngine:
         now = self.runtime.now()
         emit = self.trace.emit
         data = event.data
-        if self.settings.dedupe:
-            seen = self.store.seen_event_ids
-            if event.id in seen:
-                emit(now, "engine.duplicate_dropped", object_id=event.id, ref_id=data.id, code=event.type)
-                return True
-            seen.add(event.id)
+        if self.settings.dedupe and not self.store.mark_seen(event.id):
+            emit(now, "engine.duplicate_dropped", object_id=event.id, ref_id=data.id, code=event.type)
+            return True
         # Exactly one trace record per delivery: dropped as a duplicate, ignored, stale, or received.
         kind = event.type
         if kind in rules.INVOICE_EVENT_TYPES:
@@ -158,7 +154,7 @@ class OrchestratedEngine:
         if not decisions.is_newer(ranks.get(invoice.id), rank):
             return False
         planned = invoice.id in self.store.postings
-        ranks[invoice.id] = rank
+        self.store.set_rank(invoice.id, rank)
         if not planned or invoice.status in ("void", "uncollectible"):
             for document in rules.invoice_documents(invoice, event_s):
                 self._submit(document, now)
@@ -196,7 +192,7 @@ class OrchestratedEngine:
     def _submit(self, document, now: float) -> None:
         postings = self.store.postings
         key = document.external_id
-        posting = Posting(document, QUEUED, now)
+        posting = Posting(key, document, QUEUED, now)
         if key in postings:
             if self.settings.dedupe:
                 return  # planned already: at most one document per external id
@@ -207,6 +203,7 @@ class OrchestratedEngine:
         parent = document.parent_id
         if self.settings.dependency_hold and parent and not self.store.is_posted(parent):
             posting.state = HELD
+            self.store.save(posting)
             self.store.waiting.setdefault(parent, []).append(posting)
             self.trace.emit(now, "engine.held", object_id=key, parent_id=parent, code=document.doc_type)
             return
@@ -214,6 +211,7 @@ class OrchestratedEngine:
 
     def _enqueue(self, posting: Posting, now: float) -> None:
         posting.state = QUEUED
+        self.store.save(posting)
         document = posting.document
         self.trace.emit(now, "engine.queued", object_id=document.external_id, ref_id=document.source_id,
                         code=document.doc_type)
@@ -260,6 +258,7 @@ class OrchestratedEngine:
                     self._hold(posting, wait_s)  # the circuit is open: no call, no attempt spent
                     return 0.0
             posting.attempts += 1
+            self.store.save(posting)
             key = posting.document.external_id
             try:
                 internal_id = await self._call(self.erp.post(document))
@@ -317,6 +316,7 @@ class OrchestratedEngine:
 
     def _hold(self, posting: Posting, wait_s: float) -> None:
         posting.state = RETRY_WAIT
+        self.store.save(posting)
         self.retry_waiting += 1
         self.runtime.call_later(wait_s, self._requeue, posting, self.generation)
 
@@ -351,6 +351,7 @@ class OrchestratedEngine:
         routed = next_period(document.posting_period)
         posting.document = document._replace(posting_period=routed)
         posting.late = True
+        self.store.save(posting)
         self.trace.emit(self.runtime.now(), "engine.rerouted", object_id=document.external_id,
                         ref_id=document.source_id, period=routed, detail=document.posting_period)
 
@@ -361,6 +362,7 @@ class OrchestratedEngine:
             return
         delay_s = decisions.retry_delay_s(self.settings.retry, posting.attempts, self.random.random(), retry_after_s)
         posting.state = RETRY_WAIT
+        self.store.save(posting)
         self.retry_waiting += 1
         self.trace.emit(self.runtime.now(), "engine.retry", object_id=posting.document.external_id,
                         code=code, value=delay_s)
@@ -381,6 +383,7 @@ class OrchestratedEngine:
         self.trace.emit(now, "engine.posted", object_id=key, ref_id=document.source_id,
                         code=document.doc_type, value=float(posting.attempts))
         posting.document = None  # done with: the ERP has it, and a run holds millions of postings
+        self.store.save(posting)
         children = self.store.waiting.pop(key, None)
         if children:
             for child in children:
@@ -391,8 +394,8 @@ class OrchestratedEngine:
         posting.state = EXCEPTION
         document = posting.document
         owner = EXCEPTION_OWNERS.get(reason, EXCEPTION_OWNERS["permanent"])
-        self.store.exceptions[document.external_id] = ExceptionRecord(
-            document.external_id, reason, owner, now, detail)
+        self.store.save(posting)
+        self.store.open_exception(ExceptionRecord(document.external_id, reason, owner, now, detail))
         self.trace.emit(now, "engine.exception_opened", object_id=document.external_id,
                         ref_id=document.source_id, code=reason, detail=owner)
 
@@ -401,7 +404,7 @@ class OrchestratedEngine:
     def replay(self, external_id: str, resolution: str = "replayed") -> bool:
         """A person resolved an exception: post it again from scratch (into the next period when it
         was parked for a closed one). Returns False when there is no such open exception."""
-        record = self.store.exceptions.pop(external_id, None)
+        record = self.store.close_exception(external_id)
         posting = self.store.postings.get(external_id)
         if record is None or posting is None or posting.state != EXCEPTION:
             return False

@@ -22,9 +22,10 @@ class Posting:
     """One ERP document's journey through the engine. Once posted, only its state, attempts and
     internal id are kept (`document` becomes None)."""
 
-    __slots__ = ("document", "state", "attempts", "internal_id", "queued_s", "late")
+    __slots__ = ("key", "document", "state", "attempts", "internal_id", "queued_s", "late")
 
-    def __init__(self, document: ErpDocument | None, state: str, queued_s: float) -> None:
+    def __init__(self, key: str, document: ErpDocument | None, state: str, queued_s: float) -> None:
+        self.key = key
         self.document = document
         self.state = state
         self.attempts = 0
@@ -47,7 +48,12 @@ class ExceptionRecord:
 
 
 class MemoryStore:
-    """All engine state in dicts. Iteration is in insertion order, which is deterministic."""
+    """All engine state in dicts. Iteration is in insertion order, which is deterministic.
+
+    The engine reads the dicts directly and reports every change through the methods below
+    (`mark_seen`, `set_rank`, `save`, `open_exception`, `close_exception`); here they only update
+    the dicts, a durable store also writes them down (`rehearse.sync.sqlite_store`). `waiting` is
+    derived state: the held postings, by the parent they wait for."""
 
     __slots__ = ("seen_event_ids", "object_ranks", "postings", "waiting", "exceptions")
 
@@ -60,9 +66,45 @@ class MemoryStore:
 
     def mark_posted_before(self, document: ErpDocument, internal_id: str) -> None:
         """Record a document posted before this engine run began (an existing book)."""
-        posting = Posting(None, POSTED, document.tran_date_s)
+        posting = Posting(document.external_id, None, POSTED, document.tran_date_s)
         posting.internal_id = internal_id
         self.postings[document.external_id] = posting
+        self.save(posting)
+
+    def reopen(self) -> MemoryStore:
+        """What a restarted engine finds. In the simulation these dicts stand for a durable store
+        whose every change was committed, so it finds them all."""
+        return self
+
+    def fresh(self) -> MemoryStore:
+        """An empty store that keeps nothing across a crash (the engine without a durable store)."""
+        return MemoryStore()
+
+    def mark_seen(self, event_id: str) -> bool:
+        """Remember an event id; False when it was seen before."""
+        seen = self.seen_event_ids
+        if event_id in seen:
+            return False
+        seen.add(event_id)
+        return True
+
+    def set_rank(self, object_id: str, rank: int) -> None:
+        """The latest state rank known for a source object."""
+        self.object_ranks[object_id] = rank
+
+    def save(self, posting: Posting) -> None:
+        """A posting was planned or changed (its dict entry is the object itself)."""
+
+    def open_exception(self, record: ExceptionRecord) -> None:
+        """Park a posting in the exception queue."""
+        self.exceptions[record.external_id] = record
+
+    def close(self) -> None:
+        """Release what the store holds open (nothing, in memory)."""
+
+    def close_exception(self, external_id: str) -> ExceptionRecord | None:
+        """Take a posting out of the exception queue (resolved by a person)."""
+        return self.exceptions.pop(external_id, None)
 
     def is_posted(self, external_id: str) -> bool:
         """Whether the document with this external id is known to be in the ERP."""

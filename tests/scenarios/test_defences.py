@@ -81,3 +81,11 @@ def test_a_duplicate_is_caught_as_it_happens_in_the_safety_phase():
     first = metrics["safety"]["first_violation"]
     assert first["id"] == "I13" and first["t_s"] < metrics["liveness"]["healed_t_s"]
     assert metrics["reconciliation"]["duplicated"] > 0  # and the cut-off agrees
+
+
+def test_an_engine_crash_with_the_sqlite_store_recovers_from_the_file():
+    scenario, _ = load("engine-crash", ['engine.store="sqlite"'])
+    result = runner.run(scenario, scenario.run.seed)
+    assert result.trace.filter(kind="engine.restarted")["value"].sum() > 0
+    recon = result.metrics["reconciliation"]
+    assert recon["missing"] == recon["duplicated"] == 0 and result.metrics["passed"]
