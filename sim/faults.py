@@ -14,6 +14,8 @@ Families:
   ``reply_lost``, ``outage``, ``maintenance``, ``lock_conflict``, ``concurrency_cap``;
 - delivery faults, on webhooks from billing and payments: ``webhook_duplicate``,
   ``webhook_delay``, ``webhook_drop``, ``receiver_down``;
+- domain faults: ``missing_subsidiary`` (master data missing in the ERP; also ``lock_conflict``
+  above, and the scenario's period closes and payment declines);
 - process faults: ``engine_crash`` (the engine dies and restarts from its Store).
 """
 
@@ -260,6 +262,16 @@ class EngineCrash(_Fault):
         return self
 
 
+class MissingSubsidiary(_Fault):
+    """Master data missing in the ERP: `entity` has not been set up there, so its customers (and
+    everything that depends on them) are refused until a person sets it up from the exception
+    queue (`[operator]`)."""
+
+    system: Literal["erp"] = "erp"
+    kind: Literal["missing_subsidiary"]
+    entity: Annotated[str, Field(min_length=1)]
+
+
 class _DeliveryFault(_Fault):
     system: Literal["billing"] = "billing"
 
@@ -304,14 +316,16 @@ class ReceiverDown(_DeliveryFault):
 
 Fault = Annotated[
     Union[Latency, Degradation, ServerError, Throttle, ConnectTimeout, ReplyLost, Outage, Maintenance,
-          LockConflict, ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown, EngineCrash],
+          LockConflict, ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown, EngineCrash,
+          MissingSubsidiary],
     Field(discriminator="kind"),
 ]
 
 # kind -> (family, one-line description), for the README and `rehearse faults`.
 CATALOGUE: dict[str, tuple[str, str]] = {
     model.model_fields["kind"].annotation.__args__[0]: (
-        "call" if issubclass(model, _CallFault) else "delivery" if issubclass(model, _DeliveryFault) else "process",
+        "domain" if model in (MissingSubsidiary, LockConflict) else "call" if issubclass(model, _CallFault)
+        else "delivery" if issubclass(model, _DeliveryFault) else "process",
         " ".join((model.__doc__ or "").split()),
     )
     for model in Fault.__origin__.__args__  # type: ignore[attr-defined]

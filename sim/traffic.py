@@ -41,6 +41,16 @@ class Traffic:
         for entity in scenario.entities:
             total += entity.share
             self._entity_cumulative.append((total, entity))
+        # The existing book was synced before the run, so it only has customers in subsidiaries the
+        # ERP knows; a subsidiary missing there gets customers from new deals only.
+        missing = {fault.entity for fault in world.faults.of("missing_subsidiary")}
+        book_entities = [e for e in scenario.entities if e.id not in missing] or list(scenario.entities)
+        book_total = sum(e.share for e in book_entities)
+        self._book_cumulative = []
+        running = 0.0
+        for entity in book_entities:
+            running += entity.share / book_total
+            self._book_cumulative.append((running, entity))
         self._renewals: list[tuple[float, int, str]] = []  # (due_s, tie-breaker, subscription id)
         self._renewal_seq = 0
         self.customer_count = 0
@@ -51,16 +61,16 @@ class Traffic:
 
     # -- the book --------------------------------------------------------------------------------
 
-    def _entity(self, u: float):
-        for bound, entity in self._entity_cumulative:
+    def _entity(self, u: float, cumulative):
+        for bound, entity in cumulative:
             if u < bound:
                 return entity
-        return self._entity_cumulative[-1][1]
+        return cumulative[-1][1]
 
-    def _new_customer(self, now_s: float) -> Customer:
+    def _new_customer(self, now_s: float, book: bool = False) -> Customer:
         self.customer_count += 1
         index = self.customer_count
-        entity = self._entity(self.rng.random())
+        entity = self._entity(self.rng.random(), self._book_cumulative if book else self._entity_cumulative)
         country = entity.countries[int(self.rng.random() * len(entity.countries))]
         name, email, address = self.identities.identity(index, country)
         return Customer(f"cus_{index}", entity.id, entity.currency, name, email, address, now_s)
@@ -82,7 +92,7 @@ class Traffic:
         rng = self.rng
         window_end_s = world.window_end_s
         for _ in range(traffic.subscriptions):
-            customer = self._new_customer(start_s - 86400.0 * 400)
+            customer = self._new_customer(start_s - 86400.0 * 400, book=True)
             annual = rng.random() < traffic.annual_share
             plan = self._plan("year" if annual else "month")
             anchored_first = rng.random() < traffic.anchor_first_share

@@ -70,7 +70,8 @@ class World:
         # Faults act in the safety phase (the traffic window) and are healed for the liveness phase.
         self.faults = FaultPlan(scenario.faults, heal_s=self.window_end_s)
         self.safety = SafetyMonitor(trace)
-        self.erp = Erp(entities={e.id: e.currency for e in scenario.entities},
+        self._missing_entities = {fault.entity for fault in self.faults.of("missing_subsidiary")}
+        self.erp = Erp(entities={e.id: e.currency for e in scenario.entities if e.id not in self._missing_entities},
                        concurrency_limit=erp_settings.concurrency_limit, trace=self.safety,
                        retry_after_s=erp_settings.retry_after_s)
         self.erp_client = InProcessErpClient(
@@ -155,9 +156,20 @@ class World:
             due = [key for key, record in self.engine.store.exceptions.items()
                    if now - record.opened_s >= operator.resolve_after_s
                    and replays.get(key, 0) < operator.replays_max]
+            if due:
+                self._fix_master_data()
             for key in due:
                 if self.engine.replay(key):
                     replays[key] = replays.get(key, 0) + 1
+
+    def _fix_master_data(self) -> None:
+        """What the person working the queue fixes before replaying: subsidiaries not set up."""
+        for entity in self.scenario.entities:
+            if entity.id in self._missing_entities:
+                self.erp.add_entity(entity.id, entity.currency)
+                self.trace.emit(self.runtime.now(), "operator.fixed", object_id=entity.id,
+                                code="missing_subsidiary")
+        self._missing_entities = set()
 
     def _operator_pending(self) -> bool:
         """Exceptions the operator will still replay."""

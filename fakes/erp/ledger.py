@@ -159,6 +159,11 @@ class Erp:
             raise IllegalTransition("erp_concurrency", "idle", "end_request")
         self._in_flight -= 1
 
+    def add_entity(self, entity: str, currency: str) -> None:
+        """Set up a subsidiary (an administrator fixing master data)."""
+        self._entities[entity] = currency
+        self._periods.add_entity(entity)
+
     @property
     def concurrency_limit(self) -> int:
         """The account-wide cap on requests in flight."""

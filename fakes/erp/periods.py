@@ -31,6 +31,10 @@ class PeriodBook:
         self._entity_ids = frozenset(entity_ids)
         self._closed_entities_by_period: dict[str, set[str]] = {}
 
+    def add_entity(self, entity: str) -> None:
+        """A subsidiary set up after the book was opened."""
+        self._entity_ids = self._entity_ids | {entity}
+
     def close(self, entity: str, period: str) -> bool:
         """Close `period` for `entity` (or all, ``"*"``); returns whether anything changed.
 

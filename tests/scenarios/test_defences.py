@@ -14,7 +14,7 @@ def _value(metrics: dict, path: str):
 
 
 FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
-                   "period-close", "engine-crash", "receiver-down-long"]
+                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data"]
 
 # (scenario, the defence switched off, the gate that must fail, the metric that explains it)
 WEAKENED = [
@@ -31,6 +31,7 @@ WEAKENED = [
     ("period-close", "engine.period_routing=false", "failed_posting_rate_max", "resilience.exceptions_opened"),
     ("engine-crash", "engine.durable_store=false", "missing_max", "reconciliation.missing"),
     ("receiver-down-long", "engine.gap_fill=false", "converged_min", "reconciliation.missing"),
+    ("missing-master-data", "operator.enabled=false", "exceptions_open_max", "resilience.exceptions_open"),
 ]
 
 

@@ -24,7 +24,7 @@ def test_a_recurring_window_repeats_and_reports_what_is_left():
 
 
 def test_every_catalogue_entry_has_a_family_and_a_description():
-    assert {family for family, _ in CATALOGUE.values()} == {"call", "delivery", "process"}
+    assert {family for family, _ in CATALOGUE.values()} == {"call", "delivery", "domain", "process"}
     assert all(description for _, description in CATALOGUE.values())
     assert {"maintenance", "reply_lost", "receiver_down", "engine_crash"} <= set(CATALOGUE)
 
