@@ -259,35 +259,14 @@ class OrchestratedEngine:
                     return 0.0
             posting.attempts += 1
             self.store.save(posting)
-            key = posting.document.external_id
             try:
                 internal_id = await self._call(self.erp.post(document))
             except ErpError as error:
                 self._outcome(failed=error.status >= 500)
-                decision = decisions.classify_erp_error(error.status, error.code)
-                if decision == decisions.DUPLICATE and settings.idempotent_posting:
-                    found = await self._resolve_by_lookup(posting)
-                    if found:
-                        return 0.0
-                    if found is None:  # the lookup failed, not the record: ask again later
-                        self._retry_later(posting, error.code, None, decisions.TRANSIENT)
-                        return 0.0
-                    self._open_exception(posting, "permanent", f"{error.code} but lookup found nothing")
-                    return 0.0
-                if decision == decisions.CLOSED_PERIOD and settings.period_routing:
-                    self._reroute(posting)
-                    continue
-                if decision == decisions.AMBIGUOUS and settings.lookup_before_retry:
-                    if await self._resolve_by_lookup(posting):
-                        return 0.0
-                if decision in (decisions.TRANSIENT, decisions.AMBIGUOUS, decisions.MISSING_REFERENCE):
-                    self._retry_later(posting, error.code, error.retry_after_s, decision)
-                    if error.status == 429 and settings.retry.respect_retry_after:
-                        return error.retry_after_s or 0.0
-                    return 0.0
-                reason = decision if decision in EXCEPTION_OWNERS else "permanent"
-                self._open_exception(posting, reason, f"{error.code}: {error.message}")
-                return 0.0
+                pause_s = await self._after_error(posting, error)
+                if pause_s is None:
+                    continue  # rerouted out of a closed period: post again at once
+                return pause_s
             except ErpTimeout:
                 self._outcome(failed=True)
                 if settings.lookup_before_retry and await self._resolve_by_lookup(posting):
@@ -301,6 +280,33 @@ class OrchestratedEngine:
             self._outcome(failed=False)
             self._mark_posted(posting, internal_id)
             return 0.0
+
+    async def _after_error(self, posting: Posting, error: ErpError) -> float | None:
+        """Act on an ERP error answer as `decisions.classify_erp_error` says. Returns how long the
+        worker should rest, or None to post again at once (after a reroute)."""
+        settings = self.settings
+        decision = decisions.classify_erp_error(error.status, error.code)
+        if decision == decisions.DUPLICATE and settings.idempotent_posting:
+            found = await self._resolve_by_lookup(posting)
+            if found is None:  # the lookup failed, not the record: ask again later
+                self._retry_later(posting, error.code, None, decisions.TRANSIENT)
+            elif not found:
+                self._open_exception(posting, "permanent", f"{error.code} but lookup found nothing")
+            return 0.0
+        if decision == decisions.CLOSED_PERIOD and settings.period_routing:
+            self._reroute(posting)
+            return None
+        if decision == decisions.AMBIGUOUS and settings.lookup_before_retry:
+            if await self._resolve_by_lookup(posting):
+                return 0.0
+        if decision in (decisions.TRANSIENT, decisions.AMBIGUOUS, decisions.MISSING_REFERENCE):
+            self._retry_later(posting, error.code, error.retry_after_s, decision)
+            if error.status == 429 and settings.retry.respect_retry_after:
+                return error.retry_after_s or 0.0
+            return 0.0
+        reason = decision if decision in EXCEPTION_OWNERS else "permanent"
+        self._open_exception(posting, reason, f"{error.code}: {error.message}")
+        return 0.0
 
     def _outcome(self, failed: bool) -> None:
         """Feed a call's outcome (unavailable or not) to the circuit breaker; trace its moves."""
