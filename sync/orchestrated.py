@@ -255,8 +255,10 @@ class OrchestratedEngine:
             if settings.circuit_breaker:
                 self.breaker, wait_s = decisions.breaker_admits(self.breaker, self.runtime.now())
                 if wait_s:
-                    self._hold(posting, wait_s)  # the circuit is open: no call, no attempt spent
-                    return 0.0
+                    # The circuit is open: no call, no attempt spent; the posting waits and so does
+                    # this worker, or the workers would cycle the whole queue through timers.
+                    self._hold(posting, wait_s)
+                    return wait_s
             posting.attempts += 1
             self.store.save(posting)
             try:

@@ -90,3 +90,12 @@ def test_an_engine_crash_with_the_sqlite_store_recovers_from_the_file():
     assert result.trace.filter(kind="engine.restarted")["value"].sum() > 0
     recon = result.metrics["reconciliation"]
     assert recon["missing"] == recon["duplicated"] == 0 and result.metrics["passed"]
+
+
+def test_an_open_circuit_rests_the_workers_instead_of_cycling_the_queue():
+    scenario, _ = load("erp-maintenance")
+    result = runner.run(scenario, scenario.run.seed)
+    trace = result.trace
+    assert trace.filter(kind="engine.circuit", code="open").height > 0
+    postings = result.metrics["resilience"]["postings"]
+    assert trace.filter(kind="engine.queued").height < 2 * postings  # each queued about once
