@@ -293,6 +293,15 @@ class Scenario(_Section):
     def _consistent(self) -> Scenario:
         if self.traffic.annual_share > 0 and not any(p.interval == "year" for p in self.plans):
             raise ValueError("traffic.annual_share > 0 needs at least one annual plan")
+        entity_ids = [entity.id for entity in self.entities]
+        for index, close in enumerate(self.erp.period_closes):
+            if close.entity != "*" and close.entity not in entity_ids:
+                raise ValueError(f"erp.period_closes.{index}.entity: {close.entity!r} is not one of the "
+                                 f"scenario's entities {entity_ids} (or \"*\")")
+        for index, fault in enumerate(self.faults):
+            if fault.kind == "missing_subsidiary" and fault.entity not in entity_ids:
+                raise ValueError(f"faults.{index}.entity: {fault.entity!r} is not one of the scenario's "
+                                 f"entities {entity_ids}")
         return self
 
 
@@ -371,6 +380,8 @@ def _describe(error: dict[str, Any]) -> str:
     got = error.get("input")
     if error["type"].endswith("_type") or error["type"].endswith("_parsing"):
         message += f" (got {got!r})"
+    if not error["loc"] and message.split(":", 1)[0].replace(".", "").replace("_", "").isalnum():
+        return message  # a whole-scenario check that names its own key
     return f"{loc}: {message}"
 
 

@@ -82,3 +82,15 @@ def test_window_occurrences_cover_the_run_and_stop_at_its_end():
     assert recurring.occurrences(T0 + 2 * 86400.0) == [(T0, T0 + 1800.0), (T0 + 86400.0, T0 + 88200.0)]
     once = Window(start="2026-02-01T02:00:00Z", end="2026-02-01T03:00:00Z")
     assert once.occurrences(T0 + 1) == [(T0, T0 + 3600.0)] and once.occurrences(T0) == []
+
+
+@pytest.mark.parametrize("override, key", [
+    ('faults=[{kind="missing_subsidiary", entity="XX01"}]', "faults.0.entity"),
+    ('erp.period_closes=[{period="2026-01", at="2026-02-01T06:00:00Z", entity="XX01"}]',
+     "erp.period_closes.0.entity"),
+])
+def test_references_to_unknown_entities_are_rejected_at_load(override, key):
+    with pytest.raises(ScenarioError) as raised:
+        load("small-peak", [override])
+    message = "\n".join(raised.value.messages)
+    assert key in message and "XX01" in message and "small-peak.toml" in message
