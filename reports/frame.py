@@ -23,7 +23,7 @@ ROW_NUMBER = "row_nr"
 # more than all the metrics together. Kinds that are only counted are read from `KindFrames.counts`.
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "billing.invoice_finalized": ("object_id", "entity"),
-    "engine.exception_opened": ("object_id", "code", "detail"),
+    "engine.exception_opened": ("object_id", "ref_id", "code", "detail"),
     "engine.exception_resolved": ("object_id",),
     "engine.held": ("object_id",),
     "engine.inflight": ("ref_id", "code"),
@@ -61,6 +61,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
         "detail",
     ),
     "oracle.payment": ("object_id", "parent_id", "entity", "currency", "amount_minor"),
+    "oracle.exception": ("object_id", "code"),
     "payments.charge_succeeded": ("object_id", "entity"),
     "run.end": ("code",),
     "run.healed": (),

@@ -94,6 +94,10 @@ GATES: dict[str, GateSpec] = {
     "time_to_converge_s_max": GateSpec(
         "liveness.time_to_converge_s", "max", "seconds from faults healed to converged"
     ),
+    "exceptions_unraised_max": GateSpec(
+        "reconciliation.exceptions_unraised", "max",
+        "sources that must reach a person (e.g. invoices without tax) but raised no exception"
+    ),
     "late_postings_max": GateSpec(
         "resilience.late_postings", "max", "postings routed out of a closed period"
     ),

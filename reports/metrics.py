@@ -48,6 +48,9 @@ def _reconciliation(frames: KindFrames) -> dict:
     invoice_counts, payment_counts = summarise(invoices), summarise(payments)
     groups = accuracy_by_group(invoices, payments)
     invariants = check_invariants(frames, invoices)
+    expected = frames.get("oracle.exception").select("object_id", "code").unique()
+    raised = frames.get("engine.exception_opened").select(pl.col("ref_id").alias("object_id"), "code").unique()
+    raised_count = expected.join(raised, on=["object_id", "code"], how="semi").height
     return {
         "invoices": invoice_counts,
         "payments": payment_counts,
@@ -57,6 +60,9 @@ def _reconciliation(frames: KindFrames) -> dict:
         "accuracy_by_group": groups,
         "invariants": invariants,
         "invariants_failed": sum(not invariant["holds"] for invariant in invariants),
+        # Sources whose right outcome is an exception for a person (E13), and how many were raised.
+        "exceptions_expected": expected.height,
+        "exceptions_unraised": expected.height - raised_count,
     }
 
 

@@ -14,7 +14,8 @@ Families:
   ``reply_lost``, ``outage``, ``maintenance``, ``lock_conflict``, ``concurrency_cap``;
 - delivery faults, on webhooks from billing and payments: ``webhook_duplicate``,
   ``webhook_delay``, ``webhook_drop``, ``receiver_down``;
-- domain faults: ``missing_subsidiary`` (master data missing in the ERP; also ``lock_conflict``
+- domain faults: ``missing_subsidiary`` (master data missing in the ERP), ``tax_address``
+  (imprecise addresses switch automatic tax off; also ``lock_conflict``
   above, and the scenario's period closes and payment declines);
 - process faults: ``engine_crash`` (the engine dies and restarts from its Store).
 """
@@ -272,6 +273,16 @@ class MissingSubsidiary(_Fault):
     entity: Annotated[str, Field(min_length=1)]
 
 
+class TaxAddress(_Fault):
+    """A share of new customers signs up with an address tax cannot locate (no postal code, a
+    short ZIP): automatic tax switches off and their invoices go out with no tax. The engine must
+    raise an exception, never post the zero tax."""
+
+    system: Literal["billing"] = "billing"
+    kind: Literal["tax_address"]
+    probability: Probability
+
+
 class _DeliveryFault(_Fault):
     system: Literal["billing"] = "billing"
 
@@ -317,14 +328,14 @@ class ReceiverDown(_DeliveryFault):
 Fault = Annotated[
     Union[Latency, Degradation, ServerError, Throttle, ConnectTimeout, ReplyLost, Outage, Maintenance,
           LockConflict, ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown, EngineCrash,
-          MissingSubsidiary],
+          MissingSubsidiary, TaxAddress],
     Field(discriminator="kind"),
 ]
 
 # kind -> (family, one-line description), for the README and `rehearse faults`.
 CATALOGUE: dict[str, tuple[str, str]] = {
     model.model_fields["kind"].annotation.__args__[0]: (
-        "domain" if model in (MissingSubsidiary, LockConflict) else "call" if issubclass(model, _CallFault)
+        "domain" if model in (MissingSubsidiary, LockConflict, TaxAddress) else "call" if issubclass(model, _CallFault)
         else "delivery" if issubclass(model, _DeliveryFault) else "process",
         " ".join((model.__doc__ or "").split()),
     )

@@ -199,6 +199,7 @@ class EngineSection(_Section):
     respect_retry_after: bool = True
     durable_store: bool = True
     store: Literal["memory", "sqlite"] = "memory"  # sqlite: written through to a file, re-read on restart
+    tax_check: bool = True
     circuit_breaker: bool = True
     breaker_failures_max: Annotated[int, Field(ge=1)] = 5
     breaker_cooldown_s: Positive = 30.0

@@ -183,6 +183,12 @@ class Traffic:
         """A deal is won in the CRM; the order reaches billing as a customer and a subscription."""
         world = self.world
         customer = self._new_customer(now_s)
+        for fault in world.faults.active("tax_address", now_s):
+            if self.rng.random() < fault.probability:
+                # The sign-up form let an address through without a postal code.
+                customer = customer._replace(address=customer.address._replace(postal_code=""))
+                world.trace.emit(now_s, "fault.injected", object_id=customer.id, code=fault.kind,
+                                 detail=fault.name)
         plan = self._plan("year" if self.rng.random() < world.scenario.traffic.annual_share else "month")
         price_id = f"{plan.id}:{customer.currency}"
         world.crm.ensure_account(customer.id, customer.name, customer.entity)

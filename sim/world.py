@@ -45,7 +45,7 @@ def engine_settings(scenario: Scenario) -> EngineSettings:
                           engine.retry_attempts_max, engine.respect_retry_after),
         dedupe=engine.dedupe, dependency_hold=engine.dependency_hold,
         idempotent_posting=engine.idempotent_posting, lookup_before_retry=engine.lookup_before_retry,
-        period_routing=engine.period_routing, durable_store=engine.durable_store,
+        period_routing=engine.period_routing, durable_store=engine.durable_store, tax_check=engine.tax_check,
         gap_fill=engine.gap_fill, gap_fill_interval_s=engine.gap_fill_interval_s,
         circuit_breaker=engine.circuit_breaker, breaker_failures_max=engine.breaker_failures_max,
         breaker_cooldown_s=engine.breaker_cooldown_s,
@@ -154,7 +154,8 @@ class World:
             await self.runtime.sleep(900.0)
             now = self.runtime.now()
             due = [key for key, record in self.engine.store.exceptions.items()
-                   if now - record.opened_s >= operator.resolve_after_s
+                   if record.reason != "tax_incomplete"  # fixed in billing by the tax team, never replayed
+                   and now - record.opened_s >= operator.resolve_after_s
                    and replays.get(key, 0) < operator.replays_max]
             if due:
                 self._fix_master_data()
@@ -176,7 +177,8 @@ class World:
         operator = self.scenario.operator
         if not operator.enabled:
             return False
-        return any(self._replays.get(key, 0) < operator.replays_max for key in self.engine.store.exceptions)
+        return any(self._replays.get(key, 0) < operator.replays_max
+                   for key, record in self.engine.store.exceptions.items() if record.reason != "tax_incomplete")
 
     def _crash(self, crash) -> None:
         if self.engine.up and self.runtime.now() < self.window_end_s:  # healed after the window

@@ -89,7 +89,9 @@ class InvoiceLine(NamedTuple):
 
 
 class Invoice(NamedTuple):
-    """A snapshot of an invoice. `finalized_s` is 0.0 while the invoice is a draft."""
+    """A snapshot of an invoice. `finalized_s` is 0.0 while the invoice is a draft. `tax_status`
+    is "complete", or "requires_location_inputs" when automatic tax could not locate the customer
+    and the invoice went out with no tax at all (as Stripe does)."""
 
     id: str
     customer_id: str
@@ -104,6 +106,7 @@ class Invoice(NamedTuple):
     amount_paid_minor: int
     created_s: float
     finalized_s: float
+    tax_status: str = "complete"
 
 
 class Charge(NamedTuple):

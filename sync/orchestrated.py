@@ -35,6 +35,7 @@ EXCEPTION_OWNERS = {
     "missing_reference": "master-data",
     "closed_period": "gl-accounting",
     "retries_exhausted": "integration-on-call",
+    "tax_incomplete": "tax",
 }
 
 
@@ -54,6 +55,7 @@ class EngineSettings(NamedTuple):
     lookup_before_retry: bool = True
     period_routing: bool = True
     durable_store: bool = True
+    tax_check: bool = True  # never post an invoice whose tax could not be computed
     circuit_breaker: bool = True
     breaker_failures_max: int = 5  # consecutive unavailability failures that open the circuit
     breaker_cooldown_s: float = 30.0
@@ -155,6 +157,13 @@ class OrchestratedEngine:
             return False
         planned = invoice.id in self.store.postings
         self.store.set_rank(invoice.id, rank)
+        if invoice.tax_status != "complete" and self.settings.tax_check:
+            if not planned:  # a person must fix the address and reissue: never post zero tax
+                document = rules.invoice_document(invoice)
+                posting = Posting(document.external_id, document, QUEUED, now)
+                self.store.postings[document.external_id] = posting
+                self._open_exception(posting, "tax_incomplete", f"automatic tax: {invoice.tax_status}")
+            return True
         if not planned or invoice.status in ("void", "uncollectible"):
             for document in rules.invoice_documents(invoice, event_s):
                 self._submit(document, now)

@@ -89,5 +89,8 @@ KINDS: dict[str, str] = {
     "oracle.invoice": "object_id=invoice, ref_id=customer, entity, currency, amount=total, tax, "
     "period=date period, "
     "code=expected ERP state (open|paid|void|written_off), detail=service periods",
+    "oracle.exception": "object_id=invoice, ref_id=customer, code=the reason the engine must raise "
+    "(tax_incomplete), amount: an invoice that must reach a person, not the ERP",
+    "billing.tax_failed": "object_id=invoice, ref_id=customer, code=tax engine error code, detail=message",
     "oracle.payment": "object_id=charge, parent_id=invoice, ref_id=customer, entity, currency, amount",
 }

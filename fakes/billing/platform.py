@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from rehearse.fakes.billing.states import INVOICE, SUBSCRIPTION
 from rehearse.fakes.events import EventLog
 from rehearse.fakes.payments.gateway import PaymentsGateway
-from rehearse.fakes.tax.engine import TaxEngine
+from rehearse.fakes.tax.engine import TaxAddressError, TaxEngine
 from rehearse.sync.model import (
     Customer, Invoice, InvoiceLine, Price, Subscription, add_months, period_of,
 )
@@ -226,11 +226,18 @@ class Billing:
         """draft -> open with tax computed at the rate in force now; then collect payment."""
         invoice = self.invoices[invoice_id]
         status = INVOICE.next(invoice.status, "finalize")
-        rate_bps = self.tax.rate_bps(self.customers[invoice.customer_id].address)
+        try:
+            rate_bps = self.tax.rate_bps(self.customers[invoice.customer_id].address)
+            tax_status = "complete"
+        except TaxAddressError as error:
+            # Automatic tax switches itself off for this invoice: it goes out with no tax at all.
+            rate_bps, tax_status = 0, "requires_location_inputs"
+            self.trace.emit(now_s, "billing.tax_failed", object_id=invoice.id, ref_id=invoice.customer_id,
+                            code=str(error.code), detail=error.message)
         tax_minor = self.tax.tax_minor
         lines = tuple(line._replace(tax_minor=tax_minor(line.amount_minor, rate_bps)) for line in invoice.lines)
         tax = sum(line.tax_minor for line in lines)
-        invoice = invoice._replace(status=status, lines=lines, tax_minor=tax,
+        invoice = invoice._replace(status=status, lines=lines, tax_minor=tax, tax_status=tax_status,
                                    total_minor=invoice.subtotal_minor + tax, finalized_s=now_s)
         self.invoices[invoice_id] = invoice
         self.trace.emit(now_s, "billing.invoice_finalized", object_id=invoice.id, ref_id=invoice.customer_id,

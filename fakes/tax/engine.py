@@ -38,6 +38,8 @@ class TaxEngine:
 
     def rate_bps(self, address: Address) -> int:
         """The rate for an address in basis points; raises `TaxAddressError` when imprecise."""
+        if not address.postal_code:
+            raise TaxAddressError(176, "not enough address information: no postal code")
         if address.country == "US" and not (len(address.postal_code) >= 5 and address.postal_code[:5].isdigit()):
             raise TaxAddressError(176, f"not enough address information: ZIP {address.postal_code!r}")
         rate = self.rates_bps.get((address.country, address.region))

@@ -14,7 +14,7 @@ def _value(metrics: dict, path: str):
 
 
 FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
-                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data"]
+                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address"]
 
 # (scenario, the defence switched off, the gate that must fail, the metric that explains it)
 WEAKENED = [
@@ -32,6 +32,7 @@ WEAKENED = [
     ("engine-crash", "engine.durable_store=false", "missing_max", "reconciliation.missing"),
     ("receiver-down-long", "engine.gap_fill=false", "converged_min", "reconciliation.missing"),
     ("missing-master-data", "operator.enabled=false", "exceptions_open_max", "resilience.exceptions_open"),
+    ("tax-address", "engine.tax_check=false", "exceptions_unraised_max", "reconciliation.exceptions_unraised"),
 ]
 
 

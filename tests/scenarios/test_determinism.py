@@ -39,7 +39,7 @@ def trace_digest(trace) -> str:
 # (traffic, fakes, engine, trace). If the change is intended, update the digest in the same commit
 # and say why in its message.
 GOLDEN_SEED = 11
-GOLDEN_DIGEST = "92b4a2a779d8720ee1fb3d8e99b01d019062050a46e9c5cb1aeef3851aa42d63"
+GOLDEN_DIGEST = "69326e252471aa868ce7f73a2f83716f7bcbd705768a2612603bd6876d1326b7"
 
 
 def test_golden_trace_digest(small_scenario):

@@ -20,7 +20,7 @@ from rehearse.fakes.events import EventLog
 from rehearse.fakes.machine import IllegalTransition
 from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
 from rehearse.fakes.payments.states import HARD_DECLINES, SOFT_DECLINES
-from rehearse.fakes.tax import TaxAddressError, TaxEngine
+from rehearse.fakes.tax import TaxEngine
 from rehearse.sync.model import Address, Customer, Event, Price, parse_utc
 
 DAY_S = 86400.0
@@ -284,15 +284,17 @@ def test_a_zero_invoice_is_paid_on_finalization_without_a_charge() -> None:
     assert harness.payments.charges == {}
 
 
-def test_an_imprecise_address_raises_at_finalization_instead_of_posting_zero_tax() -> None:
-    harness = Harness()
+def test_an_imprecise_address_switches_automatic_tax_off_and_says_so_on_the_invoice() -> None:
+    # As Stripe does: the invoice is finalized with no tax and flagged; it is the engine's job to
+    # raise an exception rather than post zero tax.
+    harness = Harness(success_probability=1.0)
     record = harness.existing(customer=make_customer(postal_code="9410"))
     invoice = harness.renew(record, FEB_01_S)
-    with pytest.raises(TaxAddressError) as info:
-        harness.run_next()
-    assert info.value.code == 176
-    assert harness.billing.invoices[invoice.id].status == "draft"
-    assert harness.types() == ["invoice.created"]
+    harness.run_next()
+    finalized = harness.billing.invoices[invoice.id]
+    assert finalized.tax_status == "requires_location_inputs" and finalized.tax_minor == 0
+    assert all(line.tax_minor == 0 for line in finalized.lines)
+    assert "invoice.finalized" in harness.types()
 
 
 # -- a new subscription's first invoice ---------------------------------------------------------------

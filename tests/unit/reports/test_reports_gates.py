@@ -28,6 +28,7 @@ GATE_NAMES = sorted([
     "safety_violations_max",
     "converged_min",
     "time_to_converge_s_max",
+    "exceptions_unraised_max",
 ])
 
 
