@@ -15,7 +15,8 @@ Families:
 - delivery faults, on webhooks from billing and payments: ``webhook_duplicate``,
   ``webhook_delay``, ``webhook_drop``, ``receiver_down``;
 - domain faults: ``missing_subsidiary`` (master data missing in the ERP), ``tax_address``
-  (imprecise addresses switch automatic tax off; also ``lock_conflict``
+  (imprecise addresses switch automatic tax off), ``schema_drift`` (payloads in the platform's next
+  API version; also ``lock_conflict``
   above, and the scenario's period closes and payment declines);
 - process faults: ``engine_crash`` (the engine dies and restarts from its Store).
 """
@@ -283,6 +284,16 @@ class TaxAddress(_Fault):
     probability: Probability
 
 
+class SchemaDrift(_Fault):
+    """During the window the platform sends webhooks in its next API version, with renamed fields
+    (`rehearse.sync.wire.RENAMED`); an engine that does not read that version must keep the events
+    (a dead-letter queue) until its mapping is upgraded, then replay them."""
+
+    system: Literal["billing"] = "billing"
+    kind: Literal["schema_drift"]
+    window: Window
+
+
 class _DeliveryFault(_Fault):
     system: Literal["billing"] = "billing"
 
@@ -328,14 +339,14 @@ class ReceiverDown(_DeliveryFault):
 Fault = Annotated[
     Union[Latency, Degradation, ServerError, Throttle, ConnectTimeout, ReplyLost, Outage, Maintenance,
           LockConflict, ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown, EngineCrash,
-          MissingSubsidiary, TaxAddress],
+          MissingSubsidiary, TaxAddress, SchemaDrift],
     Field(discriminator="kind"),
 ]
 
 # kind -> (family, one-line description), for the README and `rehearse faults`.
 CATALOGUE: dict[str, tuple[str, str]] = {
     model.model_fields["kind"].annotation.__args__[0]: (
-        "domain" if model in (MissingSubsidiary, LockConflict, TaxAddress) else "call" if issubclass(model, _CallFault)
+        "domain" if model in (MissingSubsidiary, LockConflict, TaxAddress, SchemaDrift) else "call" if issubclass(model, _CallFault)
         else "delivery" if issubclass(model, _DeliveryFault) else "process",
         " ".join((model.__doc__ or "").split()),
     )

@@ -200,6 +200,7 @@ class EngineSection(_Section):
     durable_store: bool = True
     store: Literal["memory", "sqlite"] = "memory"  # sqlite: written through to a file, re-read on restart
     tax_check: bool = True
+    dead_letter_queue: bool = True
     circuit_breaker: bool = True
     breaker_failures_max: Annotated[int, Field(ge=1)] = 5
     breaker_cooldown_s: Positive = 30.0

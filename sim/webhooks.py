@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan
+from rehearse.sync import wire
 from rehearse.sync.model import Event
 from rehearse.sync.ports import Runtime
 
@@ -43,6 +44,9 @@ class WebhookSender:
         runtime = self.runtime
         now = runtime.now()
         rng = self.rng
+        for fault in self.faults.active("schema_drift", now):
+            self._injected(fault, event)
+            event = event._replace(data=wire.to_wire(event.data, wire.NEXT_VERSION))
         delay_s = self.latency.sample_s()
         for fault in self.faults.active("webhook_delay", now):
             if rng.random() < fault.probability:
@@ -60,7 +64,9 @@ class WebhookSender:
                 runtime.call_later(copy_delay_s, self._attempt, event, 1)
 
     def _injected(self, fault, event: Event) -> None:
-        self.trace.emit(self.runtime.now(), "fault.injected", object_id=event.data.id, code=fault.kind,
+        data = event.data
+        object_id = data["id"] if type(data) is dict else data.id
+        self.trace.emit(self.runtime.now(), "fault.injected", object_id=object_id, code=fault.kind,
                         detail=fault.name)
 
     def _attempt(self, event: Event, attempt: int) -> None:

@@ -23,6 +23,7 @@ from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
 from rehearse.sim.traffic import Traffic
 from rehearse.sim.webhooks import WebhookSender
+from rehearse.sync import wire
 from rehearse.sync.decisions import RetryPolicy
 from rehearse.sync.model import Price, parse_utc
 from rehearse.sync.orchestrated import EngineSettings, OrchestratedEngine
@@ -46,6 +47,7 @@ def engine_settings(scenario: Scenario) -> EngineSettings:
         dedupe=engine.dedupe, dependency_hold=engine.dependency_hold,
         idempotent_posting=engine.idempotent_posting, lookup_before_retry=engine.lookup_before_retry,
         period_routing=engine.period_routing, durable_store=engine.durable_store, tax_check=engine.tax_check,
+        dead_letter_queue=engine.dead_letter_queue,
         gap_fill=engine.gap_fill, gap_fill_interval_s=engine.gap_fill_interval_s,
         circuit_breaker=engine.circuit_breaker, breaker_failures_max=engine.breaker_failures_max,
         breaker_cooldown_s=engine.breaker_cooldown_s,
@@ -157,6 +159,13 @@ class World:
                    if record.reason != "tax_incomplete"  # fixed in billing by the tax team, never replayed
                    and now - record.opened_s >= operator.resolve_after_s
                    and replays.get(key, 0) < operator.replays_max]
+            letters = self.engine.store.dead_letters
+            if letters and any(now - event.created_s >= operator.resolve_after_s for event, _ in letters.values()):
+                # The mapping is upgraded to the platform's new API version, then the queue replayed.
+                self.engine.accept_api_version(wire.NEXT_VERSION)
+                replayed = self.engine.replay_dead_letters()
+                self.trace.emit(now, "operator.fixed", object_id="mapping", code="schema_drift",
+                                value=float(replayed))
             if due:
                 self._fix_master_data()
             for key in due:
@@ -177,6 +186,8 @@ class World:
         operator = self.scenario.operator
         if not operator.enabled:
             return False
+        if self.engine.store.dead_letters:
+            return True
         return any(self._replays.get(key, 0) < operator.replays_max
                    for key, record in self.engine.store.exceptions.items() if record.reason != "tax_incomplete")
 

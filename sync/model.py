@@ -124,12 +124,14 @@ class Charge(NamedTuple):
 
 
 class Event(NamedTuple):
-    """A webhook event: an id unique per event (not per delivery), a type and an object snapshot."""
+    """A webhook event: an id unique per event (not per delivery), a type and an object snapshot;
+    `data` is a wire payload (a dict, see `rehearse.sync.wire`) when the event was sent in an API
+    version other than the canonical one."""
 
     id: str
     type: str
     created_s: float
-    data: Customer | Subscription | Invoice | Charge
+    data: Customer | Subscription | Invoice | Charge | dict
 
 
 class JournalLine(NamedTuple):

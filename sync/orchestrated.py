@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from rehearse.sync import decisions, rules
+from rehearse.sync import decisions, rules, wire
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
 from rehearse.sync.model import Event, next_period
 from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
@@ -56,6 +56,8 @@ class EngineSettings(NamedTuple):
     period_routing: bool = True
     durable_store: bool = True
     tax_check: bool = True  # never post an invoice whose tax could not be computed
+    dead_letter_queue: bool = True  # keep events that cannot be mapped, to replay them
+    api_versions: tuple[str, ...] = (wire.CURRENT_VERSION,)  # payload versions the mapping reads
     circuit_breaker: bool = True
     breaker_failures_max: int = 5  # consecutive unavailability failures that open the circuit
     breaker_cooldown_s: float = 30.0
@@ -129,6 +131,11 @@ class OrchestratedEngine:
         now = self.runtime.now()
         emit = self.trace.emit
         data = event.data
+        if type(data) is dict:
+            try:
+                data = wire.from_wire(data, self.settings.api_versions)
+            except wire.WireError as error:
+                return self._dead_letter(event, error.message, now)
         if self.settings.dedupe and not self.store.mark_seen(event.id):
             emit(now, "engine.duplicate_dropped", object_id=event.id, ref_id=data.id, code=event.type)
             return True
@@ -415,6 +422,29 @@ class OrchestratedEngine:
         self.store.open_exception(ExceptionRecord(document.external_id, reason, owner, now, detail))
         self.trace.emit(now, "engine.exception_opened", object_id=document.external_id,
                         ref_id=document.source_id, code=reason, detail=owner)
+
+    def _dead_letter(self, event: Event, reason: str, now: float) -> bool:
+        """An event the mapping cannot read: kept for replay (acknowledged), or, without a
+        dead-letter queue, acknowledged and dropped with an error in the log, as naive consumers do."""
+        kept = self.settings.dead_letter_queue
+        if kept:
+            self.store.dead_letters[event.id] = (event, reason)
+        self.trace.emit(now, "engine.dead_lettered", object_id=event.id, ref_id=str(event.data.get("id", "")),
+                        code=event.type, detail=reason if kept else f"dropped: {reason}")
+        return True
+
+    def accept_api_version(self, version: str) -> None:
+        """The mapping was upgraded to read another payload version."""
+        if version not in self.settings.api_versions:
+            self.settings = self.settings._replace(api_versions=(*self.settings.api_versions, version))
+
+    def replay_dead_letters(self) -> int:
+        """Receive every dead-lettered event again; returns how many could now be read."""
+        letters = list(self.store.dead_letters.values())
+        self.store.dead_letters.clear()
+        for event, _ in letters:
+            self.receive(event)
+        return sum(event.id not in self.store.dead_letters for event, _ in letters)
 
     # -- people --------------------------------------------------------------------------------
 

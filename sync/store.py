@@ -7,7 +7,7 @@ engine crash would keep). A SQLite implementation for live runs comes with the f
 
 from __future__ import annotations
 
-from rehearse.sync.model import ErpDocument
+from rehearse.sync.model import ErpDocument, Event
 
 # Posting states (DOMAIN.md section 8).
 HELD = "held"  # waiting for a dependency
@@ -55,7 +55,7 @@ class MemoryStore:
     the dicts, a durable store also writes them down (`rehearse.sync.sqlite_store`). `waiting` is
     derived state: the held postings, by the parent they wait for."""
 
-    __slots__ = ("seen_event_ids", "object_ranks", "postings", "waiting", "exceptions")
+    __slots__ = ("seen_event_ids", "object_ranks", "postings", "waiting", "exceptions", "dead_letters")
 
     def __init__(self) -> None:
         self.seen_event_ids: set[str] = set()  # membership only, never iterated
@@ -63,6 +63,7 @@ class MemoryStore:
         self.postings: dict[str, Posting] = {}
         self.waiting: dict[str, list[Posting]] = {}  # parent external id -> held children
         self.exceptions: dict[str, ExceptionRecord] = {}
+        self.dead_letters: dict[str, tuple[Event, str]] = {}  # event id -> (event, why it failed)
 
     def mark_posted_before(self, document: ErpDocument, internal_id: str) -> None:
         """Record a document posted before this engine run began (an existing book)."""

@@ -76,6 +76,8 @@ KINDS: dict[str, str] = {
     "billing.listed": "code=what was listed (customers, invoices, charges), value=how many",
     "engine.circuit": "code=open|half_open|closed (the ERP circuit breaker's new state), "
     "value=failures in a row",
+    "engine.dead_lettered": "object_id=event, ref_id=object, code=event type, detail=why it could not be "
+    "mapped ('dropped: ...' without a dead-letter queue)",
     "engine.inflight": "object_id=external id, ref_id=source, code=document type (at cut-off)",
     "erp.call": "object_id=external id, code=HTTP status or ERP error code, value=latency s",
     "erp.document": "object_id=ERP internal id, ref_id=source, parent_id=applied-to external id, "

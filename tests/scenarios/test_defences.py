@@ -14,7 +14,7 @@ def _value(metrics: dict, path: str):
 
 
 FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
-                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address"]
+                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address", "schema-drift"]
 
 # (scenario, the defence switched off, the gate that must fail, the metric that explains it)
 WEAKENED = [
@@ -33,6 +33,9 @@ WEAKENED = [
     ("receiver-down-long", "engine.gap_fill=false", "converged_min", "reconciliation.missing"),
     ("missing-master-data", "operator.enabled=false", "exceptions_open_max", "resilience.exceptions_open"),
     ("tax-address", "engine.tax_check=false", "exceptions_unraised_max", "reconciliation.exceptions_unraised"),
+    # Gap-fill would find the dropped events six hours later, so both go off here.
+    ("schema-drift", "engine.dead_letter_queue=false,engine.gap_fill=false", "missing_max",
+     "reconciliation.missing"),
 ]
 
 
