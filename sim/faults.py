@@ -39,7 +39,8 @@ class _Value(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _utc(value: str) -> str:
+def utc_text(value: str) -> str:
+    """Validate a UTC timestamp text ("2026-02-01T02:00:00Z"); returns it unchanged."""
     try:
         parse_utc(value)
     except (ValueError, IndexError) as error:
@@ -55,12 +56,12 @@ class Window(_Value):
     every_s: Positive | None = None
     duration_s: Positive | None = None
 
-    _start = field_validator("start")(lambda cls, value: _utc(value))
+    _start = field_validator("start")(lambda cls, value: utc_text(value))
 
     @field_validator("end")
     @classmethod
     def _end_utc(cls, value: str | None) -> str | None:
-        return None if value is None else _utc(value)
+        return None if value is None else utc_text(value)
 
     @model_validator(mode="after")
     def _shape(self) -> Window:
@@ -255,7 +256,7 @@ class EngineCrash(_Fault):
     @field_validator("at")
     @classmethod
     def _times(cls, value: list[str]) -> list[str]:
-        return [_utc(item) for item in value]
+        return [utc_text(item) for item in value]
 
     @model_validator(mode="after")
     def _something(self) -> EngineCrash:

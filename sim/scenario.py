@@ -21,12 +21,9 @@ from pydantic import (
 
 from rehearse.fakes.billing.platform import EXHAUSTED_ACTIONS
 from rehearse.reports.gates import unknown_gates
-from rehearse.sim.faults import Fault
+from rehearse.sim.faults import Fault, NonNegative, Positive, Probability, utc_text
 from rehearse.sync.model import parse_utc
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
 
 LOCALES = {
     "US": "en_US", "DE": "de_DE", "FR": "fr_FR", "NL": "nl_NL", "GB": "en_GB", "IE": "en_IE",
@@ -54,14 +51,7 @@ class RunSection(_Section):
     drain_limit_days: Positive = 7.0
     seed: Annotated[int, Field(ge=0)] = 1
 
-    @field_validator("start")
-    @classmethod
-    def _utc(cls, value: str) -> str:
-        try:
-            parse_utc(value)
-        except (ValueError, IndexError) as error:
-            raise ValueError(f"not a UTC timestamp like 2026-01-31T00:00:00Z ({error})") from None
-        return value
+    _start = field_validator("start")(lambda cls, value: utc_text(value))
 
     @property
     def start_s(self) -> float:
@@ -157,10 +147,7 @@ class PeriodClose(_Section):
     at: str
     entity: str = "*"
 
-    @field_validator("at")
-    @classmethod
-    def _utc(cls, value: str) -> str:
-        return RunSection._utc(value)
+    _at = field_validator("at")(lambda cls, value: utc_text(value))
 
 
 class ErpSection(_Section):
