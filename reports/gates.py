@@ -98,6 +98,9 @@ GATES: dict[str, GateSpec] = {
         "reconciliation.exceptions_unraised", "max",
         "sources that must reach a person (e.g. invoices without tax) but raised no exception"
     ),
+    "unapplied_cash_share_max": GateSpec(
+        "resilience.unapplied_cash_share", "max", "share of payment amounts left unapplied in the ERP"
+    ),
     "late_postings_max": GateSpec(
         "resilience.late_postings", "max", "postings routed out of a closed period"
     ),

@@ -112,7 +112,8 @@ def resilience_metrics(frames: KindFrames) -> dict:
         and ``lookups`` (rows), ``held`` and ``late_postings`` (distinct ``engine.held`` /
         ``engine.rerouted``), ``erp_concurrency_rejections`` (``erp.call`` with code 429),
         ``erp_calls_per_posting``, ``duplicate_creates`` (calls answered DUP_RCRD) and
-        ``missing_references`` (calls answered INVALID_KEY_OR_REF).
+        ``missing_references`` (calls answered INVALID_KEY_OR_REF) and ``unapplied_cash_share``
+        (unapplied / all ERP payment amounts).
     """
     calls = frames.get("erp.call")
     posted = frames.get("engine.posted")
@@ -145,4 +146,15 @@ def resilience_metrics(frames: KindFrames) -> dict:
         # already had (the engine lost track or posted twice), a reference it did not have yet.
         "duplicate_creates": calls.filter(pl.col("code") == "DUP_RCRD").height,
         "missing_references": calls.filter(pl.col("code") == "INVALID_KEY_OR_REF").height,
+        "unapplied_cash_share": _unapplied_share(frames),
     }
+
+
+def _unapplied_share(frames: KindFrames) -> float:
+    """Unapplied cash (DOMAIN.md section 11): unapplied / all payment amounts in the ERP. Amounts
+    of different currencies are added, so read it as a share, not as money."""
+    applied = frames.get("erp.payment_applied")["amount_minor"].sum()
+    unapplied = (
+        frames.get("erp.payment_unapplied").group_by("object_id").agg(pl.col("amount_minor").last())
+    )["amount_minor"].sum()
+    return _rate(int(unapplied or 0), int((applied or 0) + (unapplied or 0)))

@@ -29,6 +29,7 @@ GATE_NAMES = sorted([
     "converged_min",
     "time_to_converge_s_max",
     "exceptions_unraised_max",
+    "unapplied_cash_share_max",
 ])
 
 

@@ -82,3 +82,13 @@ def test_recovery_is_measured_from_each_window_end_back_to_the_starting_backlog(
     never = backlog.with_columns(pl.lit(50).alias("payments_waiting").cast(pl.Int64)).with_columns(
         pl.when(pl.col("t_s") <= 100.0).then(0).otherwise(50).alias("payments_waiting"))
     assert recovery_table(windows, never)[0]["recovery_s"] is None
+
+
+def test_unapplied_cash_is_the_share_of_payment_amounts_left_unapplied():
+    records = [
+        *run_rows(1000.0, 9000.0),
+        {"t_s": 2000.0, "kind": "erp.payment_applied", "object_id": "9", "parent_id": "in_1", "amount_minor": 750},
+        {"t_s": 2000.0, "kind": "erp.payment_unapplied", "object_id": "9", "amount_minor": 250},
+        {"t_s": 2100.0, "kind": "erp.payment_applied", "object_id": "10", "parent_id": "in_2", "amount_minor": 1000},
+    ]
+    assert metrics_of(records)["resilience"]["unapplied_cash_share"] == 0.125
