@@ -94,13 +94,11 @@ def erp_documents(erp: Erp) -> list[tuple]:
 
 
 def expected_documents(script: Script) -> list[tuple]:
-    """What a correct engine posts for the script: each planned document once (latest state wins)."""
-    latest: dict[str, Event] = {}
+    """What a correct engine posts for the script: each document once, as first planned."""
     documents: dict[str, tuple] = {}
     for delivery in script.deliveries:
         event = delivery.event
         if event.type in rules.INVOICE_EVENT_TYPES:
-            latest.setdefault(event.data.id, event)
             for document in rules.invoice_documents(event.data, event.created_s):
                 documents.setdefault(document.external_id, document)
         elif event.type == "charge.succeeded":

@@ -107,7 +107,7 @@ class InProcessErpClient:
                 await self._refuse(key, label, 429, "SSS_REQUEST_LIMIT_EXCEEDED", "injected: throttled",
                                    fault.retry_after_s)
         caps = faults.active("concurrency_cap", now)
-        limit = min([self._base_limit, *(fault.limit for fault in caps)])
+        limit = min(self._base_limit, *(fault.limit for fault in caps)) if caps else self._base_limit
         if limit != self.erp.concurrency_limit:
             self.erp.set_concurrency_limit(limit)
         rejection = self.erp.begin_request()

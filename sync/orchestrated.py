@@ -208,14 +208,12 @@ class OrchestratedEngine:
     def _submit(self, document, now: float) -> None:
         postings = self.store.postings
         key = document.external_id
+        if key in postings and self.settings.dedupe:
+            return  # planned already: at most one document per external id
+        # Without dedupe the engine acts on every delivery, as a naive consumer does: a document
+        # planned before is posted again (idempotent posting is then the only guard).
         posting = Posting(key, document, QUEUED, now)
-        if key in postings:
-            if self.settings.dedupe:
-                return  # planned already: at most one document per external id
-            # Without dedupe the engine acts on every delivery, as a naive consumer does: the
-            # document is posted again (idempotent posting is then the only guard).
-        else:
-            postings[key] = posting
+        postings.setdefault(key, posting)
         parent = document.parent_id
         if self.settings.dependency_hold and parent and not self.store.is_posted(parent):
             posting.state = HELD
