@@ -49,6 +49,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "erp.payment_applied": ("object_id", "parent_id", "amount_minor"),
     "erp.payment_unapplied": ("object_id", "amount_minor"),
+    "erp.payment_reversed": ("object_id", "amount_minor"),
     "erp.period_closed": ("entity", "period"),
     "oracle.invoice": (
         "object_id",
@@ -61,6 +62,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
         "detail",
     ),
     "oracle.payment": ("object_id", "parent_id", "entity", "currency", "amount_minor"),
+    "oracle.reversal": ("object_id", "parent_id", "entity", "currency", "amount_minor"),
     "oracle.exception": ("object_id", "code"),
     "payments.charge_succeeded": ("object_id", "entity"),
     "run.end": ("code",),

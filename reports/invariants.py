@@ -150,7 +150,8 @@ def check_states_reflected(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 
 def check_applications(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I4: per ERP invoice applied <= amount; per ERP payment applied + unapplied = amount."""
+    """I4: per ERP invoice applied <= amount; per ERP payment applied + unapplied = amount (zero
+    for a reversed payment: a reversal takes back both)."""
     per_invoice = (
         invoice_markers(frames)
         .filter(pl.col("applied_minor") != 0)
@@ -171,6 +172,12 @@ def check_applications(frames: KindFrames, invoices: pl.DataFrame) -> dict:
                     "object_id",
                     zero.alias("amount_minor"),
                     amount.alias("applied"),
+                    zero.alias("unapplied"),
+                ),
+                frames.get("erp.payment_reversed").select(
+                    "object_id",
+                    (-amount).alias("amount_minor"),
+                    zero.alias("applied"),
                     zero.alias("unapplied"),
                 ),
                 # "amount left unapplied" is a state: the last row per payment counts

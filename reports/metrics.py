@@ -16,7 +16,9 @@ from rehearse.reports.gates import evaluate_gates
 from rehearse.reports.invariants import check_invariants
 from rehearse.reports.latency import backlog_series, latency_samples, latency_stats
 from rehearse.reports.phases import phase_metrics
-from rehearse.reports.reconcile import accuracy_by_group, invoice_table, payment_table, summarise
+from rehearse.reports.reconcile import (
+    accuracy_by_group, invoice_table, payment_table, reversal_table, summarise,
+)
 from rehearse.reports.resilience import resilience_metrics
 
 __all__ = ["FLOAT_DECIMALS", "compute_metrics"]
@@ -45,8 +47,10 @@ def _normalise(value: object) -> object:
 def _reconciliation(frames: KindFrames) -> dict:
     invoices = invoice_table(frames)
     payments = payment_table(frames)
+    reversals = reversal_table(frames)
     invoice_counts, payment_counts = summarise(invoices), summarise(payments)
-    groups = accuracy_by_group(invoices, payments)
+    reversal_counts = summarise(reversals)
+    groups = accuracy_by_group(invoices, payments, reversals)
     invariants = check_invariants(frames, invoices)
     expected = frames.get("oracle.exception").select("object_id", "code").unique()
     raised = frames.get("engine.exception_opened").select(pl.col("ref_id").alias("object_id"), "code").unique()
@@ -54,7 +58,8 @@ def _reconciliation(frames: KindFrames) -> dict:
     return {
         "invoices": invoice_counts,
         "payments": payment_counts,
-        **{name: invoice_counts[name] + payment_counts[name] for name in SUMMED_OUTCOMES},
+        "reversals": reversal_counts,  # returned bank debits: each payment taken back in the ERP
+        **{name: invoice_counts[name] + payment_counts[name] + reversal_counts[name] for name in SUMMED_OUTCOMES},
         "in_flight": invoice_counts["in_flight"],
         "accuracy": min((group["accuracy"] for group in groups), default=1.0),
         "accuracy_by_group": groups,

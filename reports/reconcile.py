@@ -32,6 +32,7 @@ __all__ = [
     "invoice_markers",
     "invoice_table",
     "payment_table",
+    "reversal_table",
     "summarise",
 ]
 
@@ -236,6 +237,20 @@ def payment_table(frames: KindFrames) -> pl.DataFrame:
         )
 
     return frames.derived("payment_table", compute)
+
+
+def reversal_table(frames: KindFrames) -> pl.DataFrame:
+    """Reconcile payment reversals (returned bank debits): one row per charge id found in the
+    oracle's ``oracle.reversal`` rows or among ERP reversals, with the columns of `payment_table`.
+    The oracle names the invoice as parent; so does the ERP's reversal record."""
+
+    def compute() -> pl.DataFrame:
+        expected = _last_per_object(frames.get("oracle.reversal"))
+        return _join(frames, expected, "reversal", PAYMENT_FIELDS).with_columns(
+            _outcome(pl.col("fields_equal")).alias("outcome")
+        )
+
+    return frames.derived("reversal_table", compute)
 
 
 def summarise(table: pl.DataFrame) -> dict[str, int]:

@@ -33,6 +33,8 @@ class InProcessBillingClient:
         return await self._answer("invoices", [i for i in self.billing.invoices.values() if i.finalized_s >= since_s])
 
     async def list_charges(self, since_s: float) -> list[Charge]:
-        """Succeeded charges created at or after `since_s`."""
-        return await self._answer("charges", [c for c in self.payments.charges.values()
-                                              if c.status == "succeeded" and c.created_s >= since_s])
+        """Succeeded (and since reversed) charges created or reversed at or after `since_s`."""
+        return await self._answer("charges", [
+            c for c in self.payments.charges.values()
+            if (c.status == "succeeded" and c.created_s >= since_s)
+            or (c.status == "reversed" and c.reversed_s >= since_s)])

@@ -111,8 +111,10 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
     table = Table(title="reconciliation", title_justify="left")
     for column in ("", "expected", "matched", "missing", "duplicated", "mismatched", "orphaned"):
         table.add_column(column, justify="right" if column else "left")
-    for name in ("invoices", "payments"):
-        row = recon[name]
+    for name in ("invoices", "payments", "reversals"):
+        row = recon.get(name)
+        if row is None or (name == "reversals" and not row["expected"] and not row["orphaned"]):
+            continue  # no debit came back: no row
         table.add_row(name, *(_fmt(row[key]) for key in ("expected", "matched", "missing", "duplicated",
                                                          "mismatched", "orphaned")))
     console.print(table)

@@ -16,8 +16,9 @@ Families:
   ``webhook_delay``, ``webhook_drop``, ``receiver_down``;
 - domain faults: ``missing_subsidiary`` (master data missing in the ERP), ``tax_address``
   (imprecise addresses switch automatic tax off), ``schema_drift`` (payloads in the platform's next
-  API version; also ``lock_conflict``
-  above, and the scenario's period closes and payment declines);
+  API version), ``payment_unknown_outcome`` (a charge call times out, applied or not),
+  ``ach_failure`` (a bank debit returned days after it was booked as paid); also ``lock_conflict``
+  above, and the scenario's period closes and payment declines;
 - process faults: ``engine_crash`` (the engine dies and restarts from its Store).
 """
 
@@ -295,6 +296,30 @@ class SchemaDrift(_Fault):
     window: Window
 
 
+class PaymentUnknownOutcome(_Fault):
+    """A share of charge calls from billing to the gateway time out: `applied_probability` of them
+    were applied anyway. Billing must look an attempt up by its idempotency key (after
+    `lookup_after_s`) before trying again, or customers are charged twice
+    (`billing.lookup_unknown_outcomes`)."""
+
+    system: Literal["payments"] = "payments"
+    kind: Literal["payment_unknown_outcome"]
+    probability: Probability
+    applied_probability: Probability = 0.5
+    lookup_after_s: Positive = 3600.0
+
+
+class AchFailure(_Fault):
+    """A share of bank debits (customers paying by ACH, `payments.ach_share`) come back from the
+    bank `return_after_days` after they were booked as paid: the charge is reversed
+    (``charge.reversed``), the invoice reopens, and the ERP needs a payment reversal."""
+
+    system: Literal["payments"] = "payments"
+    kind: Literal["ach_failure"]
+    probability: Probability
+    return_after_days: Annotated[float, Field(gt=0.0, le=60.0)] = 3.0
+
+
 class _DeliveryFault(_Fault):
     system: Literal["billing"] = "billing"
 
@@ -340,14 +365,15 @@ class ReceiverDown(_DeliveryFault):
 Fault = Annotated[
     Union[Latency, Degradation, ServerError, Throttle, ConnectTimeout, ReplyLost, Outage, Maintenance,
           LockConflict, ConcurrencyCap, WebhookDuplicate, WebhookDelay, WebhookDrop, ReceiverDown, EngineCrash,
-          MissingSubsidiary, TaxAddress, SchemaDrift],
+          MissingSubsidiary, TaxAddress, SchemaDrift, PaymentUnknownOutcome, AchFailure],
     Field(discriminator="kind"),
 ]
 
 # kind -> (family, one-line description), for the README and `rehearse faults`.
 CATALOGUE: dict[str, tuple[str, str]] = {
     model.model_fields["kind"].annotation.__args__[0]: (
-        "domain" if model in (MissingSubsidiary, LockConflict, TaxAddress, SchemaDrift) else "call" if issubclass(model, _CallFault)
+        "domain" if model in (MissingSubsidiary, LockConflict, TaxAddress, SchemaDrift, PaymentUnknownOutcome,
+                              AchFailure) else "call" if issubclass(model, _CallFault)
         else "delivery" if issubclass(model, _DeliveryFault) else "process",
         " ".join((model.__doc__ or "").split()),
     )

@@ -17,7 +17,8 @@ def service_periods(lines: Iterable[InvoiceLine]) -> str:
 
 
 def emit_expectations(trace, *, billing, payments, new_customer_ids: list[str], cutoff_s: float) -> None:
-    """One oracle record per customer created in the run, finalized invoice and succeeded charge."""
+    """One oracle record per customer created in the run, finalized invoice and succeeded charge,
+    and a reversal per charge the bank returned (its payment is expected too: it was made)."""
     emit = trace.emit
     for customer_id in new_customer_ids:
         customer = billing.customers[customer_id]
@@ -39,7 +40,11 @@ def emit_expectations(trace, *, billing, payments, new_customer_ids: list[str], 
              period=period_of(invoice.finalized_s), code=EXPECTED_ERP_STATE[invoice.status],
              detail=service_periods(invoice.lines))
     for charge in payments.charges.values():
-        if charge.status == "succeeded" and charge.invoice_id not in untaxed:
+        if charge.status in ("succeeded", "reversed") and charge.invoice_id not in untaxed:
             emit(cutoff_s, "oracle.payment", object_id=charge.id, parent_id=charge.invoice_id,
                  ref_id=charge.customer_id, entity=charge.entity, currency=charge.currency,
                  amount_minor=charge.amount_minor)
+            if charge.status == "reversed":
+                emit(cutoff_s, "oracle.reversal", object_id=charge.id, parent_id=charge.invoice_id,
+                     ref_id=charge.customer_id, entity=charge.entity, currency=charge.currency,
+                     amount_minor=charge.amount_minor)

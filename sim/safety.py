@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_COUNTED_TYPES = ("invoice", "payment", "void", "writeoff")
+_COUNTED_TYPES = ("invoice", "payment", "void", "writeoff", "reversal")
 
 
 class SafetyMonitor:
@@ -56,6 +56,7 @@ class SafetyMonitor:
         invoice, applied_minor = fields.get("parent_id", ""), fields.get("amount_minor", 0)
         if not applied_minor:
             return
+        # A reversal applies a negative amount: what it takes back is open again.
         open_minor = self._open_minor.get(invoice, 0)
         if applied_minor > open_minor:
             self._violated(t_s, "I4", invoice,

@@ -110,6 +110,9 @@ class BillingSection(_Section):
     # After a failed delivery the sender retries after each of these delays in turn, then gives
     # up: about three days in all, as Stripe does live.
     webhook_retry_delays_s: list[Positive] = [60, 300, 900, 3600, 10800, 21600, 43200, 86400, 86400]
+    # After a charge call times out, look the attempt up before trying again (false: retry at once,
+    # the naive caller that charges a customer twice when the first call had gone through).
+    lookup_unknown_outcomes: bool = True
 
     @field_validator("exhausted_action")
     @classmethod
@@ -138,6 +141,7 @@ class PaymentsSection(_Section):
     success_probability: Probability = 0.95
     retry_success_probability: Probability = 0.5
     hard_decline_share: Probability = 0.15
+    ach_share: Probability = 0.0  # customers paying by bank debit (booked paid, returns days later)
 
 
 class PeriodClose(_Section):
@@ -193,6 +197,7 @@ class EngineSection(_Section):
     breaker_cooldown_s: Positive = 30.0
     gap_fill: bool = True
     gap_fill_interval_s: Positive = 21600.0
+    post_reversals: bool = True  # a returned bank debit (charge.reversed) reverses its ERP payment
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> EngineSection:

@@ -18,6 +18,7 @@ from rehearse.sim.billing_client import InProcessBillingClient
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.erp_client import InProcessErpClient
 from rehearse.sim.faults import FaultPlan
+from rehearse.sim.payment_faults import PaymentFaultDraws
 from rehearse.sim.safety import SafetyMonitor
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
@@ -49,6 +50,7 @@ def engine_settings(scenario: Scenario) -> EngineSettings:
         period_routing=engine.period_routing, durable_store=engine.durable_store, tax_check=engine.tax_check,
         dead_letter_queue=engine.dead_letter_queue,
         gap_fill=engine.gap_fill, gap_fill_interval_s=engine.gap_fill_interval_s,
+        post_reversals=engine.post_reversals,
         circuit_breaker=engine.circuit_breaker, breaker_failures_max=engine.breaker_failures_max,
         breaker_cooldown_s=engine.breaker_cooldown_s,
     )
@@ -102,11 +104,13 @@ class World:
         payments = scenario.payments
         self.payments = PaymentsGateway(
             settings=PaymentSettings(payments.success_probability, payments.retry_success_probability,
-                                     payments.hard_decline_share),
-            rng=stream(seed, "payments"), events=self.events, trace=trace)
+                                     payments.hard_decline_share, payments.ach_share),
+            rng=stream(seed, "payments"), events=self.events, trace=trace, schedule=self.schedule,
+            faults=PaymentFaultDraws(self.faults, stream(seed, "faults/payments"), trace))
         self.billing = Billing(
             settings=BillingSettings(billing.finalize_delay_s, tuple(billing.dunning_retry_days),
-                                     billing.exhausted_action),
+                                     billing.exhausted_action,
+                                     lookup_unknown_outcomes=billing.lookup_unknown_outcomes),
             prices=self.prices, tax=self.tax, payments=self.payments, events=self.events, trace=trace,
             schedule=self.schedule)
         # Gap-fill reads billing's list APIs; built here because billing exists only now.
@@ -214,9 +218,10 @@ class World:
             await self.runtime.sleep(60.0)
 
     def quiet(self) -> bool:
-        """No webhook in transit, the engine has nothing it can progress, no exception the operator
-        will still replay, and if the sender gave events up, a gap-fill sweep has run since
-        (without gap-fill the run never converges)."""
-        if self.webhooks.in_transit or not self.engine.idle() or self._operator_pending():
+        """No webhook in transit, no bank debit still to come back, the engine has nothing it can
+        progress, no exception the operator will still replay, and if the sender gave events up, a
+        gap-fill sweep has run since (without gap-fill the run never converges)."""
+        if (self.webhooks.in_transit or self.payments.returns_pending or not self.engine.idle()
+                or self._operator_pending()):
             return False
         return self.webhooks.lost == 0 or self.engine.last_gap_fill_s >= self.webhooks.last_lost_s

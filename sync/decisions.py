@@ -65,6 +65,13 @@ def retry_delay_s(policy: RetryPolicy, attempt: int, uniform: float, retry_after
 INVOICE_STATE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
 
 
+def invoice_rank(invoice) -> int:
+    """The rank of an invoice snapshot: its state's rank, within the number of times a returned
+    payment reopened it, so that a reopened invoice (paid -> open) outranks every snapshot from
+    before the return, and a late ``invoice.paid`` from before it changes nothing."""
+    return invoice.reopened * 10 + INVOICE_STATE_RANK[invoice.status]
+
+
 def is_newer(rank_seen: int | None, rank_now: int) -> bool:
     """Whether a snapshot of state rank `rank_now` moves an object forward from `rank_seen`.
     Arrival order is never trusted: an older state arriving late changes nothing."""

@@ -107,10 +107,13 @@ class Invoice(NamedTuple):
     created_s: float
     finalized_s: float
     tax_status: str = "complete"
+    reopened: int = 0  # times a returned payment reopened it (paid -> open)
 
 
 class Charge(NamedTuple):
-    """One payment attempt on an invoice. `status` is "succeeded" or "failed"."""
+    """One payment attempt on an invoice. `status` is "succeeded", "failed", or "reversed" when a
+    bank debit that was booked as paid came back from the bank (`reversed_s`, return code in
+    `decline_code`). `method` is "card" or "ach_debit"."""
 
     id: str
     invoice_id: str
@@ -121,6 +124,8 @@ class Charge(NamedTuple):
     status: str
     decline_code: str  # "" when succeeded
     created_s: float
+    method: str = "card"
+    reversed_s: float = 0.0
 
 
 class Event(NamedTuple):

@@ -64,6 +64,7 @@ class EngineSettings(NamedTuple):
     gap_fill: bool = True
     gap_fill_interval_s: float = 6 * 3600.0
     gap_fill_horizon_s: float = 30 * 86400.0  # how far back billing's events list reaches
+    post_reversals: bool = True  # a returned bank debit reverses its payment in the ERP
 
 
 class OrchestratedEngine:
@@ -149,6 +150,9 @@ class OrchestratedEngine:
         elif kind == "charge.succeeded":
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
             self._submit(rules.payment_document(data), now)
+        elif kind == "charge.reversed" and self.settings.post_reversals:
+            emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
+            self._charge_reversed(data, now)
         elif kind == "customer.created":
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
             self._submit(rules.customer_document(data), now)
@@ -158,7 +162,7 @@ class OrchestratedEngine:
 
     def _invoice_moved(self, invoice, event_s: float, now: float) -> bool:
         """Plan what a newer invoice state needs; False when the snapshot is not newer."""
-        rank = decisions.INVOICE_STATE_RANK[invoice.status]
+        rank = decisions.invoice_rank(invoice)
         ranks = self.store.object_ranks
         if not decisions.is_newer(ranks.get(invoice.id), rank):
             return False
@@ -175,6 +179,11 @@ class OrchestratedEngine:
             for document in rules.invoice_documents(invoice, event_s):
                 self._submit(document, now)
         return True
+
+    def _charge_reversed(self, charge, now: float) -> None:
+        """Plan a returned debit's reversal, after its payment (planned too if it never was)."""
+        self._submit(rules.payment_document(charge), now)
+        self._submit(rules.reversal_document(charge), now)
 
     async def _gap_fill(self, generation: int) -> None:
         """Every `gap_fill_interval_s`, list what billing created within the events horizon and
@@ -201,6 +210,10 @@ class OrchestratedEngine:
             for charge in charges:
                 if charge.id not in postings:
                     self._submit(rules.payment_document(charge), now)
+                    found += 1
+                if (charge.status == "reversed" and settings.post_reversals
+                        and rules.external_id("reversal", charge.id) not in postings):
+                    self._submit(rules.reversal_document(charge), now)
                     found += 1
             self.last_gap_fill_s = now
             self.trace.emit(now, "engine.gap_filled", value=float(found))

@@ -72,7 +72,7 @@ class BillingClient(Protocol):
         """Finalized invoices (any later state) finalized at or after `since_s`."""
 
     async def list_charges(self, since_s: float) -> list[Charge]:
-        """Succeeded charges created at or after `since_s`."""
+        """Succeeded charges created, and reversed charges reversed, at or after `since_s`."""
 
 
 class Trace(Protocol):

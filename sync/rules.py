@@ -16,14 +16,18 @@ IGNORED_EVENT_TYPES = frozenset({
 })
 
 INVOICE_EVENT_TYPES = frozenset({
-    "invoice.finalized", "invoice.paid", "invoice.voided", "invoice.marked_uncollectible",
+    "invoice.finalized", "invoice.paid", "invoice.voided", "invoice.marked_uncollectible", "invoice.reopened",
 })
+
+# Suffixes of documents derived from another record's source id.
+_DERIVED_TYPES = ("void", "writeoff", "reversal")
 
 
 def external_id(doc_type: str, source_id: str) -> str:
     """The ERP external id of a document: the source id, suffixed for documents derived from an
-    invoice (a void or a write-off of `in_1` is `in_1:void`, `in_1:writeoff`)."""
-    if doc_type in ("void", "writeoff"):
+    invoice or a payment (a void or a write-off of `in_1` is `in_1:void`, `in_1:writeoff`; the
+    reversal of payment `ch_1` is `ch_1:reversal`)."""
+    if doc_type in _DERIVED_TYPES:
         return f"{source_id}:{doc_type}"
     return source_id
 
@@ -74,6 +78,19 @@ def payment_document(charge: Charge) -> ErpDocument:
     return ErpDocument(
         "payment", charge.id, charge.id, charge.invoice_id, charge.entity, charge.currency,
         charge.amount_minor, 0, charge.created_s, period_of(charge.created_s), (), journal,
+    )
+
+
+def reversal_document(charge: Charge) -> ErpDocument:
+    """A returned bank debit: the payment's journal with debits and credits swapped (Dr AR, Cr
+    clearing), dated when the bank returned it. Its parent is the payment (the charge id)."""
+    journal = (
+        JournalLine(accounts.ACCOUNTS_RECEIVABLE, charge.amount_minor, 0),
+        JournalLine(accounts.CLEARING, 0, charge.amount_minor),
+    )
+    return ErpDocument(
+        "reversal", external_id("reversal", charge.id), charge.id, charge.id, charge.entity, charge.currency,
+        charge.amount_minor, 0, charge.reversed_s, period_of(charge.reversed_s), (), journal,
     )
 
 

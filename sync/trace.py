@@ -52,6 +52,10 @@ KINDS: dict[str, str] = {
     "billing.invoice_uncollectible": "object_id=invoice, amount=total",
     "payments.charge_succeeded": "object_id=charge, parent_id=invoice, amount",
     "payments.charge_failed": "object_id=charge, parent_id=invoice, code=decline code",
+    "payments.charge_reversed": "object_id=charge, parent_id=invoice, amount, code=bank return code",
+    "billing.invoice_reopened": "object_id=invoice, ref_id=returned charge, amount, code=return code",
+    "billing.payment_unknown": "object_id=invoice, detail=idempotency key of the timed-out attempt",
+    "billing.payment_looked_up": "object_id=invoice, detail=idempotency key, code=charge status or not_found",
     "webhook.duplicated": "object_id=event, ref_id=object, code=event type, value=delay of the copy s",
     "webhook.failed": "object_id=event, ref_id=object, code=dropped|receiver_down|not_acknowledged, "
     "value=attempt number",
@@ -86,6 +90,8 @@ KINDS: dict[str, str] = {
     "erp.payment_applied": "object_id=ERP payment id, ref_id=charge, parent_id=invoice, amount",
     "erp.payment_unapplied": "object_id=ERP payment id, ref_id=charge, amount left unapplied (a "
     "current amount, not a change)",
+    "erp.payment_reversed": "object_id=ERP payment id, ref_id=charge, parent_id=invoice, amount=the "
+    "payment's amount, taken back by a reversal",
     "erp.period_closed": "entity (or '*'), period",
     "oracle.customer": "object_id=customer, entity, currency",
     "oracle.invoice": "object_id=invoice, ref_id=customer, entity, currency, amount=total, tax, "
@@ -95,4 +101,5 @@ KINDS: dict[str, str] = {
     "(tax_incomplete), amount: an invoice that must reach a person, not the ERP",
     "billing.tax_failed": "object_id=invoice, ref_id=customer, code=tax engine error code, detail=message",
     "oracle.payment": "object_id=charge, parent_id=invoice, ref_id=customer, entity, currency, amount",
+    "oracle.reversal": "object_id=charge, parent_id=invoice, ref_id=customer, entity, currency, amount",
 }

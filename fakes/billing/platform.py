@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from rehearse.fakes.billing.states import INVOICE, SUBSCRIPTION
 from rehearse.fakes.events import EventLog
-from rehearse.fakes.payments.gateway import PaymentsGateway
+from rehearse.fakes.payments.gateway import ChargeOutcomeUnknown, PaymentsGateway
 from rehearse.fakes.tax.engine import TaxAddressError, TaxEngine
 from rehearse.sync.model import (
     Customer, Invoice, InvoiceLine, Price, Subscription, add_months, period_of,
@@ -40,6 +40,13 @@ class BillingSettings(NamedTuple):
     dunning_retry_days: tuple[float, ...] = (1, 3, 5, 7, 9, 11, 13)  # 8 attempts within 2 weeks
     exhausted_action: str = "unpaid"  # canceled | unpaid | past_due
     incomplete_expiry_s: float = 23 * 3600.0
+    # After a charge call times out, look the attempt up by its idempotency key before trying
+    # again. Off, a timeout is taken for "not charged" and retried at once: the naive caller that
+    # charges customers twice.
+    lookup_unknown_outcomes: bool = True
+
+
+NAIVE_RETRY_S = 60.0  # how soon a caller that does not look up tries a timed-out charge again
 
 
 class SubscriptionRecord:
@@ -88,6 +95,7 @@ class Billing:
         self.events = events
         self.trace = trace
         self.schedule = schedule
+        payments.on_return = self._payment_returned
         self.customers: dict[str, Customer] = {}
         self.subscriptions: dict[str, SubscriptionRecord] = {}
         self.invoices: dict[str, Invoice] = {}
@@ -249,12 +257,43 @@ class Billing:
         else:
             self.collect(invoice_id, 1, now_s)
 
-    def collect(self, invoice_id: str, attempt: int, now_s: float) -> None:
-        """Attempt payment of an open invoice; on failure schedule the next dunning retry or give up."""
+    def collect(self, invoice_id: str, attempt: int, now_s: float, retry: int = 0) -> None:
+        """Attempt payment of an open invoice; on failure schedule the next dunning retry or give up.
+        Each attempt carries an idempotency key (`retry` counts naive re-sends of one attempt)."""
         invoice = self.invoices[invoice_id]
         if invoice.status != "open":
             return
-        charge = self.payments.charge(invoice, attempt, now_s)
+        key = f"{invoice_id}:{attempt}" if not retry else f"{invoice_id}:{attempt}:{retry}"
+        try:
+            # A naive re-send (`retry`) knows nothing of the first call: it opens a new intent.
+            charge = self.payments.charge(invoice, attempt, now_s, key, new_intent=retry > 0)
+        except ChargeOutcomeUnknown as unknown:
+            self.trace.emit(now_s, "billing.payment_unknown", object_id=invoice_id, detail=key)
+            if self.settings.lookup_unknown_outcomes:
+                self.schedule(unknown.lookup_after_s, self._look_up, invoice_id, attempt, retry)
+            else:
+                self.schedule(NAIVE_RETRY_S, self._resend, invoice_id, attempt, retry + 1)
+            return
+        self._attempted(invoice, charge, attempt, now_s)
+
+    def _look_up(self, invoice_id: str, attempt: int, retry: int, now_s: float) -> None:
+        """Resolve a timed-out attempt: act on the charge if it was made, else make it now."""
+        key = f"{invoice_id}:{attempt}" if not retry else f"{invoice_id}:{attempt}:{retry}"
+        charge = self.payments.lookup(key)
+        self.trace.emit(now_s, "billing.payment_looked_up", object_id=invoice_id, detail=key,
+                        code=charge.status if charge else "not_found")
+        invoice = self.invoices[invoice_id]
+        if charge is None:
+            self.collect(invoice_id, attempt, now_s, retry)
+        elif invoice.status == "open":
+            self._attempted(invoice, charge, attempt, now_s)
+
+    def _resend(self, invoice_id: str, attempt: int, retry: int, now_s: float) -> None:
+        self.collect(invoice_id, attempt, now_s, retry)
+
+    def _attempted(self, invoice: Invoice, charge, attempt: int, now_s: float) -> None:
+        """Act on a charge attempt's result: paid, or dunning."""
+        invoice_id = invoice.id
         if charge.status == "succeeded":
             self._paid(invoice._replace(amount_paid_minor=invoice.amount_paid_minor + charge.amount_minor), now_s)
             return
@@ -270,6 +309,29 @@ class Billing:
         if attempt <= len(retry_days) and not PaymentsGateway.is_hard_decline(charge):
             retry_at_s = first_failed_s + retry_days[attempt - 1] * 86400.0
             self.schedule(retry_at_s - now_s, self.collect, invoice_id, attempt + 1)
+        else:
+            self._exhausted(invoice, record, now_s)
+
+    def _payment_returned(self, charge, now_s: float) -> None:
+        """The bank returned a debit booked as paid: the invoice reopens and dunning starts over."""
+        invoice = self.invoices.get(charge.invoice_id)
+        if invoice is None or invoice.status != "paid":
+            return
+        invoice = invoice._replace(status=INVOICE.next(invoice.status, "reopen"),
+                                   amount_paid_minor=invoice.amount_paid_minor - charge.amount_minor,
+                                   reopened=invoice.reopened + 1)
+        self.invoices[invoice.id] = invoice
+        self.trace.emit(now_s, "billing.invoice_reopened", object_id=invoice.id, ref_id=charge.id,
+                        entity=invoice.entity, currency=invoice.currency, amount_minor=charge.amount_minor,
+                        code=charge.decline_code)
+        self.events.publish("invoice.reopened", now_s, invoice)
+        record = self.subscriptions[invoice.subscription_id]
+        if record.status in ("active", "past_due"):
+            self._status(record, "payment_failed", now_s, "customer.subscription.updated")
+        self._failed_first_s[invoice.id] = now_s
+        retry_days = self.settings.dunning_retry_days
+        if retry_days:
+            self.schedule(retry_days[0] * 86400.0, self.collect, invoice.id, 2)
         else:
             self._exhausted(invoice, record, now_s)
 

@@ -43,6 +43,9 @@ INVOICE = StateMachine(
     {
         ("draft", "finalize"): "open",
         ("open", "pay"): "paid",
+        # Not in Stripe, where paid is final; platforms that book bank debits as paid on submission
+        # (Chargebee, Zuora) reopen the invoice when the bank returns the debit.
+        ("paid", "reopen"): "open",
         ("open", "void"): "void",
         ("open", "mark_uncollectible"): "uncollectible",
         ("uncollectible", "pay"): "paid",

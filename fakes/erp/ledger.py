@@ -38,6 +38,7 @@ from rehearse.fakes.erp.responses import (
 from rehearse.fakes.erp.state import (
     INVOICE,
     OPEN,
+    PAID,
     CustomerRecord,
     InvoiceRecord,
     PaymentRecord,
@@ -60,8 +61,8 @@ class Erp:
     concurrency_limit
         Account-wide number of requests in flight at once (5 on NetSuite's shared tier).
     trace
-        Receives ``erp.document``, ``erp.payment_applied``, ``erp.payment_unapplied`` and
-        ``erp.period_closed`` records.
+        Receives ``erp.document``, ``erp.payment_applied``, ``erp.payment_unapplied``,
+        ``erp.payment_reversed`` and ``erp.period_closed`` records.
     retry_after_s
         The Retry-After a 429 carries.
     """
@@ -78,6 +79,7 @@ class Erp:
         "_payments",
         "_voids",
         "_writeoffs",
+        "_reversals",
         "_records_by_type",
         "_post_by_type",
         "_views",
@@ -121,12 +123,14 @@ class Erp:
         self._payments: dict[str, PaymentRecord] = {}
         self._voids: dict[str, PostedDocument] = {}
         self._writeoffs: dict[str, PostedDocument] = {}
+        self._reversals: dict[str, PostedDocument] = {}
         self._records_by_type: dict[str, dict[str, Any]] = {
             "customer": self._customers,
             "invoice": self._invoices,
             "payment": self._payments,
             "void": self._voids,
             "writeoff": self._writeoffs,
+            "reversal": self._reversals,
         }
         self._post_by_type: dict[str, Callable[[ErpDocument, float, float | None], ErpResponse]]
         self._post_by_type = {
@@ -135,6 +139,7 @@ class Erp:
             "payment": self._post_payment,
             "void": self._post_void,
             "writeoff": self._post_writeoff,
+            "reversal": self._post_reversal,
         }
         self._views = {name: MappingProxyType(rec) for name, rec in self._records_by_type.items()}
         self._periods = PeriodBook(self._entities)
@@ -334,6 +339,53 @@ class Erp:
             invoice, "writeoff", self._writeoffs, document, now_s, total_minor
         )
 
+    def _post_reversal(
+        self, document: ErpDocument, now_s: float, started_s: float | None
+    ) -> ErpResponse:
+        """Reverse a payment (a returned bank debit): what it applied is open again on its invoice,
+        what it left unapplied is gone, and a paid invoice reopens. The parent is the payment's
+        external id."""
+        if document.external_id and document.external_id in self._reversals:
+            return _duplicate(document)
+        payment = self._payments.get(document.parent_id)
+        if payment is None:
+            return _missing_parent("payment", document.parent_id)
+        refused = self._refuse_books_and_period(document, payment.document, "payment")
+        if refused is not None:
+            return refused
+        total_minor = balanced_total_minor(document.journal)
+        if total_minor is None:
+            return _unbalanced()
+        if document.amount_minor != payment.amount_minor:
+            return rejected(INVALID_TRANS_AMT, f"a reversal of {document.amount_minor} does not equal "
+                                               f"payment {document.parent_id} of {payment.amount_minor}")
+        invoice = self._invoices.get(payment.document.parent_id) or self._by_internal_id.get(
+            payment.document.parent_id)
+        applied_minor, unapplied_minor = payment.applied_minor, payment.unapplied_minor
+        if applied_minor:
+            invoice.open_minor += applied_minor
+            invoice.applied_minor -= applied_minor
+            if invoice.status == PAID:
+                invoice.status = INVOICE.next(PAID, "reopen")
+            invoice.modified_s = now_s
+        payment.applied_minor = payment.unapplied_minor = 0
+        internal_id = self._new_internal_id()
+        self._reversals[document.external_id or internal_id] = PostedDocument(internal_id, _without_journal(document))
+        self._ledger.post(document.entity, document.currency, document.journal)
+        invoice_source = invoice.document.source_id
+        self._emit_document(now_s, internal_id, document, total_minor, "", invoice_source)
+        emit = self._trace.emit
+        fields = {"ref_id": payment.document.source_id, "parent_id": invoice_source,
+                  "entity": document.entity, "currency": document.currency}
+        emit(now_s, "erp.payment_reversed", object_id=payment.internal_id,
+             amount_minor=payment.amount_minor, **fields)
+        if applied_minor:
+            emit(now_s, "erp.payment_applied", object_id=payment.internal_id, amount_minor=-applied_minor,
+                 **fields)
+        if unapplied_minor:
+            emit(now_s, "erp.payment_unapplied", object_id=payment.internal_id, amount_minor=0, **fields)
+        return ErpResponse(201, internal_id, "", "")
+
     # -- shared steps ----------------------------------------------------------------------
 
     def _target_invoice(
@@ -527,6 +579,11 @@ class Erp:
     def writeoffs(self) -> Mapping[str, PostedDocument]:
         """Write-offs by external id (internal id for those posted without one); live, read-only."""
         return self._views["writeoff"]
+
+    @property
+    def reversals(self) -> Mapping[str, PostedDocument]:
+        """Payment reversals by external id (internal id for those posted without one); live, read-only."""
+        return self._views["reversal"]
 
     def gl_balance(self, entity: str, currency: str, account: str) -> int:
         """Debits minus credits of `account` in the book of `entity` in `currency`."""

@@ -29,6 +29,8 @@ INVOICE = StateMachine(
         (OPEN, "settle"): PAID,
         (OPEN, "void"): VOID,
         (OPEN, "writeoff"): WRITTEN_OFF,
+        # A payment reversal (a returned bank debit) takes back what the payment had applied.
+        (PAID, "reopen"): OPEN,
     },
     (OPEN, PAID, VOID, WRITTEN_OFF),
 )

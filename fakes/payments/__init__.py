@@ -1,5 +1,8 @@
 """Payment gateway fake."""
 
-from rehearse.fakes.payments.gateway import PaymentSettings, PaymentsGateway
+from rehearse.fakes.payments.gateway import (
+    ChargeOutcomeUnknown, NoPaymentFaults, PaymentFaults, PaymentSettings, PaymentsGateway, UnknownOutcome,
+)
 
-__all__ = ["PaymentSettings", "PaymentsGateway"]
+__all__ = ["ChargeOutcomeUnknown", "NoPaymentFaults", "PaymentFaults", "PaymentSettings", "PaymentsGateway",
+           "UnknownOutcome"]

@@ -25,6 +25,7 @@ PAYMENT_INTENT = StateMachine(
         ("processing", "authorize"): "requires_capture",
         ("requires_capture", "capture"): "succeeded",
         ("processing", "fail"): "requires_payment_method",  # a failed attempt can be retried
+        ("succeeded", "return"): "requires_payment_method",  # a bank debit returned days later
         **{(state, "cancel"): "canceled" for state in _CANCELABLE},
     },
     PAYMENT_INTENT_STATES,
@@ -32,3 +33,4 @@ PAYMENT_INTENT = StateMachine(
 
 SOFT_DECLINES = ("insufficient_funds", "generic_decline", "do_not_honor", "authentication_required")
 HARD_DECLINES = ("fraudulent", "lost_card", "stolen_card")
+BANK_RETURN_CODE = "R01"  # NACHA return reason: insufficient funds

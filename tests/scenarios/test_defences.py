@@ -14,7 +14,8 @@ def _value(metrics: dict, path: str):
 
 
 FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
-                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address", "schema-drift"]
+                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address", "schema-drift",
+                   "payment-faults"]
 
 # (scenario, the defence switched off, the gate that must fail, the metric that explains it)
 WEAKENED = [
@@ -36,6 +37,10 @@ WEAKENED = [
     # Gap-fill would find the dropped events six hours later, so both go off here.
     ("schema-drift", "engine.dead_letter_queue=false,engine.gap_fill=false", "missing_max",
      "reconciliation.missing"),
+    ("payment-faults", "engine.post_reversals=false", "missing_max", "reconciliation.reversals.missing"),
+    # The lookup that resolves an unknown outcome is billing's own defence, switched off in billing.
+    ("payment-faults", "billing.lookup_unknown_outcomes=false", "unapplied_cash_share_max",
+     "resilience.unapplied_cash_share"),
 ]
 
 

@@ -18,7 +18,7 @@ from hypothesis import given, strategies as st
 from rehearse.fakes.billing import Billing, BillingSettings, prorate_minor
 from rehearse.fakes.events import EventLog
 from rehearse.fakes.machine import IllegalTransition
-from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
+from rehearse.fakes.payments import PaymentSettings, PaymentsGateway, UnknownOutcome
 from rehearse.fakes.payments.states import HARD_DECLINES, SOFT_DECLINES
 from rehearse.fakes.tax import TaxEngine
 from rehearse.sync.model import Address, Customer, Event, Price, parse_utc
@@ -81,6 +81,7 @@ class Harness:
     def __init__(
         self, *, success_probability: float = 1.0, retry_success_probability: float | None = None,
         hard_decline_share: float = 0.0, exhausted_action: str = "unpaid", rng: Any = None,
+        ach_share: float = 0.0, faults: Any = None, lookup_unknown_outcomes: bool = True,
     ) -> None:
         if isinstance(rng, ScriptedRandom):  # the script decides every outcome
             success_probability = retry_success_probability = hard_decline_share = 0.5
@@ -93,10 +94,12 @@ class Harness:
         log = EventLog(self.events.append)
         retry = success_probability if retry_success_probability is None else retry_success_probability
         self.payments = PaymentsGateway(
-            settings=PaymentSettings(success_probability, retry, hard_decline_share),
-            rng=rng if rng is not None else random.Random(7), events=log, trace=self.trace)
+            settings=PaymentSettings(success_probability, retry, hard_decline_share, ach_share),
+            rng=rng if rng is not None else random.Random(7), events=log, trace=self.trace,
+            schedule=self.schedule, faults=faults)
         self.billing = Billing(
-            settings=BillingSettings(exhausted_action=exhausted_action), prices=dict(PRICES), tax=TaxEngine(),
+            settings=BillingSettings(exhausted_action=exhausted_action,
+                                     lookup_unknown_outcomes=lookup_unknown_outcomes), prices=dict(PRICES), tax=TaxEngine(),
             payments=self.payments, events=log, trace=self.trace, schedule=self.schedule)
 
     def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
@@ -553,3 +556,81 @@ def test_annual_periods_from_a_leap_day_come_back_to_the_29th() -> None:
         ends.append(record.period_end_s)
     assert ends == [parse_utc(f"{year}-02-{day}T12:00:00Z") for year, day in
                     ((2025, 28), (2026, 28), (2027, 28), (2028, 29))]
+
+
+# -- payment faults: unknown outcomes, returned bank debits --------------------------------------------
+
+
+class ScriptedPaymentFaults:
+    """Payment faults decided by the test: the outcomes of the next charge calls, and returns."""
+
+    def __init__(self, unknown: Iterable[UnknownOutcome | None] = (), return_after_s: float | None = None) -> None:
+        self.unknown = deque(unknown)
+        self.return_after = return_after_s
+
+    def unknown_outcome(self, invoice_id: str, now_s: float) -> UnknownOutcome | None:
+        return self.unknown.popleft() if self.unknown else None
+
+    def return_after_s(self, charge, now_s: float) -> float | None:
+        return self.return_after
+
+
+def _succeeded(harness: Harness) -> list:
+    return [charge for charge in harness.payments.charges.values() if charge.status == "succeeded"]
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_timed_out_charge_is_looked_up_before_anything_else_and_charged_once(applied) -> None:
+    faults = ScriptedPaymentFaults([UnknownOutcome(applied, 3600.0)])
+    harness = Harness(success_probability=1.0, faults=faults)
+    invoice = harness.renew(harness.existing(), FEB_01_S)
+    harness.run_next()  # finalized; the charge call times out
+    assert harness.billing.invoices[invoice.id].status == "open"
+    assert len(_succeeded(harness)) == (1 if applied else 0)
+    due_s, callback = harness.run_next()  # the lookup, an hour later
+    assert due_s == FEB_01_S + 2 * HOUR_S and callback.__name__ == "_look_up"
+    assert harness.billing.invoices[invoice.id].status == "paid"
+    assert len(_succeeded(harness)) == 1  # found, or charged now with the same idempotency key
+    looked_up = [fields for _, kind, fields in harness.trace.records if kind == "billing.payment_looked_up"]
+    assert [fields["code"] for fields in looked_up] == ["succeeded" if applied else "not_found"]
+
+
+def test_without_the_lookup_a_timed_out_charge_that_went_through_charges_the_customer_twice() -> None:
+    faults = ScriptedPaymentFaults([UnknownOutcome(True, 3600.0)])
+    harness = Harness(success_probability=1.0, faults=faults, lookup_unknown_outcomes=False)
+    invoice = harness.renew(harness.existing(), FEB_01_S)
+    harness.run_next()
+    harness.run_next()  # the naive re-send, a minute later, under a new idempotency key
+    charges = _succeeded(harness)
+    assert [charge.invoice_id for charge in charges] == [invoice.id, invoice.id]
+    assert harness.billing.invoices[invoice.id].status == "paid"
+
+
+def test_a_returned_bank_debit_reverses_the_charge_reopens_the_invoice_and_restarts_dunning() -> None:
+    harness = Harness(success_probability=1.0, ach_share=1.0,
+                      faults=ScriptedPaymentFaults(return_after_s=3 * 86400.0))
+    record = harness.existing()
+    invoice = harness.renew(record, FEB_01_S)
+    harness.run_next()
+    [charge] = _succeeded(harness)
+    assert charge.method == "ach_debit" and harness.payments.returns_pending == 1
+    since = len(harness.events)
+    due_s, _ = harness.run_next()  # the bank's return
+    assert due_s == FEB_01_S + HOUR_S + 3 * 86400.0 and harness.payments.returns_pending == 0
+    assert harness.types(since)[:2] == ["charge.reversed", "invoice.reopened"]
+    reversed_charge = harness.events[since].data
+    assert (reversed_charge.status, reversed_charge.decline_code, reversed_charge.reversed_s) == (
+        "reversed", "R01", due_s)
+    reopened = harness.billing.invoices[invoice.id]
+    assert (reopened.status, reopened.amount_paid_minor, reopened.reopened) == ("open", 0, 1)
+    assert record.status == "past_due"
+    next_due_s, callback = harness.run_next()  # dunning starts over a day after the return
+    assert next_due_s == due_s + 86400.0 and callback == harness.billing.collect
+    assert harness.billing.invoices[invoice.id].status == "paid"
+
+
+def test_card_payments_are_never_returned() -> None:
+    harness = Harness(success_probability=1.0, ach_share=0.0, faults=ScriptedPaymentFaults(return_after_s=1.0))
+    harness.renew(harness.existing(), FEB_01_S)
+    harness.run_all()
+    assert harness.payments.returns_pending == 0 and "charge.reversed" not in harness.types()

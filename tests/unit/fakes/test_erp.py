@@ -112,6 +112,17 @@ def writeoff(
     return document._replace(**changes)
 
 
+def reversal(
+    charge_id: str = "ch_1", amount_minor: int = 1100, period: str = "2024-01", **changes: Any
+) -> ErpDocument:
+    journal = (JournalLine(AR, amount_minor, 0), JournalLine(CLEARING, 0, amount_minor))
+    document = ErpDocument(
+        "reversal", f"{charge_id}:reversal", charge_id, charge_id, "US01", "USD", amount_minor, 0, JAN_S,
+        period, (), journal,
+    )
+    return document._replace(**changes)
+
+
 def make_erp(concurrency_limit: int = 2) -> tuple[Erp, TraceRecorder]:
     trace = TraceRecorder()
     erp = Erp(entities={"US01": "USD", "EU01": "EUR"}, concurrency_limit=concurrency_limit, trace=trace,
@@ -512,8 +523,9 @@ def test_void_of_a_settled_zero_invoice_is_an_illegal_move() -> None:
 def test_invoice_table_lists_every_legal_move_and_nothing_else() -> None:
     assert INVOICE.table == {
         ("open", "settle"): "paid", ("open", "void"): "void", ("open", "writeoff"): "written_off",
+        ("paid", "reopen"): "open",
     }
-    assert set(INVOICE.terminal) == {"paid", "void", "written_off"}
+    assert set(INVOICE.terminal) == {"void", "written_off"}
     for state in INVOICE.states:
         for action in INVOICE.actions:
             if not INVOICE.allows(state, action):
@@ -632,3 +644,62 @@ def test_views_are_read_only() -> None:
     erp, _ = erp_with_invoice()
     with pytest.raises(TypeError):
         erp.invoices["in_2"] = erp.invoices["in_1"]  # type: ignore[index]
+
+
+# -- payment reversals (returned bank debits) -----------------------------------------------------------
+
+
+def test_a_reversal_takes_back_what_the_payment_applied_and_reopens_the_invoice() -> None:
+    erp, trace = erp_with_invoice()
+    erp.post(payment(), 3.0)
+    response = erp.post(reversal(), 4.0)
+    assert response.status == 201
+    record = erp.invoices["in_1"]
+    assert (record.status, record.open_minor, record.applied_minor) == ("open", 1100, 0)
+    reversed_payment = erp.payments["ch_1"]
+    assert (reversed_payment.applied_minor, reversed_payment.unapplied_minor) == (0, 0)
+    assert erp.gl_balance("US01", "USD", AR) == 1100 and erp.gl_balance("US01", "USD", CLEARING) == 0
+    assert [fields["amount_minor"] for fields in trace.of_kind("erp.payment_applied")] == [1100, -1100]
+    assert trace.of_kind("erp.payment_reversed") == [{
+        "object_id": "1003", "ref_id": "ch_1", "parent_id": "in_1", "entity": "US01", "currency": "USD",
+        "amount_minor": 1100,
+    }]
+    document = trace.of_kind("erp.document")[-1]
+    assert (document["code"], document["ref_id"], document["parent_id"]) == ("reversal", "ch_1", "in_1")
+    assert "ch_1:reversal" in erp.reversals
+    # Paid again by the next attempt, the invoice settles once more.
+    assert erp.post(payment("ch_2"), 5.0).status == 201 and record.status == "paid"
+
+
+def test_a_reversal_of_an_unapplied_payment_clears_its_unapplied_amount() -> None:
+    erp, trace = erp_with_invoice()
+    erp.post(payment("ch_1"), 3.0)
+    erp.post(payment("ch_2"), 4.0)  # charged twice: the second is all unapplied
+    assert erp.post(reversal("ch_2"), 5.0).status == 201
+    assert erp.invoices["in_1"].status == "paid"
+    assert trace.of_kind("erp.payment_unapplied")[-1]["amount_minor"] == 0
+
+
+@pytest.mark.parametrize(
+    ("document", "code"),
+    [
+        (reversal("ch_missing"), INVALID_KEY_OR_REF),
+        (reversal(currency="EUR"), INVALID_KEY_OR_REF),
+        (reversal(amount_minor=1000), INVALID_TRANS_AMT),
+        (reversal(journal=(JournalLine(AR, 1100, 0),)), INVALID_TRANS_AMT),
+    ],
+)
+def test_an_invalid_reversal_is_refused_and_changes_nothing(document: ErpDocument, code: str) -> None:
+    erp, _ = erp_with_invoice()
+    erp.post(payment(), 3.0)
+    assert_rejected(erp.post(document, 4.0), 400, code)
+    assert erp.invoices["in_1"].status == "paid" and not erp.reversals
+
+
+def test_a_second_reversal_of_the_same_payment_is_a_duplicate() -> None:
+    erp, _ = erp_with_invoice()
+    erp.post(payment(), 3.0)
+    erp.post(reversal(), 4.0)
+    assert_rejected(erp.post(reversal(), 5.0), 400, DUP_RCRD)
+    assert erp.lookup("reversal", "ch_1:reversal").status == 200
+    assert erp.invoices["in_1"].open_minor == 1100

@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 from rehearse.fakes.crm import Crm
 from rehearse.fakes.events import EventLog
 from rehearse.fakes.machine import IllegalTransition
-from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
+from rehearse.fakes.payments import ChargeOutcomeUnknown, PaymentSettings, PaymentsGateway, UnknownOutcome
 from rehearse.fakes.payments.states import HARD_DECLINES, SOFT_DECLINES
 from rehearse.fakes.tax import DEFAULT_RATES_BPS, TaxAddressError, TaxEngine
 from rehearse.sync.model import Address, Charge, Event, Invoice
@@ -46,6 +46,47 @@ def us_address(postal_code: str = "94105", region: str = "CA") -> Address:
 
 
 # -- payments ---------------------------------------------------------------------------------------------
+
+
+class TimeoutFaults:
+    """Every charge call times out with the given outcome."""
+
+    def __init__(self, applied: bool) -> None:
+        self.applied = applied
+
+    def unknown_outcome(self, invoice_id: str, now_s: float) -> UnknownOutcome:
+        return UnknownOutcome(self.applied, 900.0)
+
+    def return_after_s(self, charge: Charge, now_s: float) -> None:
+        return None
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_timed_out_charge_is_found_by_its_idempotency_key_only_if_it_was_made(applied: bool) -> None:
+    events: list[Event] = []
+    gateway = PaymentsGateway(settings=PaymentSettings(1.0, 1.0, 0.0), rng=random.Random(1),
+                              events=EventLog(events.append), trace=TraceRecorder(), faults=TimeoutFaults(applied))
+    with pytest.raises(ChargeOutcomeUnknown) as info:
+        gateway.charge(make_invoice(), 1, NOW_S, "in_1:1")
+    assert (info.value.idempotency_key, info.value.lookup_after_s) == ("in_1:1", 900.0)
+    found = gateway.lookup("in_1:1")
+    if applied:  # made, and its webhook went out: only the reply was lost
+        assert found is not None and found.status == "succeeded"
+        assert [event.type for event in events] == ["charge.succeeded"]
+        assert gateway.charge(make_invoice(), 1, NOW_S + 900, "in_1:1") == found  # idempotent
+        assert len(gateway.charges) == 1
+    else:
+        assert found is None and events == [] and gateway.charges == {}
+    assert gateway.lookup("in_1:2") is None
+
+
+def test_the_payment_method_is_a_stable_share_of_customers() -> None:
+    gateway = PaymentsGateway(settings=PaymentSettings(ach_share=0.3), rng=random.Random(1),
+                              events=EventLog([].append), trace=TraceRecorder())
+    methods = [gateway.method_of(f"cus_{i}") for i in range(2000)]
+    assert methods == [gateway.method_of(f"cus_{i}") for i in range(2000)]
+    assert 0.25 < methods.count("ach_debit") / 2000 < 0.35
+    assert make_gateway().method_of("cus_1") == "card"  # no bank debits unless a share is set
 
 
 def _outcomes(gateway: PaymentsGateway, attempts: int = 60) -> list[tuple[str, str]]:

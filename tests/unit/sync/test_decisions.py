@@ -196,3 +196,15 @@ def test_after_the_cooldown_one_probe_goes_and_decides():
     assert breaker_admits(probing, 131.0) == (probing, 1.0)  # the others wait for the probe
     assert breaker_after(probing, True, 131.0, failures_max=5, cooldown_s=30.0) == Breaker("open", 6, 161.0)
     assert breaker_after(probing, False, 131.0, failures_max=5, cooldown_s=30.0) == Breaker()
+
+
+def test_a_reopened_invoice_outranks_anything_from_before_the_return() -> None:
+    from rehearse.sync.decisions import invoice_rank
+    from rehearse.sync.model import Invoice
+
+    paid = Invoice("in_1", "cus_1", "sub_1", "US01", "USD", "paid", (), 100, 0, 100, 100, 0.0, 1.0)
+    reopened = paid._replace(status="open", amount_paid_minor=0, reopened=1)
+    assert is_newer(invoice_rank(paid), invoice_rank(reopened))
+    assert not is_newer(invoice_rank(reopened), invoice_rank(paid))
+    for later in ("paid", "uncollectible", "void"):
+        assert is_newer(invoice_rank(reopened), invoice_rank(reopened._replace(status=later)))

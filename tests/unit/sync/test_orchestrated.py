@@ -644,3 +644,50 @@ def test_voided_and_uncollectible_invoices_are_reversed_and_written_off() -> Non
     assert list(harness.erp.voids) == ["in_1:void"]
     assert list(harness.erp.writeoffs) == ["in_2:writeoff"]
     assert sum(harness.erp.gl_balances().values()) == 0
+
+
+# -- returned bank debits ---------------------------------------------------------------------------
+
+
+def charge_reversed(charge_id: str = "ch_1", invoice_id: str = "in_1", reversed_s: float = START_S + 3 * 86400.0) -> Event:
+    returned = charge(charge_id, invoice_id)._replace(status="reversed", decline_code="R01", reversed_s=reversed_s)
+    return event(f"evt_{charge_id}_reversed", "charge.reversed", returned, reversed_s)
+
+
+def test_a_returned_debit_is_reversed_in_the_erp_after_its_payment_and_the_invoice_reopens() -> None:
+    harness = Harness()
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(charge_reversed())  # the payment's own event was never seen: both get planned
+    harness.run()
+    assert [document.doc_type for document in harness.client.posted("payment") + harness.client.posted("reversal")] == [
+        "payment", "reversal"]
+    assert harness.state("ch_1:reversal") == POSTED
+    assert harness.erp.invoices["in_1"].status == "open"
+    reversal = harness.client.posted("reversal")[0]
+    assert reversal.posting_period == period_of(START_S + 3 * 86400.0)
+    assert harness.records("engine.held").filter(pl.col("object_id") == "ch_1:reversal").height == 1
+
+
+def test_a_reopened_invoice_outranks_every_snapshot_from_before_the_return() -> None:
+    harness = Harness()
+    preloaded_customer_and_invoice(harness)
+    reopened = invoice(status="open")._replace(reopened=1)
+    uncollectible = reopened._replace(status="uncollectible")
+    harness.deliver(event("evt_reopened", "invoice.reopened", reopened, START_S + 3 * 86400.0))
+    harness.deliver(invoice_paid(), after_s=1.0)  # late, from before the return: stale
+    harness.deliver(event("evt_uncollectible", "invoice.marked_uncollectible", uncollectible,
+                          START_S + 20 * 86400.0), after_s=2.0)
+    harness.run()
+    assert harness.records("engine.stale_dropped")["ref_id"].to_list() == ["in_1"]
+    assert harness.state("in_1:writeoff") == POSTED
+
+
+def test_without_reversal_posting_a_returned_debit_is_ignored() -> None:
+    harness = Harness(settings=EngineSettings(post_reversals=False))
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(charge_succeeded())
+    harness.deliver(charge_reversed(), after_s=60.0)
+    harness.run()
+    assert harness.client.posted("reversal") == []
+    assert harness.erp.invoices["in_1"].status == "paid"
+    assert harness.records("engine.ignored")["code"].to_list() == ["charge.reversed"]

@@ -300,3 +300,17 @@ def test_the_invoice_keeps_its_finalization_date_when_planned_from_a_later_event
     invoice_doc, void_doc = invoice_documents(make_invoice(status="void"), LATER_S)
     assert (invoice_doc.tran_date_s, invoice_doc.posting_period) == (FINALIZED_S, "2026-01")
     assert (void_doc.tran_date_s, void_doc.posting_period) == (LATER_S, "2026-03")
+
+
+def test_a_reversal_swaps_its_payments_journal_and_is_dated_at_the_return() -> None:
+    from rehearse.sync.rules import payment_document, reversal_document
+
+    returned = Charge("ch_9", "in_9", "cus_9", "EU01", "EUR", 4_200, "reversed", "R01", 1_769_904_000.0,
+                      "ach_debit", 1_770_249_600.0)  # booked 2026-02-01, returned 2026-02-05
+    payment, reversal = payment_document(returned), reversal_document(returned)
+    assert (reversal.doc_type, reversal.external_id, reversal.source_id, reversal.parent_id) == (
+        "reversal", "ch_9:reversal", "ch_9", "ch_9")
+    assert sorted(reversal.journal) == sorted(JournalLine(line.account, line.credit_minor, line.debit_minor)
+                                              for line in payment.journal)
+    assert (reversal.amount_minor, reversal.currency, reversal.posting_period) == (4_200, "EUR", "2026-02")
+    assert reversal.tran_date_s == 1_770_249_600.0
