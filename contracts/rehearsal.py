@@ -48,6 +48,10 @@ class Outcome(NamedTuple):
     trace: pl.DataFrame
     out_dir: Path | None = None
 
+    def __repr__(self) -> str:
+        return (f"Outcome(scenario={self.metrics.get('scenario')!r}, seed={self.metrics.get('seed')}, "
+                f"passed={self.passed}, failed_gates={self.failed_gates}, trace_rows={self.trace.height})")
+
     @property
     def passed(self) -> bool:
         """Every gate of the scenario passed."""

@@ -58,8 +58,10 @@ def _parse(path: Path, text: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        reason = " ".join(str(error).split())
-        raise DocumentError(path, f"not valid YAML: {reason}") from None
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise DocumentError(path, f"neither JSON nor YAML: {problem}{where}") from None
 
 
 def _check_references(path: Path, document: dict[str, Any]) -> None:
@@ -95,13 +97,10 @@ def resolve_pointer(document: dict[str, Any], ref: str) -> Any:
 
 def _validate(path: Path, document: dict[str, Any]) -> None:
     from openapi_spec_validator import validate  # imported here: it is slow to import
-    from openapi_spec_validator.exceptions import OpenAPIError
 
     try:
         validate(document)
-    except OpenAPIError as error:
-        where = "/".join(str(part) for part in getattr(error, "absolute_path", ()) or ())
-        message = getattr(error, "message", None) or str(error) or type(error).__name__
+    except Exception as error:  # the validator raises jsonschema's and referencing's trees as well as its own
+        where = " > ".join(str(part) for part in getattr(error, "absolute_path", ()) or ())
+        message = getattr(error, "message", None) or (str(error).splitlines() or [type(error).__name__])[0]
         raise DocumentError(path, f"not a valid OpenAPI document: {f'{where}: ' if where else ''}{message}") from None
-    except Exception as error:  # the validator's reference resolver raises its own tree
-        raise DocumentError(path, f"not a valid OpenAPI document: {error}") from None
