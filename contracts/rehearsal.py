@@ -113,8 +113,8 @@ def rehearse(scenario: str | Path | Scenario = "smoke", *, seed: int | None = No
 class SteppedWorld:
     """A world of in-process fakes and the engine on a SimPy clock, driven by the caller.
 
-    `record_events=True` keeps every webhook event billing and payments publish, as its wire
-    payload (`events`). Close it (or use it as a context manager) to free its temporary files.
+    `record_events=True` keeps every webhook delivery that reaches the engine (duplicates and
+    retries included) as its wire payload, in the API version it was sent in (`events`). Close it (or use it as a context manager) to free its temporary files.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, *, record_events: bool = False) -> None:
@@ -138,14 +138,14 @@ class SteppedWorld:
                         detail=json.dumps(resolved_parameters(scenario, self.seed), sort_keys=True))
         self.world = World(scenario, self.seed, SimPyRuntime(self.env), self.trace, work_dir)
         self.events: list[dict] = []
-        if record_events:
-            deliver = self.world.events.deliver
+        if record_events:  # at the engine's door: each delivery as it travels, in its API version
+            receive = self.world.webhooks.receiver
 
-            def record_and_deliver(event) -> None:
+            def record_and_receive(event) -> bool:
                 self.events.append(event_payload(event))
-                deliver(event)
+                return receive(event)
 
-            self.world.events.deliver = record_and_deliver
+            self.world.webhooks.receiver = record_and_receive
         self.world.start()
         self._healed = False
         self._finished: Outcome | None = None
