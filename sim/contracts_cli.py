@@ -77,6 +77,8 @@ def schemas_command(check: bool, directory: Path | None) -> None:
     from rehearse.contracts import event_schemas
 
     directory = directory or event_schemas.EVENTS_DIR
+    if directory.is_absolute() and directory.is_relative_to(Path.cwd()):
+        directory = directory.relative_to(Path.cwd())
     if check:
         problems = event_schemas.check_schemas(directory)
         for problem in problems:
