@@ -100,12 +100,18 @@ class SchemaDiffer:
         return merged
 
     @staticmethod
-    def _types(schema: dict) -> frozenset[str]:
+    def _plain_union(schema: dict) -> bool:
+        """A oneOf/anyOf of bare types (``anyOf: [{type: string}, {type: integer}]``): a type union."""
+        variants = schema.get("anyOf") or schema.get("oneOf")
+        return "type" not in schema and isinstance(variants, list) and bool(variants) and all(
+            isinstance(v, dict) and "type" in v and set(v) <= {"type"} | _ANNOTATIONS for v in variants)
+
+    @classmethod
+    def _types(cls, schema: dict) -> frozenset[str]:
         declared = schema.get("type")
         if declared is None:
-            variants = schema.get("anyOf") or schema.get("oneOf")
-            if isinstance(variants, list) and variants and all(
-                    isinstance(v, dict) and "type" in v and set(v) <= {"type"} | _ANNOTATIONS for v in variants):
+            if cls._plain_union(schema):
+                variants = schema.get("anyOf") or schema.get("oneOf")
                 types = set()
                 for variant in variants:
                     types |= {variant["type"]} if isinstance(variant["type"], str) else set(variant["type"])
@@ -245,8 +251,8 @@ class SchemaDiffer:
             old_variants, new_variants = old.get(key), new.get(key)
             if not isinstance(old_variants, list) and not isinstance(new_variants, list):
                 continue
-            if self._types(old) != frozenset() or self._types(new) != frozenset():
-                continue  # unions of plain types were compared as types
+            if self._plain_union(old) and self._plain_union(new):
+                continue  # unions of bare types were compared as types
             old_keyed = self._keyed(old_variants or [])
             new_keyed = self._keyed(new_variants or [])
             for name, variant in old_keyed.items():

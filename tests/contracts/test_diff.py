@@ -240,3 +240,14 @@ def test_bad_input_exits_2_naming_file_and_reason(tmp_path, content, name, reaso
         assert result.exit_code == 2, result.output
         assert str(path) in result.output and reason in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_alternatives_are_compared_when_the_union_also_declares_a_type():
+    old = copy.deepcopy(BASE)
+    _schemas(old)["Invoice"]["properties"]["payment"]["type"] = "object"
+    new = copy.deepcopy(old)
+    _add_wallet(new, "Invoice")
+    _schemas(new)["Card"]["properties"].pop("last4")
+    kinds = {(c.kind, c.field) for c in diff_documents(old, new) if c.operation == "GET /invoices/{id}"}
+    assert ("response_variant_added", "payment") in kinds
+    assert ("response_property_removed", "payment<Card>.last4") in kinds
