@@ -316,6 +316,8 @@ class SteppedWorld:
 
     def close(self) -> None:
         """Free the world's temporary files (the trace stays readable through `finish`'s outcome)."""
+        if self._finished is None:
+            self.world.engine.store.close()
         self._work.cleanup()
 
     def __enter__(self) -> SteppedWorld:

@@ -11,10 +11,12 @@ from rehearse.contracts.rehearsal import SteppedWorld, load_scenario
 from rehearse.sync import wire
 from rehearse.sync.model import Address, Charge, Customer, Event, Invoice, InvoiceLine, Subscription
 
-# The smoke scenario's renewal peak only, with the next API version sent for its first hours.
+# The smoke scenario's renewal peak only, with the next API version sent for part of it and some
+# webhooks delivered twice.
 SHORT_SMOKE = [
     "run.traffic_days=0.2", "traffic.subscriptions=150", "traffic.new_deals_per_day=40",
-    'faults=[{kind="schema_drift", window={start="2026-02-01T00:30:00Z", end="2026-02-01T02:00:00Z"}}]',
+    'faults=[{kind="schema_drift", window={start="2026-02-01T00:30:00Z", end="2026-02-01T02:00:00Z"}}, '
+    '{kind="webhook_duplicate", probability=0.05}]',
 ]
 
 
