@@ -35,7 +35,7 @@ def contracts() -> None:
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              help="text: tables for people (default); json: one document for machines.")
+              help="text: a list for people (default); json: one document for machines.")
 def diff_command(old: Path, new: Path, output_format: str) -> None:
     """Report the changes from OLD to NEW (OpenAPI 3.x, JSON or YAML), breaking ones first.
     Exit 0 when nothing breaks, 1 when something does, 2 when a document cannot be read."""
@@ -87,7 +87,5 @@ def schemas_command(check: bool, directory: Path | None) -> None:
             sys.exit(1)
         click.echo(f"event schemas in {directory} match the code ({len(event_schemas.VERSIONS)} API versions)")
         return
-    if directory.exists() and not directory.is_dir():
-        _fail_input([f"--dir {directory}: exists and is not a folder"])
     for path in event_schemas.write_schemas(directory):
         click.echo(f"wrote {path}")

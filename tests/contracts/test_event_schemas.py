@@ -89,3 +89,11 @@ def test_next_version_renames_top_level_fields_only():
     canonical = json.loads(json.dumps(payload))
     canonical["data"]["amount_minor"] = canonical["data"].pop("amount_in_minor")
     assert event_schemas.validate_event(canonical)  # a 2026-07 payload with 2026-01 names is refused
+
+
+def test_schemas_into_a_file_is_bad_input(tmp_path):
+    target = tmp_path / "events.json"
+    target.write_text("{}")
+    result = CliRunner().invoke(main, ["contracts", "schemas", "--dir", str(target)])
+    assert result.exit_code == 2
+    assert f"Invalid value for '--dir': Directory '{target}' is a file" in result.output
