@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from rehearse.fakes.billing.states import INVOICE_STATES, SUBSCRIPTION_STATES
 from rehearse.fakes.payments.states import HARD_DECLINES, SOFT_DECLINES
 from rehearse.sync import rules, wire
-from rehearse.sync.model import Address, Charge, Customer, Event, Invoice, InvoiceLine, Subscription
+from rehearse.sync.model import Charge, Customer, Event, Invoice, InvoiceLine, Subscription
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 VERSIONS = (wire.CURRENT_VERSION, wire.NEXT_VERSION)

@@ -86,7 +86,7 @@ class _DocumentDiffer:
         new_parameters = self._parameters_of(self.new, new_item, method)
         old_path_order = [key for key in old_parameters if key[0] == "path"]
         new_path_order = [key for key in new_parameters if key[0] == "path"]
-        renamed = dict(zip(new_path_order, old_path_order))  # path parameters: matched by position
+        renamed = dict(zip(new_path_order, old_path_order))  # path parameters by position (a count change is a new path)
         for key, parameter in new_parameters.items():
             old_key = renamed.get(key, key)
             where = f"parameter {key[0]} {key[1]}"
