@@ -1,2 +1,10 @@
-"""contracts: OpenAPI documents of the fakes, JSON Schemas of the canonical events and the checks
-that run them. Empty until live mode and contract tests arrive (issue 5)."""
+"""contracts: the contracts of the fakes and of the events, and the tools that check them.
+
+- `diff`: breaking changes between two versions of an OpenAPI document (`rehearse contracts diff`);
+- `event_schemas`: JSON Schemas of the webhook events, generated from `rehearse.sync.model` and
+  checked in under ``events/`` (`rehearse contracts schemas`);
+- `rehearsal`: rehearsals from Python (a run's outcome; a world stepped through virtual time);
+- `pytest_plugin`: the same as pytest fixtures, registered through the ``pytest11`` entry point.
+
+The OpenAPI documents of the fakes live under ``openapi/``.
+"""

@@ -146,5 +146,10 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
                   f"({_fmt(wall.get('trace_rows'))} trace rows, {_fmt(wall.get('total_s'))} s wall)", highlight=False)
 
 
+from rehearse.sim.contracts_cli import contracts  # noqa: E402 (registered after the core commands)
+
+main.add_command(contracts)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

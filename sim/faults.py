@@ -391,6 +391,18 @@ class FaultPlan:
         for fault in self.faults:
             self._by_kind.setdefault(fault.kind, []).append(fault)
 
+    def add(self, fault) -> None:
+        """Add a fault while the run goes on (a test stepping a world injects one)."""
+        self.faults.append(fault)
+        self._by_kind.setdefault(fault.kind, []).append(fault)
+
+    def remove(self, fault) -> None:
+        """Take a fault out of the plan; it stops acting at once."""
+        self.faults.remove(fault)
+        self._by_kind[fault.kind].remove(fault)
+        if not self._by_kind[fault.kind]:
+            del self._by_kind[fault.kind]
+
     def of(self, kind: str) -> list:
         """Every configured fault of a kind (active or not)."""
         return self._by_kind.get(kind, [])

@@ -20,6 +20,13 @@ from rehearse.sync.model import Event
 from rehearse.sync.ports import Runtime
 
 
+def _object_id(event: Event) -> str:
+    """The id of the object an event carries, whether its payload is a record or a wire dict (an
+    event sent in another API version)."""
+    data = event.data
+    return data["id"] if type(data) is dict else data.id
+
+
 class WebhookSender:
     """Schedules deliveries and retries of each event; counts attempts still pending."""
 
@@ -59,14 +66,12 @@ class WebhookSender:
                 self._injected(fault, event)
                 copy_delay_s = delay_s + rng.random() * fault.delay_s_max
                 self.in_transit += 1
-                self.trace.emit(now, "webhook.duplicated", object_id=event.id, ref_id=event.data.id,
+                self.trace.emit(now, "webhook.duplicated", object_id=event.id, ref_id=_object_id(event),
                                 code=event.type, value=copy_delay_s)
                 runtime.call_later(copy_delay_s, self._attempt, event, 1)
 
     def _injected(self, fault, event: Event) -> None:
-        data = event.data
-        object_id = data["id"] if type(data) is dict else data.id
-        self.trace.emit(self.runtime.now(), "fault.injected", object_id=object_id, code=fault.kind,
+        self.trace.emit(self.runtime.now(), "fault.injected", object_id=_object_id(event), code=fault.kind,
                         detail=fault.name)
 
     def _attempt(self, event: Event, attempt: int) -> None:
@@ -88,12 +93,12 @@ class WebhookSender:
             reason = "not_acknowledged"
         if attempt <= len(self.retry_delays_s):
             retry_in_s = self.retry_delays_s[attempt - 1]
-            self.trace.emit(now, "webhook.failed", object_id=event.id, ref_id=event.data.id, code=reason,
+            self.trace.emit(now, "webhook.failed", object_id=event.id, ref_id=_object_id(event), code=reason,
                             value=float(attempt))
             self.runtime.call_later(retry_in_s, self._attempt, event, attempt + 1)
             return
         self.in_transit -= 1
         self.lost += 1
         self.last_lost_s = now
-        self.trace.emit(now, "webhook.lost", object_id=event.id, ref_id=event.data.id, code=event.type,
+        self.trace.emit(now, "webhook.lost", object_id=event.id, ref_id=_object_id(event), code=event.type,
                         value=float(attempt))
