@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rehearse.fakes.billing.states import INVOICE_STATES, SUBSCRIPTION_STATES
-from rehearse.fakes.payments.states import HARD_DECLINES, SOFT_DECLINES
+from rehearse.fakes.payments.gateway import ACH_DEBIT, CARD
+from rehearse.fakes.payments.states import BANK_RETURN_CODE, HARD_DECLINES, SOFT_DECLINES
 from rehearse.sync import rules, wire
 from rehearse.sync.model import Charge, Customer, Event, Invoice, InvoiceLine, Subscription
 
@@ -28,7 +29,7 @@ EVENTS_DIR = Path(__file__).parent / "events"
 
 # Every event type the engine acts on or knowingly ignores (its vocabulary, from the posting rules).
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(
-    rules.IGNORED_EVENT_TYPES | rules.INVOICE_EVENT_TYPES | {"charge.succeeded", "customer.created"}))
+    rules.IGNORED_EVENT_TYPES | rules.INVOICE_EVENT_TYPES | {"charge.succeeded", "charge.reversed", "customer.created"}))
 
 # The closed vocabularies of some fields: (record, field) -> allowed values.
 FIELD_ENUMS: dict[tuple[type, str], tuple] = {
@@ -36,8 +37,9 @@ FIELD_ENUMS: dict[tuple[type, str], tuple] = {
     (Invoice, "status"): INVOICE_STATES,
     (Invoice, "tax_status"): ("complete", "requires_location_inputs"),
     (InvoiceLine, "kind"): ("subscription", "proration"),
-    (Charge, "status"): ("succeeded", "failed"),
-    (Charge, "decline_code"): ("", *SOFT_DECLINES, *HARD_DECLINES),
+    (Charge, "status"): ("succeeded", "failed", "reversed"),
+    (Charge, "decline_code"): ("", *SOFT_DECLINES, *HARD_DECLINES, BANK_RETURN_CODE),
+    (Charge, "method"): (CARD, ACH_DEBIT),
 }
 _CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
 _SCALARS = {str: {"type": "string"}, int: {"type": "integer"}, float: {"type": "number"}, bool: {"type": "boolean"}}

@@ -52,9 +52,9 @@ _records = st.one_of(
               st.booleans()),
     st.builds(Invoice, _text, _text, _text, _text, _currency, _enum(Invoice, "status"),
               st.lists(_line, max_size=3).map(tuple), _money, _money, _money, _money, _time, _time,
-              _enum(Invoice, "tax_status")),
+              _enum(Invoice, "tax_status"), st.integers(0, 3)),
     st.builds(Charge, _text, _text, _text, _text, _currency, _money, _enum(Charge, "status"),
-              _enum(Charge, "decline_code"), _time),
+              _enum(Charge, "decline_code"), _time, _enum(Charge, "method"), _time),
 )
 
 
