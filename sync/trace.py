@@ -53,7 +53,7 @@ KINDS: dict[str, str] = {
     "payments.charge_succeeded": "object_id=charge, parent_id=invoice, amount",
     "payments.charge_failed": "object_id=charge, parent_id=invoice, code=decline code",
     "webhook.duplicated": "object_id=event, ref_id=object, code=event type, value=delay of the copy s",
-    "webhook.failed": "object_id=event, ref_id=object, code=dropped|receiver_down|not_acknowledged, "
+    "webhook.failed": "object_id=event, ref_id=object, code=dropped|receiver_down|not_acknowledged|timeout, "
     "value=attempt number",
     "webhook.lost": "object_id=event, ref_id=object, code=event type, value=attempts (the sender gave up)",
     "engine.received": "object_id=event, ref_id=object, code=event type; one record per delivery: "
