@@ -28,7 +28,7 @@ from typing import NamedTuple
 from rehearse.sync import decisions, rules
 from rehearse.sync.model import ErpDocument, Event, period_of
 from rehearse.sync.posting import POSTED, post_once, routed
-from rehearse.sync.ports import BillingClient, ErpClient, Runtime, Trace
+from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
     EXCEPTION, HELD, POSTED as POSTED_STATE, RETRY_WAIT, ExceptionRecord, MemoryStore, Posting,
 )
@@ -46,9 +46,11 @@ class BatchSettings(NamedTuple):
     invoice_window_s: float = 30 * 86400.0
     parallel: int = 15
     attempts_max: int = 6
+    retries_in_run: int = 5
     period_routing: bool = True
     tax_check: bool = True
     durable_store: bool = True
+    retry: decisions.RetryPolicy = decisions.RetryPolicy()
 
 
 class Staged(NamedTuple):
@@ -82,16 +84,20 @@ def stage(documents: list[ErpDocument], untaxed_ids: frozenset[str], is_posted, 
     return Staged(tuple(tuple(level) for level in levels), tuple(waiting), tuple(untaxed))
 
 
-def after_failure(outcome: str, runs_failed: int, attempts_max: int, period_routing: bool) -> str:
-    """What becomes of an item after a failed post: "reroute" (post again now, next period),
-    "retry" (stays staged for the next run) or an exception reason."""
+def after_failure(outcome: str, tries_in_run: int, runs_failed: int, settings: BatchSettings) -> str:
+    """What becomes of an item after a failed post, its `tries_in_run`-th try in this run:
+    "reroute" (post again now, next period), "again" (a throttled or unavailable ERP, or an unknown
+    outcome: back off and try again within the run), "next_run" (stays staged) or, in the run
+    that fails it for the `attempts_max`-th time, an exception reason."""
     if outcome == decisions.CLOSED_PERIOD:
-        return "reroute" if period_routing else "closed_period"
+        return "reroute" if settings.period_routing else "closed_period"
     if outcome in (decisions.PERMANENT, decisions.DUPLICATE):
         return "permanent"
-    if runs_failed >= attempts_max:
+    if outcome in (decisions.TRANSIENT, decisions.AMBIGUOUS) and tries_in_run <= settings.retries_in_run:
+        return "again"
+    if runs_failed + 1 >= settings.attempts_max:
         return "missing_reference" if outcome == decisions.MISSING_REFERENCE else "retries_exhausted"
-    return "retry"
+    return "next_run"
 
 
 class BatchEngine:
@@ -100,8 +106,13 @@ class BatchEngine:
     pattern = "batch"
 
     def __init__(self, *, runtime: Runtime, erp: ErpClient, billing: BillingClient, store: MemoryStore,
-                 trace: Trace, settings: BatchSettings) -> None:
+                 trace: Trace, random: Random, settings: BatchSettings) -> None:
         self.runtime = runtime
+        self.random = random
+        self.runs_failed: dict[str, int] = {}  # external id -> runs that ended with it failed
+        # Staged and not finished (waiting for a parent, or failed): every run tries them again,
+        # whether or not the extract lists their source again.
+        self.staged: dict[str, Posting] = {}
         self.erp = erp
         self.billing = billing
         self.store = store
@@ -140,7 +151,8 @@ class BatchEngine:
         """Back up: the watermark was in memory, so the next run lists the whole invoice window."""
         self.store = self.store.reopen() if self.settings.durable_store else self.store.fresh()
         self.watermark_s = self.runtime.now() - self.settings.invoice_window_s
-        self.pending = sum(posting.state == RETRY_WAIT for posting in self.store.postings.values())
+        self.staged = {key: posting for key, posting in self.store.postings.items() if posting.state in (RETRY_WAIT, HELD)}
+        self.pending = sum(posting.state == RETRY_WAIT for posting in self.staged.values())
         self.up = True
         self.start()
         self.trace.emit(self.runtime.now(), "engine.restarted", value=float(len(self.unfinished())))
@@ -222,6 +234,8 @@ class BatchEngine:
         for charge in charges:
             if needed(charge.id):
                 documents.append(rules.payment_document(charge))
+        listed = {document.external_id for document in documents}
+        documents.extend(posting.document for key, posting in self.staged.items() if key not in listed)
         return documents, frozenset(untaxed)
 
     def _staged(self, document: ErpDocument, now: float, state: str) -> Posting:
@@ -235,6 +249,7 @@ class BatchEngine:
         elif posting.document is None or posting.document.posting_period < document.posting_period:
             posting.document = document  # routed on since it was staged
         posting.state = state
+        self.staged[posting.key] = posting
         self.store.save(posting)
         return posting
 
@@ -263,22 +278,33 @@ class BatchEngine:
 
     async def _post(self, posting: Posting, generation: int) -> None:
         settings = self.settings
+        tries = 0
         while True:
             document = posting.document
             posting.attempts += 1
+            tries += 1
             attempt = await post_once(self.erp, document)
             if generation != self.generation:
                 return
             now = self.runtime.now()
             if attempt.outcome == POSTED:
                 posting.state = POSTED_STATE
+                self.staged.pop(posting.key, None)
                 posting.internal_id = attempt.internal_id
                 posting.document = None
                 self.store.save(posting)
                 self.trace.emit(now, "engine.posted", object_id=document.external_id, ref_id=document.source_id,
                                 code=document.doc_type, value=float(posting.attempts))
                 return
-            action = after_failure(attempt.outcome, posting.attempts, settings.attempts_max, settings.period_routing)
+            runs_failed = self.runs_failed.get(document.external_id, 0)
+            action = after_failure(attempt.outcome, tries, runs_failed, settings)
+            if action == "again":
+                delay_s = decisions.retry_delay_s(settings.retry, tries, self.random.random(), attempt.retry_after_s)
+                self.trace.emit(now, "engine.retry", object_id=document.external_id, code=attempt.code, value=delay_s)
+                await self.runtime.sleep(delay_s)
+                if generation != self.generation:
+                    return
+                continue
             if action == "reroute":
                 self.closed.add((document.entity, document.posting_period))
                 posting.document = routed(document)
@@ -286,7 +312,8 @@ class BatchEngine:
                 self.trace.emit(now, "engine.rerouted", object_id=document.external_id, ref_id=document.source_id,
                                 period=posting.document.posting_period, detail=document.posting_period)
                 continue
-            if action == "retry":
+            self.runs_failed[document.external_id] = runs_failed + 1
+            if action == "next_run":
                 self.pending += 1
                 self.store.save(posting)
                 self.trace.emit(now, "engine.retry", object_id=document.external_id, code=attempt.code,
@@ -298,6 +325,7 @@ class BatchEngine:
     def _exception(self, posting: Posting, reason: str, detail: str) -> None:
         now = self.runtime.now()
         posting.state = EXCEPTION
+        self.staged.pop(posting.key, None)
         self.store.save(posting)
         document = posting.document
         owner = EXCEPTION_OWNERS.get(reason, "ar-operations")
@@ -315,6 +343,8 @@ class BatchEngine:
                         detail=record.reason)
         posting.state = RETRY_WAIT
         posting.attempts = 0
+        self.staged[external_id] = posting
+        self.runs_failed.pop(external_id, None)
         self.pending += 1
         self.store.save(posting)
         return True
@@ -337,8 +367,10 @@ def create(ports) -> BatchEngine:
     settings = BatchSettings(
         interval_s=table["interval_s"], overlap_s=table["overlap_s"], invoice_window_s=table["invoice_window_s"],
         parallel=table["parallel"] or section["concurrency"], attempts_max=table["attempts_max"],
-        period_routing=table["period_routing"], tax_check=table["tax_check"],
+        retries_in_run=table["retries_in_run"], period_routing=table["period_routing"], tax_check=table["tax_check"],
         durable_store=section["durable_store"],
+        retry=decisions.RetryPolicy(section["retry_base_s"], section["retry_cap_s"], section["retry_jitter_share"],
+                                    section["retry_attempts_max"], section["respect_retry_after"]),
     )
     return BatchEngine(runtime=ports.runtime, erp=ports.erp, billing=ports.billing, store=ports.store,
-                       trace=ports.trace, settings=settings)
+                       trace=ports.trace, random=ports.random, settings=settings)

@@ -181,7 +181,7 @@ class EventEngine:
             self.trace.emit(now, "engine.duplicate_dropped", object_id=event.id, ref_id=data.id, code=event.type)
             return None
         delay_s = await self._process(partition, event._replace(data=data), retries, generation)
-        if delay_s is None and dedupe and generation == self.generation:
+        if delay_s is None and dedupe and generation == self.generation and event.id not in store.dead_letters:
             store.mark_seen(event.id)  # processed: only now, so a redelivery after a crash is not dropped
         return delay_s
 
