@@ -96,7 +96,7 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
                detail=json.dumps(resolved_parameters(scenario, seed), sort_keys=True))
     world = None
     try:
-        world = _build_world(scenario, seed, runtime, trace, work_dir, stall_limit_s)
+        world = World(scenario, seed, runtime, trace, work_dir, stall_limit_s=stall_limit_s)
         world.load_book()  # long at scale, and no engine code runs in it: outside the watchdog
         with Watchdog(lambda: env.now, stall_limit_s):
             return _run_world(scenario, env, world, trace, progress)
@@ -107,12 +107,6 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
     finally:
         if world is not None:
             world.close()
-
-
-def _build_world(scenario: Scenario, seed: int, runtime: SimPyRuntime, trace: TraceRecorder,
-                 work_dir: Path | None, stall_limit_s: float) -> World:
-    with Watchdog(lambda: None, stall_limit_s):  # an outside factory runs here: it must return
-        return World(scenario, seed, runtime, trace, work_dir)
 
 
 def _run_world(scenario: Scenario, env: simpy.Environment, world: World, trace: TraceRecorder,

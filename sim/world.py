@@ -44,7 +44,8 @@ def _not_built(event: Event) -> bool:
 class World:
     """Everything one run needs, on one runtime and one trace."""
 
-    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None) -> None:
+    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None,
+                 *, stall_limit_s: float = 60.0) -> None:
         self.scenario = scenario
         self.seed = seed
         self.runtime = runtime
@@ -101,7 +102,7 @@ class World:
         ports = EnginePorts(runtime=runtime, erp=self.erp_client, billing=billing_client, store=self.store,
                             trace=trace, random=stream(seed, "engine"),
                             settings=scenario.engine.model_dump(mode="python"))
-        self.engine = build_engine(scenario.engine, ports)
+        self.engine = build_engine(scenario.engine, ports, stall_limit_s=stall_limit_s)
         self.webhooks.receiver = self.engine.receive
         self.crm = Crm(trace=trace)
         self.traffic = Traffic(self, stream(seed, "traffic"))
