@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from rehearse.sync import decisions, rules, wire
 from rehearse.sync.model import ErpDocument, Event
-from rehearse.sync.posting import POSTED, post_once, routed
+from rehearse.sync.posting import POSTED, post_once, routed, without_external_id
 from rehearse.sync.ports import ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import EXCEPTION, IN_FLIGHT, POSTED as POSTED_STATE, ExceptionRecord, MemoryStore, Posting
 
@@ -238,7 +238,7 @@ class EventEngine:
         self.busy[partition] = posting
         try:
             while True:
-                sent = posting.document if settings.external_ids else posting.document._replace(external_id="")
+                sent = posting.document if settings.external_ids else self._without_external_id(posting.document)
                 posting.attempts += 1
                 attempt = await post_once(self.erp, sent)
                 if generation != self.generation:
@@ -275,6 +275,11 @@ class EventEngine:
         finally:
             if generation == self.generation:
                 self.busy.pop(partition, None)
+
+    def _without_external_id(self, document: ErpDocument) -> ErpDocument:
+        parent = self.store.postings.get(document.parent_id)
+        known = {document.parent_id: parent.internal_id} if parent is not None and parent.internal_id else {}
+        return without_external_id(document, known)
 
     def _exception(self, posting: Posting, reason: str, detail: str) -> None:
         now = self.runtime.now()
