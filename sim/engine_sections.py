@@ -27,6 +27,9 @@ class P2pSection(_Table):
     """Point-to-point: the webhook handler posts to the ERP before it answers the sender."""
 
     workers: Annotated[int | None, Field(ge=1)] = None  # handler workers; None: engine.concurrency
+    # Requests waiting for a worker; beyond, 503 at once (load shedding). None: no limit, as a web
+    # server's large accept queue: requests the sender gave up on are still worked off.
+    backlog_max: Annotated[int | None, Field(ge=0)] = None
     retries: Annotated[int, Field(ge=0)] = 2  # immediate retries inside the handler, then answer 500
     retry_delay_s: NonNegative = 1.0  # pause between those retries
     external_ids: bool = True  # post with external ids, so the ERP's DUP_RCRD catches a second create

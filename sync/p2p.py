@@ -35,6 +35,7 @@ class P2pSettings(NamedTuple):
     """The p2p handler's knobs (``[engine.p2p]``)."""
 
     workers: int = 15
+    backlog_max: int | None = None  # None: no limit (a web server's accept queue is large)
     retries: int = 2
     retry_delay_s: float = 1.0
     external_ids: bool = True
@@ -86,6 +87,7 @@ class P2pEngine:
         self.handling: dict[int, Posting] = {}  # handler number -> the posting it is doing now
         self.internal_ids: dict[str, str] = {}  # external id -> internal id, in memory only
         self._handlers = 0
+        self.backlog = 0  # requests waiting for a worker
         self.slots = self._new_slots()
 
     def _new_slots(self):
@@ -103,6 +105,7 @@ class P2pEngine:
         self.generation += 1
         self.handling = {}
         self.internal_ids = {}
+        self.backlog = 0
         self.slots = self._new_slots()
         self.trace.emit(self.runtime.now(), "engine.crashed", value=float(self.generation))
 
@@ -130,6 +133,8 @@ class P2pEngine:
         if not documents:
             self.trace.emit(now, "engine.ignored", object_id=event.id, ref_id=data.id, code=event.type)
             return True
+        if self.settings.backlog_max is not None and self.backlog >= self.settings.backlog_max:
+            return False  # the server sheds load: 503 at once, the sender retries later
         self.trace.emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=event.type)
         if self.settings.tax_check and event.type in rules.INVOICE_EVENT_TYPES and data.tax_status != "complete":
             self.trace.emit(now, "engine.exception_opened", object_id=data.id, ref_id=data.id,
@@ -139,7 +144,10 @@ class P2pEngine:
 
     async def _handle(self, documents: tuple[ErpDocument, ...], generation: int) -> bool:
         slots = self.slots
+        self.backlog += 1
         await slots.get()
+        if generation == self.generation:
+            self.backlog -= 1
         handler = self._handlers = self._handlers + 1
         try:
             for document in documents:
@@ -206,6 +214,7 @@ def create(ports) -> P2pEngine:
     table = section["p2p"]
     settings = P2pSettings(
         workers=table["workers"] or section["concurrency"], retries=table["retries"],
+        backlog_max=table["backlog_max"],
         retry_delay_s=table["retry_delay_s"], external_ids=table["external_ids"],
         period_routing=table["period_routing"], tax_check=table["tax_check"],
     )

@@ -104,3 +104,20 @@ def test_event_has_no_gap_fill_so_lost_webhooks_stay_lost():
     metrics = _run("receiver-down-long", "event").metrics
     assert metrics["reconciliation"]["missing"] > 0
     assert {"missing_max", "converged_min"} <= _failed(metrics)
+
+
+SMALL_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
+                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address",
+                   "schema-drift"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("name", SMALL_SCENARIOS)
+def test_every_pattern_runs_every_fault_scenario_to_its_end(name, pattern):
+    """The run may fail gates (that is the point) but ends: drained, or stopped at the drain limit."""
+    result = _run(name, pattern)
+    end = result.trace.filter(kind="run.end")
+    assert end.height == 1 and end["code"][0] in ("drained", "drain_limit")
+    assert result.metrics["reconciliation"]["invoices"]["expected"] > 0
+    assert result.metrics["reconciliation"]["orphaned"] == 0  # whatever a pattern posts has a source
