@@ -107,7 +107,7 @@ class World:
         self.crm = Crm(trace=trace)
         self.traffic = Traffic(self, stream(seed, "traffic"))
         self._replays: dict[str, int] = {}  # external id -> times the operator replayed it
-        self._letter_replays = 0  # times the operator replayed the dead-letter queue
+        self._letter_replays: dict[str, int] = {}  # event id -> times the operator replayed it
         self._book_loaded = False
 
     def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
@@ -162,11 +162,15 @@ class World:
                    and now - record.opened_s >= operator.resolve_after_s
                    and replays.get(key, 0) < operator.replays_max] if replay is not None else []
             letters = self._dead_letters()
-            if (letters and self._letter_replays < operator.replays_max
-                    and any(now - event.created_s >= operator.resolve_after_s for event, _ in letters.values())):
-                # The mapping is upgraded to the platform's new API version, then the queue replayed.
+            letter_replays = self._letter_replays
+            if any(now - event.created_s >= operator.resolve_after_s
+                   and letter_replays.get(event_id, 0) < operator.replays_max
+                   for event_id, (event, _) in letters.items()):
+                # The mapping is upgraded to the platform's new API version, master data is set up,
+                # then the whole queue replayed.
                 self._fix_master_data()
-                self._letter_replays += 1
+                for event_id in list(letters):
+                    letter_replays[event_id] = letter_replays.get(event_id, 0) + 1
                 if hasattr(engine, "accept_api_version"):
                     engine.accept_api_version(wire.NEXT_VERSION)
                 replayed = engine.replay_dead_letters()
@@ -192,7 +196,7 @@ class World:
         operator = self.scenario.operator
         if not operator.enabled:
             return False
-        if self._dead_letters() and self._letter_replays < operator.replays_max:
+        if any(self._letter_replays.get(event_id, 0) < operator.replays_max for event_id in self._dead_letters()):
             return True
         if not hasattr(self.engine, "replay"):
             return False
