@@ -26,7 +26,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from rehearse.sync import decisions, rules
-from rehearse.sync.model import ErpDocument, Event, period_of
+from rehearse.sync.errors import ErpFailure
+from rehearse.sync.model import ErpDocument, Event
 from rehearse.sync.posting import POSTED, post_once, routed
 from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
@@ -182,6 +183,9 @@ class BatchEngine:
         if generation != self.generation:
             return
         documents, untaxed_ids = self._extract(customers, invoices, charges)
+        await self._look_up_parents(documents, generation)
+        if generation != self.generation:
+            return
         is_posted = self.store.is_posted
         staged = stage(documents, untaxed_ids, is_posted, frozenset(self.closed), settings.period_routing)
         now = self.runtime.now()
@@ -206,6 +210,30 @@ class BatchEngine:
                 return
         self.watermark_s = started_s
         self.last_gap_fill_s = started_s
+
+    async def _look_up_parents(self, documents: list[ErpDocument], generation: int) -> None:
+        """Parents neither posted by this job nor in the batch may be in the ERP all the same (the
+        book before the job, or a staging table lost in a crash): ask the ERP once per run."""
+        in_batch = {document.external_id for document in documents}
+        unknown: dict[str, str] = {}  # parent external id -> its document type
+        for document in documents:
+            parent = document.parent_id
+            if parent and parent not in in_batch and not self.store.is_posted(parent):
+                unknown.setdefault(parent, "customer" if document.doc_type == "invoice" else "invoice")
+        for parent, doc_type in unknown.items():
+            try:
+                internal_id = await self.erp.lookup(doc_type, parent)
+            except ErpFailure:
+                internal_id = None  # nobody knows: the document waits for the next run
+            if generation != self.generation:
+                return
+            self.trace.emit(self.runtime.now(), "engine.lookup", object_id=parent,
+                            code="found" if internal_id else "absent")
+            if internal_id:
+                posting = Posting(parent, None, POSTED_STATE, self.runtime.now())
+                posting.internal_id = internal_id
+                self.store.postings[parent] = posting
+                self.store.save(posting)
 
     def _extract(self, customers, invoices, charges) -> tuple[list[ErpDocument], frozenset[str]]:
         """Every document the extract calls for that is not posted or parked yet (staged ones
