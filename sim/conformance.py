@@ -22,10 +22,10 @@ from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
 from rehearse.sim.simpy_runtime import SimPyRuntime
-from rehearse.sim.world import World, engine_settings
+from rehearse.sim.world import World
 from rehearse.sync import rules
 from rehearse.sync.model import Event
-from rehearse.sync.orchestrated import OrchestratedEngine
+from rehearse.sync.orchestrated import OrchestratedEngine, settings_from
 from rehearse.sync.store import MemoryStore
 
 
@@ -77,7 +77,8 @@ def _fresh(scenario: Scenario, seed: int, runtime, script: Script):
         latency=LogNormal(scenario.erp.latency_ms_p50, scenario.erp.latency_ms_p95, stream(seed, "erp/latency")),
         rng=stream(seed, "faults/erp"), trace=trace, faults=FaultPlan(scenario.faults))
     engine = OrchestratedEngine(runtime=runtime, erp=client, store=store, trace=trace,
-                                random=stream(seed, "engine"), settings=engine_settings(scenario))
+                                random=stream(seed, "engine"),
+                                settings=settings_from(scenario.engine.model_dump()))
     return erp, engine
 
 
