@@ -82,12 +82,13 @@ class MinimalEngine:
                 return
             self.busy += 1
             work.attempts += 1
+            code = ""
             try:
                 await self.erp.post(work.document)
-                posted = True
             except ErpFailure as error:
-                # DUP_RCRD: the ERP has this external id already (an earlier try was applied).
-                posted = getattr(error, "code", "") == "DUP_RCRD"
+                code = getattr(error, "code", type(error).__name__)  # ErpError has a code; timeouts do not
+            # DUP_RCRD: the ERP has this external id already (an earlier try was applied).
+            posted = code in ("", "DUP_RCRD")
             self.busy -= 1
             if generation != self.generation:
                 return
@@ -97,6 +98,8 @@ class MinimalEngine:
                 self.trace.emit(self.runtime.now(), "engine.posted", object_id=document.external_id,
                                 ref_id=document.source_id, code=document.doc_type, value=float(work.attempts))
             elif work.attempts < ATTEMPTS_MAX:
+                self.trace.emit(self.runtime.now(), "engine.retry", object_id=document.external_id, code=code,
+                                value=RETRY_PAUSE_S)
                 self.waiting += 1
                 self.runtime.call_later(RETRY_PAUSE_S, self._retry, work, generation)
 
