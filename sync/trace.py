@@ -73,11 +73,13 @@ KINDS: dict[str, str] = {
     "engine.crashed": "value=generation (crash count)",
     "engine.restarted": "value=postings recovered from the Store and queued again",
     "engine.gap_filled": "value=objects the sweep found that the engine had never heard of",
+    "engine.batch": "object_id=batch id (batch pattern), value=documents staged for the bulk post, "
+    "detail=how many wait for a parent and how many are untaxed",
     "billing.listed": "code=what was listed (customers, invoices, charges), value=how many",
     "engine.circuit": "code=open|half_open|closed (the ERP circuit breaker's new state), "
     "value=failures in a row",
     "engine.dead_lettered": "object_id=event, ref_id=object, code=event type, detail=why it could not be "
-    "mapped ('dropped: ...' without a dead-letter queue)",
+    "mapped or posted ('dropped: ...' without a dead-letter queue, 'refused: ...' when p2p answered 500)",
     "engine.inflight": "object_id=external id, ref_id=source, code=document type (at cut-off)",
     "erp.call": "object_id=external id, code=HTTP status or ERP error code, value=latency s",
     "erp.document": "object_id=ERP internal id, ref_id=source, parent_id=applied-to external id, "
