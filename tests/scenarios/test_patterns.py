@@ -121,3 +121,11 @@ def test_every_pattern_runs_every_fault_scenario_to_its_end(name, pattern):
     assert end.height == 1 and end["code"][0] in ("drained", "drain_limit")
     assert result.metrics["reconciliation"]["invoices"]["expected"] > 0
     assert result.metrics["reconciliation"]["orphaned"] == 0  # whatever a pattern posts has a source
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_each_pattern_is_deterministic(pattern):
+    scenario, _ = load("engine-crash", [f'engine.pattern="{pattern}"'])
+    first = runner.simulate(scenario, 5).trace
+    assert first.equals(runner.simulate(scenario, 5).trace)
+    assert not first.equals(runner.simulate(scenario, 6).trace)
