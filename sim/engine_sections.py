@@ -43,9 +43,10 @@ class BatchSection(_Table):
     interval_s: Positive = 3600.0  # one run every hour
     overlap_s: NonNegative = 600.0  # each run lists customers and charges from the last run's start minus this
     invoice_window_s: Positive = 30 * 86400.0  # invoices are listed this far back (paid, void, written off later)
-    parallel: Annotated[int | None, Field(ge=1)] = None  # calls in flight during the bulk post; None: engine.concurrency
+    parallel: Annotated[int | None, Field(ge=1)] = None  # calls in flight in the bulk post; None: engine.concurrency
     attempts_max: Annotated[int, Field(ge=1)] = 6  # runs an item may fail before it becomes an exception
-    retries_in_run: Annotated[int, Field(ge=0)] = 5  # throttled/unavailable/unknown: retried in the run (engine.retry_* backoff)
+    # A throttled, unavailable or unknown-outcome item is retried within the run (engine.retry_* backoff).
+    retries_in_run: Annotated[int, Field(ge=0)] = 5
     period_routing: bool = True  # closed periods learnt from the ERP: later items go to the next period
     tax_check: bool = True
 

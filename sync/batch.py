@@ -152,7 +152,8 @@ class BatchEngine:
         """Back up: the watermark was in memory, so the next run lists the whole invoice window."""
         self.store = self.store.reopen() if self.settings.durable_store else self.store.fresh()
         self.watermark_s = self.runtime.now() - self.settings.invoice_window_s
-        self.staged = {key: posting for key, posting in self.store.postings.items() if posting.state in (RETRY_WAIT, HELD)}
+        self.staged = {key: posting for key, posting in self.store.postings.items()
+                       if posting.state in (RETRY_WAIT, HELD)}
         self.pending = sum(posting.state == RETRY_WAIT for posting in self.staged.values())
         self.up = True
         self.start()

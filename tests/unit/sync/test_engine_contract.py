@@ -39,5 +39,6 @@ def test_every_builtin_pattern_meets_the_contract(pattern):
            "orchestrated": "OrchestratedEngine"}[pattern]
     module = __import__(f"rehearse.sync.{pattern}", fromlist=[cls])
     engine_class = getattr(module, cls)
-    missing = [member for member in REQUIRED_MEMBERS if member != "up" and not callable(getattr(engine_class, member, None))]
+    missing = [member for member in REQUIRED_MEMBERS
+               if member != "up" and not callable(getattr(engine_class, member, None))]
     assert missing == [] and engine_class.pattern == pattern
