@@ -174,8 +174,10 @@ class World:
                 if hasattr(engine, "accept_api_version"):
                     engine.accept_api_version(wire.NEXT_VERSION)
                 replayed = engine.replay_dead_letters()
-                self.trace.emit(now, "operator.fixed", object_id="mapping", code="schema_drift",
-                                value=float(replayed))
+                # What was fixed: the mapping (schema drift), or whatever made the letters fail.
+                drift = bool(self.faults.of("schema_drift"))
+                self.trace.emit(now, "operator.fixed", object_id="mapping" if drift else "dead_letters",
+                                code="schema_drift" if drift else "dead_letters", value=float(replayed))
             if due:
                 self._fix_master_data()
             for key in due:

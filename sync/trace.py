@@ -33,7 +33,8 @@ KINDS: dict[str, str] = {
     "fault.injected": "object_id=what it hit (external id of an ERP call, object of a webhook, "
     "'engine'), code=fault kind, detail=fault name",
     "fault.window": "t_s=window start, value=window end (s), code=fault kind, detail=fault name",
-    "operator.fixed": "object_id=what the simulated operator fixed, code=the fault it undid",
+    "operator.fixed": "object_id=what the simulated operator fixed, code=the fault it undid "
+    "(dead_letters: it replayed the dead-letter queue), value=events replayed",
     "run.start": "code=scenario name, detail=resolved parameters (JSON), value=seed",
     "run.healed": "t_s=end of the traffic window: faults stop, the liveness phase begins",
     "run.end": "t_s=cut-off, code=drained|drain_limit",
