@@ -60,16 +60,19 @@ class Staged(NamedTuple):
     levels: tuple[tuple[ErpDocument, ...], ...]  # ready to post, in bulk-post order
     waiting: tuple[ErpDocument, ...]  # parent neither posted nor in this batch: a later run
     untaxed: tuple[ErpDocument, ...]  # never posted: an exception for the tax team
+    closed: tuple[ErpDocument, ...] = ()  # dated in a period known closed, without routing: an exception
 
 
 def stage(documents: list[ErpDocument], untaxed_ids: frozenset[str], is_posted, closed: frozenset[tuple[str, str]],
           period_routing: bool) -> Staged:
     """Validate one run's new documents: untaxed invoices (and documents of them) out, documents
-    whose parent is neither posted nor in the batch wait, known-closed periods routed on."""
+    whose parent is neither posted nor in the batch wait, known-closed periods routed on (or,
+    without routing, rejected)."""
     in_batch = {document.external_id for document in documents}
     levels: list[list[ErpDocument]] = [[] for _ in LEVELS]
     waiting: list[ErpDocument] = []
     untaxed: list[ErpDocument] = []
+    rejected: list[ErpDocument] = []
     for document in documents:
         if document.source_id in untaxed_ids or document.parent_id in untaxed_ids:
             untaxed.append(document)
@@ -78,11 +81,14 @@ def stage(documents: list[ErpDocument], untaxed_ids: frozenset[str], is_posted, 
         if parent and not is_posted(parent) and parent not in in_batch:
             waiting.append(document)
             continue
-        while period_routing and (document.entity, document.posting_period) in closed:
+        if not period_routing and (document.entity, document.posting_period) in closed:
+            rejected.append(document)
+            continue
+        while (document.entity, document.posting_period) in closed:
             document = routed(document)
         level = next(index for index, types in enumerate(LEVELS) if document.doc_type in types)
         levels[level].append(document)
-    return Staged(tuple(tuple(level) for level in levels), tuple(waiting), tuple(untaxed))
+    return Staged(tuple(tuple(level) for level in levels), tuple(waiting), tuple(untaxed), tuple(rejected))
 
 
 def after_failure(outcome: str, tries_in_run: int, runs_failed: int, settings: BatchSettings) -> str:
@@ -194,8 +200,14 @@ class BatchEngine:
         for document in staged.untaxed:
             if document.doc_type == "invoice":  # its payments and reversals wait with it, unstaged
                 self._exception(self._staged(document, now, RETRY_WAIT), "tax_incomplete", "automatic tax incomplete")
-        for document in staged.waiting:
-            self._staged(document, now, HELD)  # the next run looks again
+        for document in staged.closed:
+            self._exception(self._staged(document, now, RETRY_WAIT), "closed_period",
+                            f"period {document.posting_period} is closed")
+        for document in staged.waiting:  # the next run looks again, `attempts_max` runs in all
+            posting = self._staged(document, now, HELD)
+            runs = self.runs_failed[document.external_id] = self.runs_failed.get(document.external_id, 0) + 1
+            if runs >= settings.attempts_max:
+                self._exception(posting, "missing_reference", f"{document.parent_id} is not in the ERP")
         self.trace.emit(now, "engine.batch", object_id=batch_id, value=float(sum(map(len, staged.levels))),
                         detail=f"waiting {len(staged.waiting)} untaxed {len(staged.untaxed)}")
         for index, level in enumerate(staged.levels):
@@ -242,9 +254,11 @@ class BatchEngine:
         postings = self.store.postings
         done = (POSTED_STATE, EXCEPTION)
 
-        def needed(key: str) -> bool:
+        staged = self.staged
+
+        def needed(key: str) -> bool:  # staged ones are added below, as staged (maybe routed)
             posting = postings.get(key)
-            return posting is None or posting.state not in done
+            return (posting is None or posting.state not in done) and key not in staged
 
         documents: list[ErpDocument] = []
         untaxed: set[str] = set()
@@ -253,18 +267,17 @@ class BatchEngine:
             if needed(customer.id):
                 documents.append(rules.customer_document(customer))
         for invoice in invoices:
+            if self.settings.tax_check and invoice.tax_status != "complete":
+                untaxed.add(invoice.id)  # its payments must not wait for it: it will never be posted
             # Most invoices need nothing more: look at the keys before building documents.
             derived = {"void": "void", "uncollectible": "writeoff"}.get(invoice.status)
             if not needed(invoice.id) and not (derived and needed(rules.external_id(derived, invoice.id))):
                 continue
-            if self.settings.tax_check and invoice.tax_status != "complete":
-                untaxed.add(invoice.id)
             documents.extend(d for d in rules.invoice_documents(invoice, now) if needed(d.external_id))
         for charge in charges:
             if needed(charge.id):
                 documents.append(rules.payment_document(charge))
-        listed = {document.external_id for document in documents}
-        documents.extend(posting.document for key, posting in self.staged.items() if key not in listed)
+        documents.extend(posting.document for posting in staged.values())
         return documents, frozenset(untaxed)
 
     def _staged(self, document: ErpDocument, now: float, state: str) -> Posting:
@@ -372,6 +385,9 @@ class BatchEngine:
                         detail=record.reason)
         posting.state = RETRY_WAIT
         posting.attempts = 0
+        if record.reason == "closed_period":  # a person says: post it into the next period
+            posting.document = routed(posting.document)
+            posting.late = True
         self.staged[external_id] = posting
         self.runs_failed.pop(external_id, None)
         self.pending += 1

@@ -95,8 +95,8 @@ def test_batch_routes_documents_dated_in_a_period_it_learnt_was_closed():
     closed = frozenset({("US01", "2026-02"), ("US01", "2026-03")})
     routed = batch.stage([document], frozenset(), lambda key: True, closed, period_routing=True)
     assert routed.levels[1][0].posting_period == "2026-04" and routed.levels[1][0].tran_date_s == document.tran_date_s
-    kept = batch.stage([document], frozenset(), lambda key: True, closed, period_routing=False)
-    assert kept.levels[1][0].posting_period == "2026-02"
+    rejected = batch.stage([document], frozenset(), lambda key: True, closed, period_routing=False)
+    assert rejected.closed == (document,) and all(level == () for level in rejected.levels)
 
 
 SETTINGS = batch.BatchSettings(attempts_max=3, retries_in_run=2)
