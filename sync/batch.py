@@ -8,8 +8,9 @@ by last change, so a payment, void or write-off of an older invoice is found onl
 invoice is inside the window). The staging table (the `Store`) remembers what was posted, so a
 record is posted once however often it is extracted; external ids make the ERP side idempotent
 too. Staged validation rejects what would fail: an untaxed invoice (an exception for the tax
-team), a document whose parent is neither posted nor in this batch (it waits for a later run),
-a date in a period the ERP said was closed (routed to the next period, flagged late). The bulk post
+team), a document whose parent is neither posted, nor in this batch, nor found in the ERP by a
+lookup (it waits for later runs, then becomes an exception), a date in a period the ERP said was
+closed (routed to the next period and flagged late, or, without routing, an exception). The bulk post
 runs in dependency order (customers, invoices, then payments, voids and write-offs), `parallel`
 calls at a time; each item's outcome is its own (a partial batch failure): what failed stays
 staged and is retried by the next run, and an item that fails `attempts_max` runs becomes an
