@@ -24,8 +24,8 @@ from rehearse.sim.seeds import stream
 from rehearse.sim.simpy_runtime import SimPyRuntime
 from rehearse.sim.world import World
 from rehearse.sync import event, rules
-from rehearse.sync.model import Event
 from rehearse.sync.engine import EnginePorts
+from rehearse.sync.model import Event
 from rehearse.sync.orchestrated import OrchestratedEngine, settings_from
 from rehearse.sync.store import MemoryStore
 

@@ -16,6 +16,7 @@ from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
 from rehearse.fakes.tax import TaxEngine
 from rehearse.sim.billing_client import InProcessBillingClient
 from rehearse.sim.distributions import LogNormal
+from rehearse.sim.engines import build_engine
 from rehearse.sim.erp_client import InProcessErpClient
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.safety import SafetyMonitor
@@ -24,7 +25,6 @@ from rehearse.sim.seeds import stream
 from rehearse.sim.traffic import Traffic
 from rehearse.sim.webhooks import WebhookSender
 from rehearse.sync import wire
-from rehearse.sim.engines import build_engine
 from rehearse.sync.engine import EnginePorts
 from rehearse.sync.model import Event, Price, parse_utc
 from rehearse.sync.ports import Runtime
