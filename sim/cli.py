@@ -1,7 +1,9 @@
 """The `rehearse` command line.
 
 Exit status: 0 when every gate passed, 1 when a gate failed, 2 for bad input (a wrong scenario
-file, key, value or argument). Bad input never leaves an output folder behind.
+file, key, value or argument, an outside engine that cannot be loaded), 3 when the engine under
+test failed during the run (it raised, answered with the wrong type, or stopped virtual time).
+Neither bad input nor a failed engine leaves an output folder behind.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rehearse.sim import runner
+from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
 from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
 from rehearse.sync.model import format_utc
 
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_ENGINE_FAILED = 3
 
 
 def _fail_input(messages: list[str]) -> None:
@@ -55,14 +59,28 @@ def scenarios_command() -> None:
               help="Output folder (default: runs/<scenario>-seed<seed>).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario value, e.g. --set erp.concurrency_limit=5 (repeatable).")
+@click.option("--engine", "engine_spec", metavar="MODULE:FACTORY", default=None,
+              help="Run an engine from outside: package.module:factory or path/to/file.py:factory "
+                   "(the same as --set engine.factory=...).")
+@click.option("--stall-limit-s", type=click.FloatRange(min=0.1), default=runner.STALL_LIMIT_S, show_default=True,
+              help="Stop the run when virtual time stands still this many wall seconds (a hung engine).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], quiet: bool) -> None:
+def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...],
+                engine_spec: str | None, stall_limit_s: float, quiet: bool) -> None:
     """Run SCENARIO (a built-in name or a .toml path) and write metrics.json, report.html and
-    trace.parquet. Exit 0 when all gates pass, 1 when one fails, 2 on bad input."""
+    trace.parquet. Exit 0 when all gates pass, 1 when one fails, 2 on bad input, 3 when the
+    engine under test fails during the run."""
+    if engine_spec is not None:
+        overrides = (*overrides, f"engine.factory={json.dumps(engine_spec)}")
     try:
         loaded, path = load(scenario, list(overrides))
+        if loaded.engine.factory is not None:
+            load_factory(loaded.engine.factory)  # fail now, before anything runs
     except ScenarioError as error:
         _fail_input(error.messages)
+        return
+    except EngineLoadError as error:
+        _fail_input([error.message])
         return
     seed = loaded.run.seed if seed is None else seed
     out_dir = out_dir or Path("runs") / f"{loaded.name}-seed{seed}"
@@ -70,7 +88,8 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
         _fail_input([f"--out {out_dir}: exists and is not a folder"])
     console = Console(stderr=True)
     console.print(f"[bold]rehearse run[/] scenario [cyan]{loaded.name}[/] ({path}) seed [cyan]{seed}[/] "
-                  f"pattern [cyan]{loaded.engine.pattern}[/]", highlight=False)
+                  f"{'engine' if loaded.engine.factory else 'pattern'} [cyan]{loaded.engine.label}[/]",
+                  highlight=False)
     console.print("parameters: " + "  ".join(_flatten(runner.resolved_parameters(loaded, seed))),
                   style="dim", highlight=False)
     start_s = loaded.run.start_s
@@ -82,7 +101,13 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
             progress.update(task, completed=min(now_s, window_end_s) / 3600.0 - start_s / 3600.0,
                             description=phase, clock=format_utc(now_s))
 
-        result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress)
+        try:
+            result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress, stall_limit_s=stall_limit_s)
+        except EngineFailure as error:
+            progress.stop()
+            console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            console.print("no output written: the run did not finish", highlight=False)
+            sys.exit(EXIT_ENGINE_FAILED)
     _print_summary(Console(), result.metrics, out_dir)
     sys.exit(0 if result.metrics["passed"] else EXIT_GATE_FAILED)
 

@@ -22,10 +22,11 @@ from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
 from rehearse.sim.simpy_runtime import SimPyRuntime
-from rehearse.sim.world import World, engine_settings
-from rehearse.sync import rules
+from rehearse.sim.world import World
+from rehearse.sync import event, rules
+from rehearse.sync.engine import EnginePorts
 from rehearse.sync.model import Event
-from rehearse.sync.orchestrated import OrchestratedEngine
+from rehearse.sync.orchestrated import OrchestratedEngine, settings_from
 from rehearse.sync.store import MemoryStore
 
 
@@ -64,7 +65,7 @@ def record_deliveries(scenario: Scenario, seed: int) -> Script:
     return Script(scenario.run.start_s, tuple(deliveries), preloaded)
 
 
-def _fresh(scenario: Scenario, seed: int, runtime, script: Script):
+def _fresh(scenario: Scenario, seed: int, runtime, script: Script, pattern: str = "orchestrated"):
     trace = TraceRecorder()
     erp = Erp(entities={e.id: e.currency for e in scenario.entities},
               concurrency_limit=scenario.erp.concurrency_limit, trace=trace,
@@ -76,8 +77,13 @@ def _fresh(scenario: Scenario, seed: int, runtime, script: Script):
         runtime=runtime, erp=erp,
         latency=LogNormal(scenario.erp.latency_ms_p50, scenario.erp.latency_ms_p95, stream(seed, "erp/latency")),
         rng=stream(seed, "faults/erp"), trace=trace, faults=FaultPlan(scenario.faults))
-    engine = OrchestratedEngine(runtime=runtime, erp=client, store=store, trace=trace,
-                                random=stream(seed, "engine"), settings=engine_settings(scenario))
+    if pattern == "event":
+        engine = event.create(EnginePorts(runtime=runtime, erp=client, billing=None, store=store, trace=trace,
+                                          random=stream(seed, "engine"), settings=scenario.engine.model_dump()))
+    else:
+        engine = OrchestratedEngine(runtime=runtime, erp=client, store=store, trace=trace,
+                                    random=stream(seed, "engine"),
+                                    settings=settings_from(scenario.engine.model_dump()))
     return erp, engine
 
 
@@ -107,11 +113,12 @@ def expected_documents(script: Script) -> list[tuple]:
     return sorted((d.doc_type, d.source_id, d.parent_id, d.amount_minor, d.tax_minor) for d in documents.values())
 
 
-def replay_simpy(scenario: Scenario, seed: int, script: Script) -> list[tuple]:
-    """Feed the script to a fresh engine in virtual time; return the ERP's documents."""
+def replay_simpy(scenario: Scenario, seed: int, script: Script, pattern: str = "orchestrated") -> list[tuple]:
+    """Feed the script to a fresh engine (orchestrated, or event: the patterns whose receiver
+    answers at once) in virtual time; return the ERP's documents."""
     env = simpy.Environment(initial_time=script.start_s)
     runtime = SimPyRuntime(env)
-    erp, engine = _fresh(scenario, seed, runtime, script)
+    erp, engine = _fresh(scenario, seed, runtime, script, pattern)
     engine.start()
     for delivery in script.deliveries:
         runtime.call_later(delivery.offset_s, engine.receive, delivery.event)
@@ -122,12 +129,13 @@ def replay_simpy(scenario: Scenario, seed: int, script: Script) -> list[tuple]:
     return erp_documents(erp)
 
 
-def replay_asyncio(scenario: Scenario, seed: int, script: Script, speedup: float) -> list[tuple]:
+def replay_asyncio(scenario: Scenario, seed: int, script: Script, speedup: float,
+                   pattern: str = "orchestrated") -> list[tuple]:
     """Feed the script to a fresh engine under asyncio, `speedup` times faster than real time."""
 
     async def main() -> list[tuple]:
         runtime = AsyncioRuntime(script.start_s, speedup)
-        erp, engine = _fresh(scenario, seed, runtime, script)
+        erp, engine = _fresh(scenario, seed, runtime, script, pattern)
         engine.start()
         for delivery in script.deliveries:
             runtime.call_later(delivery.offset_s, engine.receive, delivery.event)

@@ -27,10 +27,16 @@ from rehearse.sim.oracle import emit_expectations
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.simpy_runtime import SimPyRuntime
+from rehearse.sim.plugins import EngineFailure
+from rehearse.sim.watchdog import SimulationStalled, Watchdog
 from rehearse.sim.world import World
+from rehearse.sync.model import format_utc
 
 PROGRESS_STEP_S = 3600.0  # virtual time between progress updates
 DRAIN_CHECK_S = 60.0
+# Wall seconds virtual time may stand still before the run is stopped as hung. Generous: the
+# busiest instant of a million-subscription peak takes a few seconds.
+STALL_LIMIT_S = 60.0
 
 Progress = Callable[[float, float, str], None]  # (virtual now, virtual end estimate, phase)
 
@@ -44,12 +50,27 @@ class Simulation(NamedTuple):
 
 
 def resolved_parameters(scenario: Scenario, seed: int) -> dict:
-    """Every parameter of the run, defaults included: printed first so a run can be replayed."""
-    return {"seed": seed, **scenario.model_dump(mode="json")}
+    """Every parameter of the run, defaults included: printed first so a run can be replayed. The
+    tables of patterns that do not run, an unset factory and empty options are left out."""
+    data = scenario.model_dump(mode="json")
+    engine = data["engine"]
+    for pattern in ("p2p", "batch", "event"):
+        if engine["pattern"] != pattern or engine["factory"]:
+            del engine[pattern]
+    if engine["factory"] is None:
+        del engine["factory"]
+    if not engine["options"]:
+        del engine["options"]
+    return {"seed": seed, **data}
 
 
-def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) -> Simulation:
-    """Run the scenario in virtual time and return its trace (oracle and in-flight set included)."""
+def simulate(scenario: Scenario, seed: int, progress: Progress | None = None,
+             stall_limit_s: float = STALL_LIMIT_S) -> Simulation:
+    """Run the scenario in virtual time and return its trace (oracle and in-flight set included).
+
+    Raises `EngineFailure` (naming the engine) when the engine fails: its factory or a method
+    raised, it answered with the wrong type, or virtual time stood still for `stall_limit_s` of
+    wall time (a workflow that loops without awaiting the runtime)."""
     # A run holds millions of live objects; the cyclic collector would traverse all of them again
     # and again as they accumulate. The simulation creates almost no reference cycles, so it runs
     # with the collector off and collects once at the end.
@@ -58,7 +79,7 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) ->
     try:
         with tempfile.TemporaryDirectory(prefix="rehearse-trace-") as spill_dir:
             trace = TraceRecorder(Path(spill_dir))
-            cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir))
+            cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir), stall_limit_s)
             gc.collect()  # the world is gone: free it before the whole trace is loaded
             return Simulation(trace.frame(), cutoff_s, drained)
     finally:
@@ -67,13 +88,29 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) ->
 
 
 def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Progress | None,
-              work_dir: Path | None = None) -> tuple[float, bool]:
+              work_dir: Path | None = None, stall_limit_s: float = STALL_LIMIT_S) -> tuple[float, bool]:
     start_s = scenario.run.start_s
     env = simpy.Environment(initial_time=start_s)
     runtime = SimPyRuntime(env)
     trace.emit(start_s, "run.start", code=scenario.name, value=float(seed),
                detail=json.dumps(resolved_parameters(scenario, seed), sort_keys=True))
-    world = World(scenario, seed, runtime, trace, work_dir)
+    world = None
+    try:
+        world = World(scenario, seed, runtime, trace, work_dir, stall_limit_s=stall_limit_s)
+        world.load_book()  # long at scale, and no engine code runs in it: outside the watchdog
+        with Watchdog(lambda: env.now, stall_limit_s):
+            return _run_world(scenario, env, world, trace, progress)
+    except SimulationStalled:
+        raise EngineFailure(scenario.engine.label, f"stopped virtual time at {format_utc(env.now)}: nothing "
+                            f"advanced the clock for {stall_limit_s:g} s of wall time (a workflow that loops "
+                            f"without awaiting the runtime?)") from None
+    finally:
+        if world is not None:
+            world.close()
+
+
+def _run_world(scenario: Scenario, env: simpy.Environment, world: World, trace: TraceRecorder,
+               progress: Progress | None) -> tuple[float, bool]:
     world.start()
     window_end_s = world.window_end_s
     drain_end_s = window_end_s + scenario.run.drain_limit_days * 86400.0
@@ -96,7 +133,6 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
         trace.emit(cutoff_s, "engine.inflight", object_id=document.external_id, ref_id=document.source_id,
                    code=document.doc_type, detail=posting.state)
     trace.emit(cutoff_s, "run.end", code="drained" if drained else "drain_limit")
-    world.engine.store.close()
     return cutoff_s, drained
 
 
@@ -113,13 +149,15 @@ class RunResult(NamedTuple):
     out_dir: Path | None
 
 
-def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress: Progress | None = None) -> RunResult:
-    """Simulate, compute metrics and (with `out_dir`) write metrics.json, report.html, trace.parquet."""
+def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress: Progress | None = None,
+        stall_limit_s: float = STALL_LIMIT_S) -> RunResult:
+    """Simulate, compute metrics and (with `out_dir`) write metrics.json, report.html, trace.parquet.
+    Raises `EngineFailure` before anything is written when the engine fails (see `simulate`)."""
     wall_start = time.perf_counter()
-    simulation = simulate(scenario, seed, progress)
+    simulation = simulate(scenario, seed, progress, stall_limit_s)
     simulate_s = time.perf_counter() - wall_start
     metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
-                              pattern=scenario.engine.pattern, gates=scenario.gates)
+                              pattern=scenario.engine.label, gates=scenario.gates)
     metrics["drained"] = simulation.drained
     metrics["wall"] = {
         "simulate_s": round(simulate_s, 3),

@@ -21,6 +21,7 @@ from pydantic import (
 
 from rehearse.fakes.billing.platform import EXHAUSTED_ACTIONS
 from rehearse.reports.gates import unknown_gates
+from rehearse.sim.engine_sections import BatchSection, EventSection, P2pSection, factory_error
 from rehearse.sim.faults import Fault, NonNegative, Positive, Probability, utc_text
 from rehearse.sync.model import parse_utc
 
@@ -176,7 +177,10 @@ class ErpSection(_Section):
 class EngineSection(_Section):
     """The sync engine under test and its settings."""
 
-    pattern: Literal["orchestrated"] = "orchestrated"
+    pattern: Literal["p2p", "batch", "event", "orchestrated"] = "orchestrated"
+    # An engine from outside: "package.module:factory" or "path/to/file.py:factory"; replaces `pattern`.
+    factory: str | None = None
+    options: dict[str, str | int | float | bool] = {}  # an outside engine's own settings
     concurrency: Annotated[int, Field(ge=1)] = 15
     retry_base_s: Positive = 1.0
     retry_cap_s: Positive = 300.0
@@ -198,6 +202,21 @@ class EngineSection(_Section):
     gap_fill: bool = True
     gap_fill_interval_s: Positive = 21600.0
     post_reversals: bool = True  # a returned bank debit (charge.reversed) reverses its ERP payment
+    p2p: P2pSection = P2pSection()
+    batch: BatchSection = BatchSection()
+    event: EventSection = EventSection()
+
+    @field_validator("factory")
+    @classmethod
+    def _factory_form(cls, value: str | None) -> str | None:
+        if value is not None and (problem := factory_error(value)):
+            raise ValueError(problem)
+        return value
+
+    @property
+    def label(self) -> str:
+        """What runs: the outside factory's spec, else the pattern's name."""
+        return self.factory or self.pattern
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> EngineSection:

@@ -16,6 +16,7 @@ from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
 from rehearse.fakes.tax import TaxEngine
 from rehearse.sim.billing_client import InProcessBillingClient
 from rehearse.sim.distributions import LogNormal
+from rehearse.sim.engines import build_engine
 from rehearse.sim.erp_client import InProcessErpClient
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.payment_faults import PaymentFaultDraws
@@ -25,9 +26,8 @@ from rehearse.sim.seeds import stream
 from rehearse.sim.traffic import Traffic
 from rehearse.sim.webhooks import WebhookSender
 from rehearse.sync import wire
-from rehearse.sync.decisions import RetryPolicy
-from rehearse.sync.model import Price, parse_utc
-from rehearse.sync.orchestrated import EngineSettings, OrchestratedEngine
+from rehearse.sync.engine import EnginePorts
+from rehearse.sync.model import Event, Price, parse_utc
 from rehearse.sync.ports import Runtime
 from rehearse.sync.sqlite_store import SqliteStore
 from rehearse.sync.store import MemoryStore
@@ -38,28 +38,15 @@ def price_id(plan_id: str, currency: str) -> str:
     return f"{plan_id}:{currency}"
 
 
-def engine_settings(scenario: Scenario) -> EngineSettings:
-    """The engine's settings from the scenario's [engine] section."""
-    engine = scenario.engine
-    return EngineSettings(
-        concurrency=engine.concurrency,
-        retry=RetryPolicy(engine.retry_base_s, engine.retry_cap_s, engine.retry_jitter_share,
-                          engine.retry_attempts_max, engine.respect_retry_after),
-        dedupe=engine.dedupe, dependency_hold=engine.dependency_hold,
-        idempotent_posting=engine.idempotent_posting, lookup_before_retry=engine.lookup_before_retry,
-        period_routing=engine.period_routing, durable_store=engine.durable_store, tax_check=engine.tax_check,
-        dead_letter_queue=engine.dead_letter_queue,
-        gap_fill=engine.gap_fill, gap_fill_interval_s=engine.gap_fill_interval_s,
-        post_reversals=engine.post_reversals,
-        circuit_breaker=engine.circuit_breaker, breaker_failures_max=engine.breaker_failures_max,
-        breaker_cooldown_s=engine.breaker_cooldown_s,
-    )
+def _not_built(event: Event) -> bool:
+    raise RuntimeError("a webhook was delivered before the engine was built")
 
 
 class World:
     """Everything one run needs, on one runtime and one trace."""
 
-    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None) -> None:
+    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None,
+                 *, stall_limit_s: float = 60.0) -> None:
         self.scenario = scenario
         self.seed = seed
         self.runtime = runtime
@@ -89,15 +76,13 @@ class World:
             self.store: MemoryStore = SqliteStore(work_dir / "engine-store.sqlite3", synchronous="OFF")
         else:
             self.store = MemoryStore()
-        self.engine = OrchestratedEngine(runtime=runtime, erp=self.erp_client, store=self.store, trace=trace,
-                                         random=stream(seed, "engine"), settings=engine_settings(scenario))
         billing = scenario.billing
         self.webhooks = WebhookSender(
             runtime=runtime,
             latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95, stream(seed, "webhooks/latency")),
             rng=stream(seed, "faults/webhooks"), faults=self.faults,
             retry_delays_s=tuple(billing.webhook_retry_delays_s),
-            receiver=self.engine.receive, trace=trace,
+            receiver=_not_built, trace=trace,
         )
         self.events = EventLog(self.webhooks.send)
         self.tax = TaxEngine()
@@ -113,13 +98,20 @@ class World:
                                      lookup_unknown_outcomes=billing.lookup_unknown_outcomes),
             prices=self.prices, tax=self.tax, payments=self.payments, events=self.events, trace=trace,
             schedule=self.schedule)
-        # Gap-fill reads billing's list APIs; built here because billing exists only now.
-        self.engine.billing = InProcessBillingClient(
+        # The engine comes last: its billing client reads the fakes, which exist only now.
+        billing_client = InProcessBillingClient(
             runtime=runtime, billing=self.billing, payments=self.payments,
             latency=LogNormal(300.0, 1500.0, stream(seed, "billing/latency")), trace=trace)
+        ports = EnginePorts(runtime=runtime, erp=self.erp_client, billing=billing_client, store=self.store,
+                            trace=trace, random=stream(seed, "engine"),
+                            settings=scenario.engine.model_dump(mode="python"))
+        self.engine = build_engine(scenario.engine, ports, stall_limit_s=stall_limit_s)
+        self.webhooks.receiver = self.engine.receive
         self.crm = Crm(trace=trace)
         self.traffic = Traffic(self, stream(seed, "traffic"))
         self._replays: dict[str, int] = {}  # external id -> times the operator replayed it
+        self._letter_replays: dict[str, int] = {}  # event id -> times the operator replayed it
+        self._book_loaded = False
 
     def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
         """Call `callback(*args, now_s)` after `delay_s`: how the fakes ask for future work."""
@@ -128,9 +120,15 @@ class World:
     def _call_now(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         callback(*args, self.runtime.now())
 
+    def load_book(self, progress: Callable[[str], None] | None = None) -> None:
+        """Load the existing book of subscriptions (billing, and its customers in the ERP)."""
+        if not self._book_loaded:
+            self._book_loaded = True
+            self.traffic.populate(progress)
+
     def start(self, progress: Callable[[str], None] | None = None) -> None:
-        """Load the existing book, then start the engine, the traffic and the close calendar."""
-        self.traffic.populate(progress)
+        """Load the existing book (unless loaded), then start the engine, the traffic and the close calendar."""
+        self.load_book(progress)
         self.engine.start()
         self.traffic.start()
         for close in self.scenario.erp.period_closes:
@@ -138,7 +136,8 @@ class World:
             self.schedule(delay_s, self.erp.close_period, close.entity, close.period)
         if self.scenario.erp.other_load_max:
             self.runtime.spawn(self._other_load())
-        if self.scenario.operator.enabled:
+        if self.scenario.operator.enabled and (hasattr(self.engine, "replay")
+                                               or hasattr(self.engine, "replay_dead_letters")):
             self.runtime.spawn(self._operator())
         for fault in self.faults.faults:  # each window, once, so reports can shade and measure it
             if fault.window is not None:
@@ -159,21 +158,33 @@ class World:
         while True:
             await self.runtime.sleep(900.0)
             now = self.runtime.now()
-            due = [key for key, record in self.engine.store.exceptions.items()
+            engine = self.engine
+            replay = getattr(engine, "replay", None)
+            due = [key for key, record in self._exceptions().items()
                    if record.reason != "tax_incomplete"  # fixed in billing by the tax team, never replayed
                    and now - record.opened_s >= operator.resolve_after_s
-                   and replays.get(key, 0) < operator.replays_max]
-            letters = self.engine.store.dead_letters
-            if letters and any(now - event.created_s >= operator.resolve_after_s for event, _ in letters.values()):
-                # The mapping is upgraded to the platform's new API version, then the queue replayed.
-                self.engine.accept_api_version(wire.NEXT_VERSION)
-                replayed = self.engine.replay_dead_letters()
-                self.trace.emit(now, "operator.fixed", object_id="mapping", code="schema_drift",
-                                value=float(replayed))
+                   and replays.get(key, 0) < operator.replays_max] if replay is not None else []
+            letters = self._dead_letters()
+            letter_replays = self._letter_replays
+            if any(now - event.created_s >= operator.resolve_after_s
+                   and letter_replays.get(event_id, 0) < operator.replays_max
+                   for event_id, (event, _) in letters.items()):
+                # The mapping is upgraded to the platform's new API version, master data is set up,
+                # then the whole queue replayed.
+                self._fix_master_data()
+                for event_id in list(letters):
+                    letter_replays[event_id] = letter_replays.get(event_id, 0) + 1
+                if hasattr(engine, "accept_api_version"):
+                    engine.accept_api_version(wire.NEXT_VERSION)
+                replayed = engine.replay_dead_letters()
+                # What was fixed: the mapping (schema drift), or whatever made the letters fail.
+                drift = bool(self.faults.of("schema_drift"))
+                self.trace.emit(now, "operator.fixed", object_id="mapping" if drift else "dead_letters",
+                                code="schema_drift" if drift else "dead_letters", value=float(replayed))
             if due:
                 self._fix_master_data()
             for key in due:
-                if self.engine.replay(key):
+                if replay(key):
                     replays[key] = replays.get(key, 0) + 1
 
     def _fix_master_data(self) -> None:
@@ -190,10 +201,29 @@ class World:
         operator = self.scenario.operator
         if not operator.enabled:
             return False
-        if self.engine.store.dead_letters:
+        if any(self._letter_replays.get(event_id, 0) < operator.replays_max for event_id in self._dead_letters()):
             return True
+        if not hasattr(self.engine, "replay"):
+            return False
         return any(self._replays.get(key, 0) < operator.replays_max
-                   for key, record in self.engine.store.exceptions.items() if record.reason != "tax_incomplete")
+                   for key, record in self._exceptions().items() if record.reason != "tax_incomplete")
+
+    def _exceptions(self) -> dict:
+        """The engine's exception queue (empty for an engine without one)."""
+        store = getattr(self.engine, "store", None)
+        return getattr(store, "exceptions", None) or {}
+
+    def _dead_letters(self) -> dict:
+        """The engine's dead-letter queue, if it has one the operator can replay."""
+        if not hasattr(self.engine, "replay_dead_letters"):
+            return {}
+        store = getattr(self.engine, "store", None)
+        return getattr(store, "dead_letters", None) or {}
+
+    def close(self) -> None:
+        """Release the engine's store (a SQLite file stays open until then)."""
+        store = getattr(self.engine, "store", None)
+        (store if hasattr(store, "close") else self.store).close()
 
     def _crash(self, crash) -> None:
         if self.engine.up and self.runtime.now() < self.window_end_s:  # healed after the window
@@ -224,4 +254,6 @@ class World:
         if (self.webhooks.in_transit or self.payments.returns_pending or not self.engine.idle()
                 or self._operator_pending()):
             return False
-        return self.webhooks.lost == 0 or self.engine.last_gap_fill_s >= self.webhooks.last_lost_s
+        if self.webhooks.lost == 0:
+            return True
+        return getattr(self.engine, "last_gap_fill_s", float("-inf")) >= self.webhooks.last_lost_s

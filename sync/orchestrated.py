@@ -484,3 +484,25 @@ class OrchestratedEngine:
     def unfinished(self) -> list[Posting]:
         """Postings neither posted nor parked as exceptions: the in-flight set at a cut-off."""
         return self.store.unfinished()
+
+
+def settings_from(section) -> EngineSettings:
+    """The orchestrated engine's settings from the scenario's ``[engine]`` section (plain values)."""
+    return EngineSettings(
+        concurrency=section["concurrency"],
+        retry=decisions.RetryPolicy(section["retry_base_s"], section["retry_cap_s"], section["retry_jitter_share"],
+                                    section["retry_attempts_max"], section["respect_retry_after"]),
+        dedupe=section["dedupe"], dependency_hold=section["dependency_hold"],
+        idempotent_posting=section["idempotent_posting"], lookup_before_retry=section["lookup_before_retry"],
+        period_routing=section["period_routing"], durable_store=section["durable_store"],
+        tax_check=section["tax_check"], dead_letter_queue=section["dead_letter_queue"],
+        gap_fill=section["gap_fill"], gap_fill_interval_s=section["gap_fill_interval_s"],
+        post_reversals=section["post_reversals"], circuit_breaker=section["circuit_breaker"], breaker_failures_max=section["breaker_failures_max"],
+        breaker_cooldown_s=section["breaker_cooldown_s"],
+    )
+
+
+def create(ports) -> OrchestratedEngine:
+    """The orchestrated pattern's factory (`rehearse.sync.engine.EngineFactory`)."""
+    return OrchestratedEngine(runtime=ports.runtime, erp=ports.erp, store=ports.store, trace=ports.trace,
+                              random=ports.random, settings=settings_from(ports.settings), billing=ports.billing)

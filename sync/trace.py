@@ -33,7 +33,8 @@ KINDS: dict[str, str] = {
     "fault.injected": "object_id=what it hit (external id of an ERP call, object of a webhook, "
     "'engine'), code=fault kind, detail=fault name",
     "fault.window": "t_s=window start, value=window end (s), code=fault kind, detail=fault name",
-    "operator.fixed": "object_id=what the simulated operator fixed, code=the fault it undid",
+    "operator.fixed": "object_id=what the simulated operator fixed, code=the fault it undid "
+    "(dead_letters: it replayed the dead-letter queue), value=events replayed",
     "run.start": "code=scenario name, detail=resolved parameters (JSON), value=seed",
     "run.healed": "t_s=end of the traffic window: faults stop, the liveness phase begins",
     "run.end": "t_s=cut-off, code=drained|drain_limit",
@@ -57,7 +58,7 @@ KINDS: dict[str, str] = {
     "billing.payment_unknown": "object_id=invoice, detail=idempotency key of the timed-out attempt",
     "billing.payment_looked_up": "object_id=invoice, detail=idempotency key, code=charge status or not_found",
     "webhook.duplicated": "object_id=event, ref_id=object, code=event type, value=delay of the copy s",
-    "webhook.failed": "object_id=event, ref_id=object, code=dropped|receiver_down|not_acknowledged, "
+    "webhook.failed": "object_id=event, ref_id=object, code=dropped|receiver_down|not_acknowledged|timeout, "
     "value=attempt number",
     "webhook.lost": "object_id=event, ref_id=object, code=event type, value=attempts (the sender gave up)",
     "engine.received": "object_id=event, ref_id=object, code=event type; one record per delivery: "
@@ -77,11 +78,13 @@ KINDS: dict[str, str] = {
     "engine.crashed": "value=generation (crash count)",
     "engine.restarted": "value=postings recovered from the Store and queued again",
     "engine.gap_filled": "value=objects the sweep found that the engine had never heard of",
+    "engine.batch": "object_id=batch id (batch pattern), value=documents staged for the bulk post, "
+    "detail=how many wait for a parent and how many are untaxed",
     "billing.listed": "code=what was listed (customers, invoices, charges), value=how many",
     "engine.circuit": "code=open|half_open|closed (the ERP circuit breaker's new state), "
     "value=failures in a row",
     "engine.dead_lettered": "object_id=event, ref_id=object, code=event type, detail=why it could not be "
-    "mapped ('dropped: ...' without a dead-letter queue)",
+    "mapped or posted ('dropped: ...' without a dead-letter queue, 'refused: ...' when p2p answered 500)",
     "engine.inflight": "object_id=external id, ref_id=source, code=document type (at cut-off)",
     "erp.call": "object_id=external id, code=HTTP status or ERP error code, value=latency s",
     "erp.document": "object_id=ERP internal id, ref_id=source, parent_id=applied-to external id, "

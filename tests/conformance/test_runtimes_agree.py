@@ -24,14 +24,16 @@ def setup():
     return scenario, script
 
 
-def test_simpy_adapter_posts_exactly_what_the_script_needs(setup):
+@pytest.mark.parametrize("pattern", ["orchestrated", "event"])
+def test_simpy_adapter_posts_exactly_what_the_script_needs(setup, pattern):
     scenario, script = setup
-    assert replay_simpy(scenario, 7, script) == expected_documents(script)
+    assert replay_simpy(scenario, 7, script, pattern) == expected_documents(script)
 
 
-def test_asyncio_adapter_agrees_with_simpy_adapter(setup):
+@pytest.mark.parametrize("pattern", ["orchestrated", "event"])
+def test_asyncio_adapter_agrees_with_simpy_adapter(setup, pattern):
     scenario, script = setup
-    simulated = replay_simpy(scenario, 7, script)
+    simulated = replay_simpy(scenario, 7, script, pattern)
     # 1.5 virtual days in about 1.3 s of wall time.
-    live = replay_asyncio(scenario, 7, script, speedup=100_000.0)
+    live = replay_asyncio(scenario, 7, script, speedup=100_000.0, pattern=pattern)
     assert live == simulated

@@ -1,0 +1,140 @@
+"""Each sync pattern on a small scenario: what it gets right with no faults, and the weakness the
+matching fault exposes (the reason architects compare them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rehearse.sim import runner
+from rehearse.sim.scenario import load
+
+PATTERNS = ["p2p", "batch", "event"]
+
+
+def _run(name: str, pattern: str, *overrides: str) -> dict:
+    scenario, _ = load(name, [f'engine.pattern="{pattern}"', *overrides])
+    return runner.run(scenario, scenario.run.seed)
+
+
+def _failed(metrics: dict) -> set[str]:
+    return {gate["name"] for gate in metrics["gates"] if not gate["passed"]}
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_each_pattern_posts_smoke_exactly_once(pattern):
+    result = _run("smoke", pattern)
+    metrics = result.metrics
+    assert metrics["pattern"] == pattern
+    recon = metrics["reconciliation"]
+    for name in ("invoices", "payments"):
+        row = recon[name]
+        assert row["expected"] > 500
+        assert row["matched"] == row["expected"] and row["duplicated"] == row["orphaned"] == 0
+    assert all(item["holds"] for item in recon["invariants"])
+    assert metrics["safety"]["violations"] == 0 and metrics["liveness"]["converged"] == 1
+    # smoke duplicates 2% of webhooks: none of them turned into a second document
+    assert result.trace.filter(kind="webhook.duplicated").height > 0
+
+
+def test_p2p_survives_a_crash_because_the_sender_retries_what_it_did_not_acknowledge():
+    metrics = _run("engine-crash", "p2p").metrics
+    assert metrics["reconciliation"]["missing"] == metrics["reconciliation"]["duplicated"] == 0
+
+
+def test_p2p_holds_the_senders_request_so_a_busy_erp_turns_into_failed_deliveries():
+    result = _run("small-peak", "p2p")
+    failed = result.trace.filter(kind="webhook.failed")
+    assert failed.filter(code="timeout").height > 0  # waited for a worker and the ERP past 20 s
+    assert failed.filter(code="not_acknowledged").height > 0  # payment before its invoice: 500
+    assert result.metrics["reconciliation"]["missing"] == 0  # the sender's retries made it good
+
+
+def test_p2p_loses_what_fails_past_the_senders_retries():
+    metrics = _run("receiver-down-long", "p2p").metrics
+    assert metrics["reconciliation"]["missing"] > 0
+    assert {"missing_max", "converged_min"} <= _failed(metrics)
+
+
+def test_p2p_without_external_ids_duplicates_when_replies_are_lost():
+    metrics = _run("erp-lost-replies", "p2p", "engine.p2p.external_ids=false").metrics
+    assert metrics["reconciliation"]["duplicated"] > 0 and metrics["safety"]["first_violation"]["id"] == "I13"
+    assert _run("erp-lost-replies", "p2p").metrics["reconciliation"]["duplicated"] == 0  # the ERP's DUP_RCRD
+
+
+def test_batch_recovers_what_webhooks_lost_because_it_reads_the_lists():
+    metrics = _run("receiver-down-long", "batch").metrics
+    assert metrics["reconciliation"]["missing"] == metrics["reconciliation"]["duplicated"] == 0
+    assert metrics["passed"]
+
+
+def test_batch_latency_is_its_schedule():
+    result = _run("smoke", "batch", "run.traffic_days=2")
+    assert result.trace.filter(kind="engine.batch").height >= 24 * 2 - 4  # one run an hour (runs drift by their length)
+    assert result.metrics["latency_s"]["invoice_to_erp"]["p95"] > 1800
+    assert _failed(result.metrics) == {"invoice_to_erp_p95_s_max"}
+    faster = _run("smoke", "batch", "run.traffic_days=2", "engine.batch.interval_s=300").metrics
+    assert faster["latency_s"]["invoice_to_erp"]["p95"] < 600
+
+
+def test_batch_retries_a_partial_failure_in_the_next_run():
+    result = _run("missing-master-data", "batch")
+    trace = result.trace
+    assert trace.filter(kind="engine.exception_opened", code="missing_reference").height > 0
+    assert trace.filter(kind="engine.exception_resolved").height > 0  # the operator fixed and replayed
+    assert result.metrics["reconciliation"]["missing"] == 0
+
+
+def test_event_consumers_drop_duplicates_and_retry_children_that_overtook_their_parents():
+    metrics = _run("webhook-storm", "event").metrics
+    resilience = metrics["resilience"]
+    assert resilience["duplicates_dropped"] > 0
+    assert resilience["missing_references"] > 0 and resilience["retries"] > 0  # the bus orders by arrival
+    assert metrics["reconciliation"]["missing"] == metrics["reconciliation"]["duplicated"] == 0
+
+
+def test_event_dead_letters_what_outlasts_its_retries_and_a_person_replays_it():
+    result = _run("erp-throttling", "event")
+    trace = result.trace
+    assert trace.filter(kind="engine.dead_lettered").height > 0
+    assert trace.filter(kind="operator.fixed").height > 0
+    assert result.metrics["reconciliation"]["missing"] == 0
+
+
+def test_event_has_no_gap_fill_so_lost_webhooks_stay_lost():
+    metrics = _run("receiver-down-long", "event").metrics
+    assert metrics["reconciliation"]["missing"] > 0
+    assert {"missing_max", "converged_min"} <= _failed(metrics)
+
+
+SMALL_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
+                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address",
+                   "schema-drift", "payment-faults"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("name", SMALL_SCENARIOS)
+def test_every_pattern_runs_every_fault_scenario_to_its_end(name, pattern):
+    """The run may fail gates (that is the point) but ends: drained, or stopped at the drain limit."""
+    result = _run(name, pattern)
+    end = result.trace.filter(kind="run.end")
+    assert end.height == 1 and end["code"][0] in ("drained", "drain_limit")
+    assert result.metrics["reconciliation"]["invoices"]["expected"] > 0
+    assert result.metrics["reconciliation"]["orphaned"] == 0  # whatever a pattern posts has a source
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_each_pattern_reverses_returned_bank_debits(pattern):
+    """A charge.reversed maps to a reversal in every pattern: none of them is built to lose this."""
+    metrics = _run("payment-faults", pattern).metrics
+    reversals = metrics["reconciliation"]["reversals"]
+    assert reversals["expected"] > 0 and reversals["matched"] == reversals["expected"]
+    assert metrics["passed"], _failed(metrics)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_each_pattern_is_deterministic(pattern):
+    scenario, _ = load("engine-crash", [f'engine.pattern="{pattern}"'])
+    first = runner.simulate(scenario, 5).trace
+    assert first.equals(runner.simulate(scenario, 5).trace)
+    assert not first.equals(runner.simulate(scenario, 6).trace)
