@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rehearse.sim import runner
+from rehearse.sim.cli_fanout import compare_command, sweep_command
 from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
 from rehearse.sync.model import format_utc
 
@@ -142,6 +143,10 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
     verdict = "[bold green]PASSED[/]" if metrics["passed"] else "[bold red]FAILED[/]"
     console.print(f"{verdict}  wrote {out_dir}/metrics.json, report.html, trace.parquet "
                   f"({_fmt(wall.get('trace_rows'))} trace rows, {_fmt(wall.get('total_s'))} s wall)", highlight=False)
+
+
+main.add_command(compare_command)
+main.add_command(sweep_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

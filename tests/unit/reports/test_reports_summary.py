@@ -12,7 +12,7 @@ def _row(kind: str, object_id: str, t_s: float) -> dict:
     return {"t_s": t_s, "kind": kind, "object_id": object_id}
 
 
-def test_exceptions_open_series_follows_openings_and_resolutions():
+def test_exceptions_open_series_holds_the_most_open_in_each_interval():
     trace = trace_frame([
         *run_rows(0.0, 100.0),
         _row("engine.exception_opened", "a", 10.0),
@@ -24,7 +24,7 @@ def test_exceptions_open_series_follows_openings_and_resolutions():
     ])
     series = exceptions_open_series(KindFrames(trace), 10.0)
     assert series["t_s"].to_list() == [float(t) for t in range(0, 101, 10)]
-    assert series["exceptions_open"].to_list() == [0, 1, 2, 1, 1, 1, 2, 2, 2, 2, 2]
+    assert series["exceptions_open"].to_list() == [0, 1, 2, 2, 1, 1, 2, 2, 2, 2, 2]
 
 
 def test_run_summary_holds_quantiles_and_fixed_length_series():
@@ -39,5 +39,6 @@ def test_run_summary_holds_quantiles_and_fixed_length_series():
     series = summary["series"]
     assert len(series["t_h"]) == len(series["erp_backlog"]) == len(series["exceptions_open"]) == SERIES_POINTS
     assert series["t_h"][0] == 0.0 and series["t_h"][-1] == 2.0
-    # sample 4 is at 120.5 s: ten invoices finalized at 100 s, two posted (110 s, 120 s)
-    assert series["erp_backlog"][:5] == [0, 0, 0, 0, 8] and series["erp_backlog"][-1] == 0
+    # samples every 30.125 s hold the most waiting since the one before: ten invoices finalized at
+    # 100 s (sample 4, at 120.5 s), eight still waiting when sample 5's interval begins
+    assert series["erp_backlog"][:6] == [0, 0, 0, 0, 10, 8] and series["erp_backlog"][-1] == 0
