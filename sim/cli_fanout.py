@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -40,7 +41,7 @@ SUMMARY_METRICS = (
 def _fail_input(messages: list[str]) -> None:
     from rehearse.sim.cli import _fail_input as fail  # the command line's one way to refuse input
 
-    fail(messages)
+    fail([escape(message) for message in messages])  # "[swarm]" is text here, not console markup
 
 
 def _shared_options(function):

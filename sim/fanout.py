@@ -116,7 +116,7 @@ def _connect(address: str, timeout_s: float):
 
 @contextmanager
 def open_executor(workers: int, cluster: str | None = None, *,
-                  cluster_timeout_s: float = CLUSTER_TIMEOUT_S) -> Iterator[tuple[cf.Executor, str]]:
+                  cluster_timeout_s: float | None = None) -> Iterator[tuple[cf.Executor, str]]:
     """An executor and a one-line description of it.
 
     Parameters
@@ -130,11 +130,11 @@ def open_executor(workers: int, cluster: str | None = None, *,
     Raises
     ------
     ClusterError
-        When the address is malformed or unreachable within ``cluster_timeout_s``, or Dask is
-        missing.
+        When the address is malformed or unreachable within ``cluster_timeout_s`` (default
+        `CLUSTER_TIMEOUT_S`), or Dask is missing.
     """
     if cluster is not None:
-        client = _connect(cluster, cluster_timeout_s)
+        client = _connect(cluster, CLUSTER_TIMEOUT_S if cluster_timeout_s is None else cluster_timeout_s)
         try:
             workers_there = len(client.scheduler_info().get("workers", {}))
             yield client.get_executor(pure=False), f"Dask cluster {cluster} ({workers_there} workers)"
