@@ -144,11 +144,16 @@ def _check_out(out_dir: Path) -> None:
         _fail_input([f"--out {out_dir}: exists and is not a folder"])
 
 
+def _number(value: float) -> str:
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) >= 0.001 else f"{value:.1e}"
+
+
 def _cell(stats: dict) -> str:
     if not stats["n"]:
         return "-"
-    mean, std = stats["mean"], stats["std"]
-    return f"{mean:,.4g} ± {std:,.2g}" if std else f"{mean:,.4g}"
+    return f"{_number(stats['mean'])} ± {_number(stats['std'])}" if stats["std"] else _number(stats["mean"])
 
 
 def _print_table(document: dict) -> None:
