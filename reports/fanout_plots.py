@@ -27,7 +27,8 @@ PANEL_COLUMNS = 3
 WIDE_SIZE_IN = (9.0, 3.6)
 SERIES_GRID_POINTS = 400
 TITLE_WIDTH_CHARS = 48
-STRIP_HEIGHT = 0.5  # the vertical spread of one arm's seeds in a strip, in arm rows
+STRIP_HEIGHT = 0.5
+X_TICKS_MAX = 5  # the vertical spread of one arm's seeds in a strip, in arm rows
 FLOW_TITLES = {"invoice_to_erp": "invoice to ERP", "payment_to_erp": "payment to ERP"}
 
 
@@ -120,6 +121,16 @@ def series_png(summaries: Mapping[str, Sequence[dict]], key: str, *, title: str,
     return _render(draw, WIDE_SIZE_IN)
 
 
+def _short_number(value: float, _position=None) -> str:
+    """Tick labels that fit a small panel: 250k, 1.2M, 0.05."""
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:g}M"
+    if magnitude >= 1e4:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
+
+
 def metric_panels_png(values: Mapping[str, Sequence[Mapping[str, float | None]]],
                       metrics: Sequence[ComparedMetric]) -> bytes:
     """One small panel per metric: each arm's seeds as dots on its own row, and its mean as a bar.
@@ -155,6 +166,8 @@ def metric_panels_png(values: Mapping[str, Sequence[Mapping[str, float | None]]]
             axes.set_yticks(range(len(arms)), arms, fontsize=8)
             axes.set_ylim(len(arms) - 0.5, -0.5)
             axes.tick_params(axis="x", labelsize=8)
+            axes.locator_params(axis="x", nbins=X_TICKS_MAX)
+            axes.xaxis.set_major_formatter(_short_number)
             better = f" ({metric.better} is better)" if metric.better else ""
             axes.set_title(textwrap.fill(f"{metric.label}{better}", TITLE_WIDTH_CHARS), fontsize=8)
             axes.grid(True, axis="x", alpha=0.3)
