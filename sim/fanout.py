@@ -143,8 +143,13 @@ def open_executor(workers: int, cluster: str | None = None, *,
     elif workers <= 1:
         yield SerialExecutor(), "this process (1 worker)"
     else:
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
             yield pool, f"local process pool ({workers} workers)"
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # interrupted: do not run the queued rest
+            raise
+        pool.shutdown(wait=True)
 
 
 def fan_out(specs: Sequence[RunSpec], executor: cf.Executor,
