@@ -6,8 +6,10 @@ way `rehearse sweep` does (metrics plus a run summary per run, shipped back from
 JSON and HTML files are not written. The line says whether every executor returned identical
 metrics (wall-clock figures aside).
 
-Prints one JSON line: runs, serial_wall_s, serial_runs_per_minute, pool_workers, pool_wall_s,
-pool_runs_per_minute, pool_speedup (serial wall / pool wall), and with ``--dask``
+Prints one JSON line: runs, serial_wall_s, serial_runs_per_minute, serial_run_wall_s_mean (one
+run's own wall time, on average), pool_workers, pool_wall_s, pool_runs_per_minute, pool_speedup
+(serial wall / pool wall), pool_run_wall_s_mean (when it is about the serial one times the workers,
+the machine did not give the pool its cores), and with ``--dask``
 dask_cluster_start_s, dask_wall_s, dask_runs_per_minute; identical.
 
     uv run python bench/sweep.py --scenario small-peak --seeds 8 [--workers 2] [--dask]
@@ -37,6 +39,11 @@ def _comparable(results: list[dict]) -> list:
              r["summary"]) for r in results]
 
 
+def _run_wall_mean_s(results: list[dict]) -> float:
+    walls = [r["metrics"]["wall"]["total_s"] for r in results if r["metrics"]]
+    return round(sum(walls) / len(walls), 2) if walls else 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="small-peak")
@@ -56,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     line = {
         "scenario": args.scenario, "runs": runs,
         "serial_wall_s": round(serial_s, 2), "serial_runs_per_minute": round(runs * 60 / serial_s, 2),
+        "serial_run_wall_s_mean": _run_wall_mean_s(serial),
         "pool_workers": args.workers, "pool_wall_s": round(pool_s, 2),
         "pool_runs_per_minute": round(runs * 60 / pool_s, 2), "pool_speedup": round(serial_s / pool_s, 2),
+        "pool_run_wall_s_mean": _run_wall_mean_s(pooled),
     }
     identical = _comparable(serial) == _comparable(pooled)
     if args.dask:
