@@ -87,8 +87,8 @@ class SerialExecutor(cf.Executor):
         future: cf.Future = cf.Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # noqa: BLE001 -- delivered through the future, as a pool does
-            future.set_exception(error)
+        except Exception as error:  # noqa: BLE001 -- delivered through the future, as a pool does
+            future.set_exception(error)  # (an interrupt is not: it stops the sweep)
         return future
 
 
@@ -174,10 +174,9 @@ def fan_out(specs: Sequence[RunSpec], executor: cf.Executor,
     ``on_result`` is called in this process as each run finishes (for a progress bar). A future
     that fails (the worker died, the spec could not be sent) becomes that run's error result.
     """
-    futures = {executor.submit(execute, spec): index for index, spec in enumerate(specs)}
     results: list[dict | None] = [None] * len(specs)
-    for future in cf.as_completed(futures):
-        index = futures[future]
+
+    def finished(future: cf.Future, index: int) -> None:
         try:
             result = future.result()
         except Exception as error:  # noqa: BLE001 -- BrokenProcessPool, a lost Dask worker, pickling
@@ -185,4 +184,14 @@ def fan_out(specs: Sequence[RunSpec], executor: cf.Executor,
         results[index] = result
         if on_result is not None:
             on_result(result)
+
+    pending = {}
+    for index, spec in enumerate(specs):
+        future = executor.submit(execute, spec)
+        if future.done():  # a serial executor runs at submission: report each run as it ends
+            finished(future, index)
+        else:
+            pending[future] = index
+    for future in cf.as_completed(pending):
+        finished(future, pending[future])
     return results  # type: ignore[return-value]
