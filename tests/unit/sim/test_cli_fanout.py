@@ -77,6 +77,24 @@ def test_arms_and_seeds_of_a_plan():
         "rehearse run smoke --seed 3 --set erp.concurrency_limit=4 --set engine.dedupe=false")
 
 
+def test_engine_option_is_the_factory_override_after_the_shared_ones(monkeypatch):
+    from rehearse.sim import plan as plan_module
+
+    seen = []
+    real_load = plan_module.load
+
+    def load(name, overrides=()):
+        seen.append(list(overrides))
+        return real_load(name, [o for o in overrides if not o.startswith("engine.factory=")])
+
+    monkeypatch.setattr(plan_module, "load", load)
+    plan = plan_runs("smoke", arms=arms_from(["orchestrated"], []), seed_count=1, overrides=["erp.concurrency_limit=4"],
+                     engine="outside.engines:build")
+    assert seen[-1] == ["erp.concurrency_limit=4", "engine.factory=outside.engines:build", "engine.pattern=orchestrated"]
+    assert plan.specs[0].replay_command() == ("rehearse run smoke --seed 1 --set erp.concurrency_limit=4 "
+                                              "--set engine.factory=outside.engines:build --set engine.pattern=orchestrated")
+
+
 @pytest.mark.skipif("factory" not in EngineSection.model_fields, reason="plug-in engines (engine.factory) not merged yet")
 def test_engine_option_adds_the_factory_override():
     plan = plan_runs("smoke", arms=[], seed_count=1, engine="rehearse.sync.orchestrated:engine")
