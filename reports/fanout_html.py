@@ -29,9 +29,10 @@ EXTRA_STYLE = "pre{white-space:pre-wrap;font-size:.85em}code{font-size:.9em}td.c
 HOW_TO_READ_COMPARISON = (
     "Every arm ran the same scenario over the same seeds; an arm is a sync pattern (engine.pattern) or "
     "a variant with its own --set overrides. Each cell is the mean over the seeds that completed, "
-    "± the standard deviation, with the lowest and highest seed below. A metric without a value in "
+    "± the standard deviation, then the lowest and highest seed and n. A metric without a value in "
     "a run (no latency samples, no convergence, no fault window) is left out of that cell and n says "
-    "how many seeds had one. All times are virtual seconds.")
+    "how many seeds had one. Numbers are rounded to three significant digits; comparison.json has them "
+    "in full. All times are virtual seconds.")
 HOW_TO_READ_SWEEP = (
     "Every seed ran the scenario once per arm. The failed runs are listed first with the command that "
     "replays each exactly (in swarm mode the drawn faults are part of the command). The distribution "
@@ -62,11 +63,18 @@ def _header(document: Mapping, kind: str, how_to_read: str) -> str:
             f"<h2>How to read this page</h2>\n<p>{escape(how_to_read)}</p>")
 
 
+def _short(value: float) -> str:
+    """Three significant digits or whole numbers: the JSON keeps full precision."""
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
 def _mean_cell(stats: Mapping) -> str:
     if not stats["n"]:
         return "—"
-    text = f"{_format(stats['mean'])} ± {_format(stats['std'])}"
-    return f"{text}  [{_format(stats['min'])} – {_format(stats['max'])}, n={stats['n']}]"
+    text = f"{_short(stats['mean'])} ± {_short(stats['std'])}"
+    return f"{text}  [{_short(stats['min'])} – {_short(stats['max'])}, n={stats['n']}]"
 
 
 def _comparison_table(document: Mapping) -> str:
