@@ -37,7 +37,8 @@ HOW_TO_READ_SWEEP = (
     "Every seed ran the scenario once per arm. The failed runs are listed first with the command that "
     "replays each exactly (in swarm mode the drawn faults are part of the command). The distribution "
     "table gives, per metric, how many seeds had a value (n), their mean, standard deviation, "
-    "lowest, median (lower) and highest. All times are virtual seconds.")
+    "lowest, median (lower) and highest, to three significant digits (sweep.json has them in full). "
+    "All times are virtual seconds.")
 
 
 def _metric(path: str) -> ComparedMetric:
@@ -178,8 +179,11 @@ def _describe_fault(fault: Mapping) -> str:
 def _distribution(document: Mapping) -> str:
     sections = []
     for arm in document["arms"]:
-        rows = [(metric["label"], *(arm["statistics"][metric["path"]][stat] for stat in ("n", "mean", "std", "min", "p50", "max")))
-                for metric in document["metrics"]]
+        rows = []
+        for metric in document["metrics"]:
+            stats = arm["statistics"][metric["path"]]
+            rows.append((metric["label"], stats["n"], *(None if stats[key] is None else _short(stats[key])
+                                                        for key in ("mean", "std", "min", "p50", "max"))))
         sections.append(f"<h3>{escape(arm['name'])}: {arm['runs']} runs completed, {arm['passed']} passed all gates</h3>\n"
                         + _table(("metric", "n", "mean", "std", "min", "median", "max"), rows))
     return "<h2>Each metric's distribution over seeds</h2>\n" + "\n".join(sections)
