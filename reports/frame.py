@@ -30,7 +30,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "engine.posted": ("object_id", "value"),
     "engine.queued": ("object_id",),
     "engine.rerouted": ("object_id",),
-    "erp.call": ("code",),
+    "erp.call": ("code", "value"),
     "fault.injected": ("object_id", "code", "detail"),
     "fault.window": ("code", "detail", "value"),
     "erp.document": (

@@ -79,6 +79,9 @@ GATES: dict[str, GateSpec] = {
     "erp_calls_per_posting_max": GateSpec(
         "resilience.erp_calls_per_posting", "max", "ERP calls per posting (the cost of retries)"
     ),
+    "erp_concurrency_peak_max": GateSpec(
+        "resilience.erp_concurrency_peak", "max", "the most ERP calls in flight at once (the load put on the ERP)"
+    ),
     "duplicate_creates_max": GateSpec(
         "resilience.duplicate_creates", "max", "creates the ERP already had (answered DUP_RCRD)"
     ),

@@ -10,7 +10,7 @@ import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
 
-__all__ = ["AGE_BUCKETS", "open_exceptions", "resilience_metrics"]
+__all__ = ["AGE_BUCKETS", "erp_concurrency_peak", "open_exceptions", "resilience_metrics"]
 
 SECONDS_PER_DAY = 86_400.0
 # (label, upper bound in days, exclusive); the last bucket is unbounded.
@@ -111,7 +111,8 @@ def resilience_metrics(frames: KindFrames) -> dict:
         d), ``exceptions_open_by_reason``, ``duplicates_dropped``, ``stale_dropped``, ``superseded``
         and ``lookups`` (rows), ``held`` and ``late_postings`` (distinct ``engine.held`` /
         ``engine.rerouted``), ``erp_concurrency_rejections`` (``erp.call`` with code 429),
-        ``erp_calls_per_posting``, ``duplicate_creates`` (calls answered DUP_RCRD) and
+        ``erp_calls_per_posting``, ``erp_concurrency_peak`` (see `erp_concurrency_peak`),
+        ``duplicate_creates`` (calls answered DUP_RCRD) and
         ``missing_references`` (calls answered INVALID_KEY_OR_REF) and ``unapplied_cash_share``
         (unapplied / all ERP payment amounts).
     """
@@ -142,12 +143,49 @@ def resilience_metrics(frames: KindFrames) -> dict:
             pl.col("code") == ERP_CONCURRENCY_REJECTION_CODE
         ).height,
         "erp_calls_per_posting": _rate(calls.height, postings),
+        "erp_concurrency_peak": erp_concurrency_peak(calls),
         # Answers that show what the engine sent, not what the ERP suffered: a create the ERP
         # already had (the engine lost track or posted twice), a reference it did not have yet.
         "duplicate_creates": calls.filter(pl.col("code") == "DUP_RCRD").height,
         "missing_references": calls.filter(pl.col("code") == "INVALID_KEY_OR_REF").height,
         "unapplied_cash_share": _unapplied_share(frames),
     }
+
+
+# Call ends are traced as `t_s` and starts recomputed as `t_s - value`: a float subtraction that can
+# miss the exact start by an ulp. Rounding both to a microsecond keeps a call that starts the moment
+# another ends from counting as overlapping it.
+CALL_TIME_DECIMALS = 6
+
+
+def erp_concurrency_peak(calls: pl.DataFrame) -> int:
+    """The most ERP calls in flight at once: the load the engine put on the ERP.
+
+    Each ``erp.call`` row is traced when the call ends, with its latency in ``value``; the call was
+    in flight over ``[t_s - value, t_s)``. Every call counts, refused ones (429, 503, a connect
+    timeout) included: a pattern that floods the ERP shows a peak above the ERP's concurrency limit.
+
+    Parameters
+    ----------
+    calls
+        ``erp.call`` rows with ``t_s`` and ``value``.
+
+    Returns
+    -------
+    int
+        The peak (0 without calls).
+    """
+    if calls.height == 0:
+        return 0
+    end = pl.col("t_s").round(CALL_TIME_DECIMALS)
+    start = (pl.col("t_s") - pl.col("value")).round(CALL_TIME_DECIMALS)
+    changes = pl.concat([
+        calls.select(start.alias("at_s"), pl.lit(1, dtype=pl.Int64).alias("delta")),
+        calls.select(end.alias("at_s"), pl.lit(-1, dtype=pl.Int64).alias("delta")),
+    ])
+    # At equal times the ends (-1) come first: [start, end) intervals that touch do not overlap.
+    in_flight = changes.sort("at_s", "delta")["delta"].cum_sum()
+    return int(in_flight.max())
 
 
 def _unapplied_share(frames: KindFrames) -> float:

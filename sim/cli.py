@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rehearse.sim import runner
+from rehearse.sim.cli_fanout import compare_command, sweep_command
 from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
 from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
 from rehearse.sync.model import format_utc
@@ -174,6 +175,8 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
 from rehearse.sim.contracts_cli import contracts  # noqa: E402 (registered after the core commands)
 
 main.add_command(contracts)
+main.add_command(compare_command)
+main.add_command(sweep_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

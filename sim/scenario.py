@@ -23,6 +23,7 @@ from rehearse.fakes.billing.platform import EXHAUSTED_ACTIONS
 from rehearse.reports.gates import unknown_gates
 from rehearse.sim.engine_sections import BatchSection, EventSection, P2pSection, factory_error
 from rehearse.sim.faults import Fault, NonNegative, Positive, Probability, utc_text
+from rehearse.sim.swarm import SwarmSection
 from rehearse.sync.model import parse_utc
 
 
@@ -250,6 +251,9 @@ class Scenario(_Section):
     engine: EngineSection = EngineSection()
     operator: OperatorSection = OperatorSection()
     gates: dict[str, float] = {}
+    # Bounds for `rehearse sweep --swarm` (see rehearse.sim.swarm); a run ignores them, so they are
+    # left out of the resolved parameters a run prints and traces.
+    swarm: SwarmSection | None = Field(default=None, exclude=True)
 
     @field_validator("gates", mode="before")
     @classmethod

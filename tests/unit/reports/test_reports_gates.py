@@ -13,6 +13,7 @@ GATE_NAMES = sorted([
     "duplicate_creates_max",
     "duplicated_max",
     "erp_calls_per_posting_max",
+    "erp_concurrency_peak_max",
     "exceptions_open_max",
     "failed_posting_rate_max",
     "invariants_failed_max",

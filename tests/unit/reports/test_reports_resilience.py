@@ -110,3 +110,19 @@ def test_rates_are_zero_without_postings():
     assert resilience["exceptions_by_age"] == [
         {"bucket": bucket, "count": 0} for bucket in ("0-1d", "1-3d", "3-7d", ">7d")
     ]
+
+
+def test_erp_concurrency_peak_counts_calls_in_flight_at_once():
+    # Calls end at t_s after value seconds: [0, 4), [1, 3), [2, 5) overlap at 2..3; [5, 6) starts
+    # the moment [2, 5) ends and does not overlap it; 0.1 + 0.2 ends a hair off 0.3 in floats.
+    calls = [
+        row("erp.call", "a", t_s=4.0, code="200", value=4.0),
+        row("erp.call", "b", t_s=3.0, code="429", value=2.0),
+        row("erp.call", "c", t_s=5.0, code="200", value=3.0),
+        row("erp.call", "d", t_s=6.0, code="200", value=1.0),
+        row("erp.call", "e", t_s=0.1 + 0.2, code="200", value=0.2),
+        row("erp.call", "f", t_s=0.1, code="200", value=0.1),
+    ]
+    assert resilience_of(calls)["erp_concurrency_peak"] == 3
+    assert resilience_of(calls[3:4])["erp_concurrency_peak"] == 1
+    assert resilience_of([])["erp_concurrency_peak"] == 0

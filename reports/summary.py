@@ -1,0 +1,142 @@
+"""A run's small summary for comparisons and sweeps: what the plots need beyond ``metrics.json``.
+
+A sweep runs each simulation in a worker process (or on a cluster) and must not ship whole traces
+back. `run_summary` reduces a trace to a few kilobytes: each latency flow's quantiles (enough to
+draw its distribution) and two series on a fixed grid of virtual hours since the start: sources
+waiting for the ERP (the ERP backlog) and exceptions open (the backlog left to people), each
+sample the most reached in its interval, so a peak shorter than the grid's step is not lost.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rehearse.reports.frame import ROW_NUMBER, KindFrames
+from rehearse.reports.latency import FLOWS, QUANTILE_METHOD, latency_samples
+from rehearse.reports.latency import _source_and_erp_times as source_and_erp_times
+
+__all__ = ["LATENCY_QUANTILES", "SERIES_POINTS", "erp_backlog_series", "exceptions_open_series", "run_summary"]
+
+LATENCY_QUANTILES = 201  # quantiles 0, 0.5 %, ..., 100 %: an ECDF from them looks like the real one
+SERIES_POINTS = 240  # samples of each series over the run: an hour-long peak in a month still shows
+SECONDS_PER_HOUR = 3_600.0
+SUMMARY_DECIMALS = 6
+
+
+def _level_changes(deltas: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``t_s`` and the level after every change, from ``t_s``/``delta`` rows."""
+    return (deltas.group_by("t_s").agg(pl.col("delta").sum()).sort("t_s")
+            .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column)))
+
+
+def _binned_max(frames: KindFrames, changes: pl.DataFrame, column: str, step_s: float) -> pl.DataFrame:
+    """The highest level in each interval of a grid: sample ``i`` at ``start + i * step_s`` holds the
+    most reached in ``(t[i-1], t[i]]``, so a burst shorter than a step still shows."""
+    start_t_s, cutoff_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
+    steps = int((cutoff_t_s - start_t_s) // step_s) + 1
+    grid = pl.DataFrame({"t_s": pl.arange(0, steps, eager=True).cast(pl.Float64) * step_s + start_t_s})
+    at_sample = grid.join_asof(changes, on="t_s", strategy="backward").with_columns(pl.col(column).fill_null(0))
+    inside = (
+        changes.with_columns(((pl.col("t_s") - start_t_s) / step_s).ceil().clip(0, steps - 1)
+                             .cast(pl.Int64).alias("bin"))
+        .group_by("bin").agg(pl.col(column).max().alias("bin_max"))
+    )
+    return (
+        at_sample.with_row_index("bin").with_columns(pl.col("bin").cast(pl.Int64))
+        .join(inside, on="bin", how="left")
+        # the level at the previous sample holds into the interval until its first change
+        .select("t_s", pl.max_horizontal(column, pl.col(column).shift(1).fill_null(0),
+                                         pl.col("bin_max").fill_null(0)).alias(column))
+    )
+
+
+def erp_backlog_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
+    """Invoices and payments waiting for the ERP: the most at once in each ``step_s`` interval
+    (the waiting rule of `rehearse.reports.latency.backlog_series`).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``t_s`` (each interval's end) and ``erp_backlog`` (Int64).
+    """
+    if step_s <= 0:
+        raise ValueError(f"step_s must be > 0, got {step_s}")
+    deltas = []
+    for flow in FLOWS:
+        times = source_and_erp_times(frames, flow)
+        deltas += [
+            times.select(pl.col("source_t_s").alias("t_s"), pl.lit(1).alias("delta")),
+            times.filter(pl.col("erp_t_s").is_not_null()).select(
+                pl.max_horizontal("erp_t_s", "source_t_s").alias("t_s"), pl.lit(-1).alias("delta")),
+        ]
+    return _binned_max(frames, _level_changes(pl.concat(deltas), "erp_backlog"), "erp_backlog", step_s)
+
+
+def exceptions_open_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
+    """Exceptions open over virtual time: the most open at once in each ``step_s`` interval.
+
+    An external id's exception opens at an ``engine.exception_opened`` row when it was not open
+    already, and closes at the next ``engine.exception_resolved`` row (the rule of
+    `rehearse.reports.resilience.open_exceptions`, applied at every moment).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``t_s`` (each interval's end) and ``exceptions_open`` (Int64).
+    """
+    if step_s <= 0:
+        raise ValueError(f"step_s must be > 0, got {step_s}")
+    events = pl.concat([
+        frames.get("engine.exception_opened").select(ROW_NUMBER, "t_s", "object_id", pl.lit(True).alias("open")),
+        frames.get("engine.exception_resolved").select(ROW_NUMBER, "t_s", "object_id", pl.lit(False).alias("open")),
+    ]).sort(ROW_NUMBER)
+    was_open = pl.col("open").shift(1).over("object_id").fill_null(False)
+    deltas = events.select("t_s", pl.when(pl.col("open") & ~was_open).then(1)
+                           .when(~pl.col("open") & was_open).then(-1).otherwise(0).alias("delta"))
+    return _binned_max(frames, _level_changes(deltas, "exceptions_open"), "exceptions_open", step_s)
+
+
+def _latency_quantiles(samples: pl.DataFrame) -> dict:
+    quantiles = [index / (LATENCY_QUANTILES - 1) for index in range(LATENCY_QUANTILES)]
+    result = {}
+    for flow in FLOWS:
+        values = samples.filter(pl.col("flow") == flow)["latency_s"]
+        result[flow] = {
+            "count": values.len(),
+            "quantiles_s": [] if values.len() == 0 else [
+                round(float(values.quantile(q, QUANTILE_METHOD)), SUMMARY_DECIMALS) for q in quantiles],
+        }
+    return result
+
+
+def run_summary(trace: pl.DataFrame) -> dict:
+    """Summarise a run's trace for comparisons: latency quantiles and backlog series.
+
+    Parameters
+    ----------
+    trace
+        The run's trace.
+
+    Returns
+    -------
+    dict
+        ``latency`` (per flow: ``count`` and ``quantiles_s``, `LATENCY_QUANTILES` evenly spaced
+        nearest-rank quantiles, empty without samples) and ``series``: ``t_h`` (hours since the
+        run's start), ``erp_backlog`` (invoices and payments waiting for the ERP) and
+        ``exceptions_open``, `SERIES_POINTS` samples from the start to the cut-off (each the most
+        reached since the previous sample). Plain Python
+        values, deterministic for a given trace.
+    """
+    frames = KindFrames(trace)
+    span_s = max(frames.cutoff_t_s - frames.start_t_s, 0.0)
+    step_s = max(span_s / (SERIES_POINTS - 1), 1.0)
+    backlog = erp_backlog_series(frames, step_s)
+    exceptions = exceptions_open_series(frames, step_s)
+    return {
+        "latency": _latency_quantiles(latency_samples(frames)),
+        "series": {
+            "t_h": [round((t_s - frames.start_t_s) / SECONDS_PER_HOUR, SUMMARY_DECIMALS) for t_s in backlog["t_s"]],
+            "erp_backlog": backlog["erp_backlog"].to_list(),
+            "exceptions_open": exceptions["exceptions_open"].to_list(),
+        },
+    }

@@ -1,0 +1,44 @@
+"""The per-run summary a sweep ships back from its workers: latency quantiles and series."""
+
+from __future__ import annotations
+
+from rehearse.reports import trace_frame
+from rehearse.reports.frame import KindFrames
+from rehearse.reports.summary import LATENCY_QUANTILES, SERIES_POINTS, exceptions_open_series, run_summary
+from rehearse.reports.testing import invoice_rows, run_rows
+
+
+def _row(kind: str, object_id: str, t_s: float) -> dict:
+    return {"t_s": t_s, "kind": kind, "object_id": object_id}
+
+
+def test_exceptions_open_series_holds_the_most_open_in_each_interval():
+    trace = trace_frame([
+        *run_rows(0.0, 100.0),
+        _row("engine.exception_opened", "a", 10.0),
+        _row("engine.exception_opened", "a", 15.0),  # opened again while open: still one
+        _row("engine.exception_opened", "b", 20.0),
+        _row("engine.exception_resolved", "a", 30.0),
+        _row("engine.exception_resolved", "a", 35.0),  # resolved twice: no negative count
+        _row("engine.exception_opened", "a", 60.0),
+    ])
+    series = exceptions_open_series(KindFrames(trace), 10.0)
+    assert series["t_s"].to_list() == [float(t) for t in range(0, 101, 10)]
+    assert series["exceptions_open"].to_list() == [0, 1, 2, 2, 1, 1, 2, 2, 2, 2, 2]
+
+
+def test_run_summary_holds_quantiles_and_fixed_length_series():
+    records = [*run_rows(0.0, 7_200.0)]
+    for index in range(10):
+        records += invoice_rows(f"in_{index}", finalized_t_s=100.0, erp_t_s=100.0 + 10.0 * (index + 1))
+    summary = run_summary(trace_frame(records))
+    invoices = summary["latency"]["invoice_to_erp"]
+    assert invoices["count"] == 10 and len(invoices["quantiles_s"]) == LATENCY_QUANTILES
+    assert invoices["quantiles_s"][0] == 10.0 and invoices["quantiles_s"][-1] == 100.0
+    assert summary["latency"]["payment_to_erp"] == {"count": 0, "quantiles_s": []}
+    series = summary["series"]
+    assert len(series["t_h"]) == len(series["erp_backlog"]) == len(series["exceptions_open"]) == SERIES_POINTS
+    assert series["t_h"][0] == 0.0 and series["t_h"][-1] == 2.0
+    # samples every 30.125 s hold the most waiting since the one before: ten invoices finalized at
+    # 100 s (sample 4, at 120.5 s), eight still waiting when sample 5's interval begins
+    assert series["erp_backlog"][:6] == [0, 0, 0, 0, 10, 8] and series["erp_backlog"][-1] == 0
