@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rehearse.contracts.consumer import ContractViolation
 from rehearse.sim import runner
+from rehearse.sim.cli_contracts import contracts_group
 from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
 from rehearse.sync.model import format_utc
 
@@ -56,9 +58,14 @@ def scenarios_command() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario value, e.g. --set erp.concurrency_limit=5 (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], quiet: bool) -> None:
+@click.option("--validate-contracts", is_flag=True,
+              help="Check every request the engine sends against the provider's OpenAPI document; "
+                   "a violation fails the run.")
+def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], quiet: bool,
+                validate_contracts: bool) -> None:
     """Run SCENARIO (a built-in name or a .toml path) and write metrics.json, report.html and
-    trace.parquet. Exit 0 when all gates pass, 1 when one fails, 2 on bad input."""
+    trace.parquet. Exit 0 when all gates pass, 1 when one fails (or a request breaks a contract),
+    2 on bad input."""
     try:
         loaded, path = load(scenario, list(overrides))
     except ScenarioError as error:
@@ -82,9 +89,25 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
             progress.update(task, completed=min(now_s, window_end_s) / 3600.0 - start_s / 3600.0,
                             description=phase, clock=format_utc(now_s))
 
-        result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress)
+        contracts = _consumer_contracts() if validate_contracts else None
+        try:
+            result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress, contracts=contracts)
+        except ContractViolation as violation:
+            progress.stop()
+            console.print(f"[bold red]contract violation:[/] {violation}", highlight=False, soft_wrap=True)
+            sys.exit(EXIT_GATE_FAILED)
+    if contracts is not None:
+        console.print(f"contracts: {contracts.checked:,} requests checked against the providers' documents, "
+                      "none broke them", highlight=False)
     _print_summary(Console(), result.metrics, out_dir)
     sys.exit(0 if result.metrics["passed"] else EXIT_GATE_FAILED)
+
+
+def _consumer_contracts():
+    from rehearse.contracts.consumer import ConsumerContracts
+    from rehearse.contracts.documents import load_document
+
+    return ConsumerContracts({system: load_document(system) for system in ("billing", "payments", "erp")})
 
 
 def _flatten(value, prefix: str = "") -> list[str]:
@@ -143,6 +166,8 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
     console.print(f"{verdict}  wrote {out_dir}/metrics.json, report.html, trace.parquet "
                   f"({_fmt(wall.get('trace_rows'))} trace rows, {_fmt(wall.get('total_s'))} s wall)", highlight=False)
 
+
+main.add_command(contracts_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -48,8 +48,12 @@ def resolved_parameters(scenario: Scenario, seed: int) -> dict:
     return {"seed": seed, **scenario.model_dump(mode="json")}
 
 
-def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) -> Simulation:
-    """Run the scenario in virtual time and return its trace (oracle and in-flight set included)."""
+def simulate(scenario: Scenario, seed: int, progress: Progress | None = None, contracts=None) -> Simulation:
+    """Run the scenario in virtual time and return its trace (oracle and in-flight set included).
+
+    With `contracts` (a `rehearse.contracts.consumer.ConsumerContracts`), every request the engine
+    sends is checked against its provider's document; the first violation stops the run with a
+    `ContractViolation`."""
     # A run holds millions of live objects; the cyclic collector would traverse all of them again
     # and again as they accumulate. The simulation creates almost no reference cycles, so it runs
     # with the collector off and collects once at the end.
@@ -58,7 +62,7 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) ->
     try:
         with tempfile.TemporaryDirectory(prefix="rehearse-trace-") as spill_dir:
             trace = TraceRecorder(Path(spill_dir))
-            cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir))
+            cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir), contracts)
             gc.collect()  # the world is gone: free it before the whole trace is loaded
             return Simulation(trace.frame(), cutoff_s, drained)
     finally:
@@ -67,13 +71,13 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) ->
 
 
 def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Progress | None,
-              work_dir: Path | None = None) -> tuple[float, bool]:
+              work_dir: Path | None = None, contracts=None) -> tuple[float, bool]:
     start_s = scenario.run.start_s
     env = simpy.Environment(initial_time=start_s)
     runtime = SimPyRuntime(env)
     trace.emit(start_s, "run.start", code=scenario.name, value=float(seed),
                detail=json.dumps(resolved_parameters(scenario, seed), sort_keys=True))
-    world = World(scenario, seed, runtime, trace, work_dir)
+    world = World(scenario, seed, runtime, trace, work_dir, contracts=contracts)
     world.start()
     window_end_s = world.window_end_s
     drain_end_s = window_end_s + scenario.run.drain_limit_days * 86400.0
@@ -113,10 +117,12 @@ class RunResult(NamedTuple):
     out_dir: Path | None
 
 
-def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress: Progress | None = None) -> RunResult:
-    """Simulate, compute metrics and (with `out_dir`) write metrics.json, report.html, trace.parquet."""
+def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress: Progress | None = None,
+        contracts=None) -> RunResult:
+    """Simulate, compute metrics and (with `out_dir`) write metrics.json, report.html, trace.parquet.
+    `contracts`: see `simulate`."""
     wall_start = time.perf_counter()
-    simulation = simulate(scenario, seed, progress)
+    simulation = simulate(scenario, seed, progress, contracts)
     simulate_s = time.perf_counter() - wall_start
     metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
                               pattern=scenario.engine.pattern, gates=scenario.gates)

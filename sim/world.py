@@ -57,7 +57,8 @@ def engine_settings(scenario: Scenario) -> EngineSettings:
 class World:
     """Everything one run needs, on one runtime and one trace."""
 
-    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None) -> None:
+    def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None,
+                 contracts=None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.runtime = runtime
@@ -79,7 +80,7 @@ class World:
         self.erp_client = InProcessErpClient(
             runtime=runtime, erp=self.erp,
             latency=LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency")),
-            rng=stream(seed, "faults/erp"), trace=trace, faults=self.faults,
+            rng=stream(seed, "faults/erp"), trace=trace, faults=self.faults, contracts=contracts,
         )
         if scenario.engine.store == "sqlite":
             work_dir = work_dir or Path(tempfile.mkdtemp(prefix="rehearse-store-"))
@@ -112,7 +113,7 @@ class World:
         # Gap-fill reads billing's list APIs; built here because billing exists only now.
         self.engine.billing = InProcessBillingClient(
             runtime=runtime, billing=self.billing, payments=self.payments,
-            latency=LogNormal(300.0, 1500.0, stream(seed, "billing/latency")), trace=trace)
+            latency=LogNormal(300.0, 1500.0, stream(seed, "billing/latency")), trace=trace, contracts=contracts)
         self.crm = Crm(trace=trace)
         self.traffic = Traffic(self, stream(seed, "traffic"))
         self._replays: dict[str, int] = {}  # external id -> times the operator replayed it

@@ -53,7 +53,7 @@ class SubscriptionCreate(BaseModel):
     """Subscribe `customer` to `price` from now: the first invoice is finalized and charged at once."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"customer": "cus_1",
-                                                                                 "price": "basic:USD"}]})
+                                                                                 "price": "starter:USD"}]})
     customer: Id
     price: Id
 
