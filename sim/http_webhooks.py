@@ -71,6 +71,7 @@ class HttpWebhookSender:
         self.in_transit = 0
         self.delivered = 0
         self.lost = 0
+        self.last_lost_s = float("-inf")  # scenario time the sender last gave an event up
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
         self._idle = asyncio.Event()
@@ -139,6 +140,7 @@ class HttpWebhookSender:
             return
         self._finished()
         self.lost += 1
+        self.last_lost_s = now
         self.trace.emit(now, "webhook.lost", object_id=event.id, ref_id=_object_id(event), code=event.type,
                         value=float(attempt))
 

@@ -79,25 +79,37 @@ class ServedFakes:
             schedule=self.schedule)
         self.crm = Crm(trace=self.trace)
         latency = LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency"))
-        erp_latency_s = (lambda: clock.wall_s(latency.sample_s())) if erp_latency else None
-        apps = {
-            "crm": crm_app(self.crm, clock=clock.now),
-            "billing": billing_app(self.billing, clock=clock.now),
-            "payments": payments_app(self.payments),
-            "tax": tax_app(self.tax),
-            "erp": erp_app(self.erp, clock=clock.now, latency_s=erp_latency_s),
-        }
         self.faults = PlanCallFaults(faults or FaultPlan([]), clock=clock, rng=stream(seed, "faults/http"),
                                      erp=self.erp, trace=self.trace)
-        self.apps = {system: FaultGate(app, system=system, faults=self.faults, error_body=ERROR_BODIES[system])
-                     for system, app in apps.items()}
-        self.bare_apps = apps  # without the fault gate: what the documents are generated from
+        self.bare_apps = bare_apps(crm=self.crm, billing=self.billing, payments=self.payments, tax=self.tax,
+                                   erp=self.erp, clock=clock, erp_latency=latency if erp_latency else None)
+        self.apps = gated(self.bare_apps, self.faults)
 
     def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
         """Billing's future work (finalizing an invoice an hour later, dunning retries) on the
         running event loop, `delay_s` scenario seconds from now."""
         loop = asyncio.get_running_loop()
         loop.call_later(self.clock.wall_s(delay_s), lambda: callback(*args, self.clock.now()))
+
+
+def bare_apps(*, crm: Crm, billing: Billing, payments: PaymentsGateway, tax: TaxEngine, erp: Erp, clock,
+              erp_latency: LogNormal | None) -> dict[str, Any]:
+    """Each fake's app over the given state machines; `clock` has ``now()`` (scenario Unix seconds)
+    and ``wall_s(scenario seconds)``; `erp_latency` draws each ERP call's processing time."""
+    erp_latency_s = (lambda: clock.wall_s(erp_latency.sample_s())) if erp_latency is not None else None
+    return {
+        "crm": crm_app(crm, clock=clock.now),
+        "billing": billing_app(billing, clock=clock.now),
+        "payments": payments_app(payments),
+        "tax": tax_app(tax),
+        "erp": erp_app(erp, clock=clock.now, latency_s=erp_latency_s),
+    }
+
+
+def gated(apps: dict[str, Any], faults) -> dict[str, FaultGate]:
+    """Each app behind the call-fault gate, answering injected errors in its system's shape."""
+    return {system: FaultGate(app, system=system, faults=faults, error_body=ERROR_BODIES[system])
+            for system, app in apps.items()}
 
 
 def openapi_documents(scenario: Scenario, seed: int = 1) -> dict[str, dict]:
