@@ -18,7 +18,7 @@ from rich.table import Table
 from rehearse.contracts.consumer import ContractViolation
 from rehearse.sim import runner
 from rehearse.sim.cli_contracts import contracts_group
-from rehearse.sim.cli_live import serve_command
+from rehearse.sim.cli_live import engine_command, serve_command
 from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
 from rehearse.sync.model import format_utc
 
@@ -184,6 +184,7 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
 
 main.add_command(contracts_group)
 main.add_command(serve_command)
+main.add_command(engine_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

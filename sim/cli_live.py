@@ -96,3 +96,47 @@ def serve_command(systems: str, host: str, port_base: int, scenario_name: str, s
         pass
     except OSError as error:
         _fail_input([f"--host {host} --port-base {port_base}: {error.strerror or error}"])
+
+
+@click.command("engine")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=__import__("pathlib").Path),
+              required=True, help="TOML file: the URLs of the ERP, billing and payments, the webhook endpoint, "
+                                  "the Store (see rehearse.sim.engine_config).")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="The engine's jitter seed.")
+def engine_command(config_path, seed: int) -> None:
+    """Run the sync engine as a service against any URLs: fakes served by `rehearse serve`, or real
+    sandboxes that speak the same APIs. Stops on Ctrl-C or after run.duration_s."""
+    from rehearse.sim.engine_config import ConfigError, load_config
+    from rehearse.sim.engine_service import run_engine
+    from rehearse.sim.recorder import TraceRecorder
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        _fail_input(error.messages)
+        return
+    secret = os.environ.get(config.webhooks.secret_env, "")
+    if not secret:
+        _fail_input([f"{config_path}: webhooks.secret_env: ${config.webhooks.secret_env} is not set; the engine "
+                     "refuses unsigned webhooks, so it needs the sender's signing secret"])
+    console = Console(stderr=True)
+    if not _is_loopback(config.webhooks.host):
+        console.print(f"[bold yellow]warning:[/] the webhook endpoint binds to {config.webhooks.host}", highlight=False)
+    trace = TraceRecorder()
+    try:
+        engine = asyncio.run(run_engine(config, secret, trace=trace, seed=seed,
+                                        on_ready=lambda url: console.print(f"engine listening for webhooks at {url}",
+                                                                           highlight=False)))
+    except KeyboardInterrupt:
+        engine = None
+    except OSError as error:
+        _fail_input([f"{config_path}: webhooks: {error.strerror or error}"])
+        return
+    frame = trace.frame()
+    if config.run.trace:
+        frame.write_parquet(config.run.trace)
+    posted = frame.filter(frame["kind"] == "engine.posted").height if frame.height else 0
+    console.print(f"stopped: {posted:,} postings, {frame.height:,} trace rows"
+                  + (f", trace in {config.run.trace}" if config.run.trace else "")
+                  + (f"; refused deliveries {engine.receiver.refused}" if engine and engine.receiver.refused else ""),
+                  highlight=False)
