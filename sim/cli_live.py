@@ -136,7 +136,9 @@ def engine_command(config_path, seed: int) -> None:
     if config.run.trace:
         frame.write_parquet(config.run.trace)
     posted = frame.filter(frame["kind"] == "engine.posted").height if frame.height else 0
-    console.print(f"stopped: {posted:,} postings, {frame.height:,} trace rows"
+    console.print(f"stopped: {posted:,} postings"
+                  + (f" ({engine.initially_loaded:,} existing customers mapped first)" if engine else "")
+                  + f", {frame.height:,} trace rows"
                   + (f", trace in {config.run.trace}" if config.run.trace else "")
                   + (f"; refused deliveries {engine.receiver.refused}" if engine and engine.receiver.refused else ""),
                   highlight=False)

@@ -14,9 +14,11 @@ port = 8710
 secret_env = "REHEARSE_WEBHOOK_SECRET"  # the signing secret is read from this variable, never the file
 [store]
 path = "engine-store.sqlite3"        # the engine's durable state (SQLite), kept across restarts
+synchronous = "FULL"                 # FULL: survives power loss; NORMAL/OFF: process crashes only
 [run]
 duration_s = 600                     # optional: stop after this many seconds (default: Ctrl-C)
 trace = "engine-trace.parquet"       # optional: where the engine's trace goes
+initial_load = true                  # look up billing's existing customers in the ERP first
 [engine]                             # optional: a scenario's [engine] keys (concurrency, retries, ...)
 concurrency = 13
 ```
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -56,11 +58,15 @@ class WebhookSection(_Section):
 
 class StoreSection(_Section):
     path: Annotated[str, Field(min_length=1)] = "engine-store.sqlite3"
+    # SQLite's PRAGMA synchronous: FULL survives power loss (an fsync per change), NORMAL and OFF
+    # survive a crash of the engine's process only, and are many times faster.
+    synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
 
 
 class RunSection(_Section):
     duration_s: Annotated[float, Field(gt=0)] | None = None
     trace: str | None = None
+    initial_load: bool = True  # map the customers the ERP already holds before taking webhooks
 
 
 class EngineConfig(_Section):

@@ -19,15 +19,33 @@ from rehearse.sim.seeds import stream
 from rehearse.sim.serving import serving
 from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
 from rehearse.sim.world import engine_settings
+from rehearse.sync import rules
 from rehearse.sync.orchestrated import OrchestratedEngine
 from rehearse.sync.sqlite_store import SqliteStore
+
+
+async def initial_load(engine: OrchestratedEngine, created_before_s: float) -> int:
+    """A cutover's id map: every billing customer created before the engine started that the ERP
+    already holds (looked up by external id) is recorded as posted, so invoices of the existing book
+    do not wait for a customer.created event that will never come. Returns how many were found."""
+    found = 0
+    store = engine.store
+    for customer in await engine.billing.list_customers(0.0):
+        document = rules.customer_document(customer)
+        if customer.created_s >= created_before_s or document.external_id in store.postings:
+            continue
+        internal_id = await engine.erp.lookup("customer", document.external_id)
+        if internal_id is not None:
+            store.mark_posted_before(document, internal_id)
+            found += 1
+    return found
 
 
 async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder, seed: int = 1,
                      on_ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None):
     """Run until `stop` is set or ``run.duration_s`` passes; returns the engine."""
     runtime = AsyncioRuntime(time.time())  # the wall clock: this is the live world
-    store = SqliteStore(Path(config.store.path))
+    store = SqliteStore.open(Path(config.store.path), synchronous=config.store.synchronous)
     session = new_session()
     engine = OrchestratedEngine(
         runtime=runtime, store=store, trace=trace, random=stream(seed, "engine"),
@@ -36,7 +54,10 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
         billing=HttpBillingClient(billing_url=config.billing.url, payments_url=config.payments.url,
                                   runtime=runtime, session=session, trace=trace))
     receiver = Receiver(secret=secret, receive=engine.receive)
+    engine.initially_loaded = 0
     try:
+        if config.run.initial_load:  # before the endpoint opens, so no invoice waits on a known customer
+            engine.initially_loaded = await initial_load(engine, runtime.now())
         async with serving(create_receiver_app(receiver), host=config.webhooks.host,
                            port=config.webhooks.port) as url:
             if store.unfinished():

@@ -150,6 +150,16 @@ async def _until(runtime: AsyncioRuntime, end_s: float, done: Callable[[], bool]
             progress(runtime.now(), end_s, phase)
 
 
+def run_loop(coroutine):
+    """Run a coroutine to completion on uvloop when it is installed (about a third faster for this
+    much HTTP), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; this keeps the fallback honest
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def live_world_parameters(result: LiveResult) -> dict[str, Any]:
     """What a live run adds to its metrics (`metrics["live"]`): no secret, loopback URLs only."""
     return {"urls": result.urls, "webhooks_refused": result.webhooks_refused,
@@ -170,8 +180,8 @@ def run(scenario: Scenario, seed: int, *, speedup: float, out_dir: Path | None =
     wall_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rehearse-live-") as work:
         trace = TraceRecorder(Path(work))
-        result = asyncio.run(run_live(scenario, seed, trace, speedup=speedup, work_dir=Path(work),
-                                      progress=progress, host=host))
+        result = run_loop(run_live(scenario, seed, trace, speedup=speedup, work_dir=Path(work),
+                                   progress=progress, host=host))
         frame = trace.frame()
     run_s = time.perf_counter() - wall_start
     metrics = compute_metrics(frame, scenario=scenario.name, seed=seed, pattern=scenario.engine.pattern,

@@ -42,6 +42,19 @@ class Served:
         self.admin = admin
         self.sender = sender
         self.world = world
+        self.traffic_started = False
+
+    def start_traffic(self) -> None:
+        """Load the scenario's existing book and drive its traffic from now on (once)."""
+        if self.traffic_started:
+            return
+        self.traffic_started = True
+        world = self.world
+        world.traffic.populate()
+        world.traffic.start()
+        for close in world.scenario.erp.period_closes:
+            world.schedule(max(0.0, parse_utc(close.at) - world.runtime.now()), world.erp.close_period,
+                           close.entity, close.period)
 
 
 @contextlib.asynccontextmanager
@@ -84,13 +97,10 @@ async def serve(scenario: Scenario, seed: int, *, systems: tuple[str, ...] = SYS
             admin_port = port_base + len(SYSTEMS) if port_base else 0
             urls[ADMIN] = await stack.enter_async_context(serving(create_admin_app(admin), host=host, port=admin_port))
             stack.push_async_callback(sender.aclose)
+            served = Served(urls, admin, sender, world)
             if traffic:
-                world.traffic.populate()
-                world.traffic.start()
-                for close in scenario.erp.period_closes:
-                    world.schedule(max(0.0, parse_utc(close.at) - scenario.run.start_s), world.erp.close_period,
-                                   close.entity, close.period)
-            yield Served(urls, admin, sender, world)
+                served.start_traffic()
+            yield served
     finally:
         await runtime.shutdown()
         world.engine.store.close()

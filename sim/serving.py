@@ -13,6 +13,10 @@ import uvicorn
 from rehearse.fakes.http import quiet_dropped_connections
 
 LOOPBACK = "127.0.0.1"
+# Idle keep-alive connections stay open longer than clients keep theirs (aiohttp: 15 s), so a client
+# never sends a request on a connection the server is closing (uvicorn's default is 5 s: that race
+# surfaces as a disconnect after the request went out, an unknown outcome, for no reason).
+KEEP_ALIVE_S = 75
 
 
 @contextlib.asynccontextmanager
@@ -20,7 +24,8 @@ async def serving(app: Any, *, host: str = LOOPBACK, port: int = 0) -> AsyncIter
     """Serve `app` at ``http://host:port`` (port 0: a free one) while the block runs; yields the
     base URL. The server is stopped, and its connections closed, when the block ends."""
     quiet_dropped_connections()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                            timeout_keep_alive=KEEP_ALIVE_S)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
