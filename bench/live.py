@@ -114,9 +114,11 @@ def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_ur
                          traffic=False) as served:
             served.world.traffic.populate()  # the book exists before the engine maps it
             served.traffic_started = True
+            served.world.runtime.reset_clock()
             ready.put(served.urls)
             while not go.is_set():
                 await asyncio.sleep(0.05)
+            served.world.runtime.reset_clock()  # the peak starts when the engine is listening
             served.world.traffic.start()
             while not stop.is_set():
                 await asyncio.sleep(0.2)
@@ -196,7 +198,7 @@ def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=5000)
-    parser.add_argument("--speedup", type=float, default=3600.0)
+    parser.add_argument("--speedup", type=float, default=600.0)
     parser.add_argument("--concurrency", type=int, default=32, help="engine workers and raw client connections")
     parser.add_argument("--raw-requests", type=int, default=20000)
     parser.add_argument("--split", action="store_true", help="fakes and engine in two processes")

@@ -76,6 +76,7 @@ class HttpWebhookSender:
         self._tasks: set[asyncio.Task] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closed = False
 
     def send(self, event: Event) -> None:
         """Queue an event for every endpoint (the platform's event log calls this)."""
@@ -108,6 +109,8 @@ class HttpWebhookSender:
         loop.call_later(self.clock.wall_s(delay_s), self._start, event, body, endpoint, attempt)
 
     def _start(self, event: Event, body: bytes, endpoint: WebhookEndpoint, attempt: int) -> None:
+        if self._closed:
+            return
         task = asyncio.get_running_loop().create_task(self._attempt(event, body, endpoint, attempt))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -170,6 +173,7 @@ class HttpWebhookSender:
 
     async def aclose(self) -> None:
         """Stop: cancel attempts under way and close the HTTP session."""
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

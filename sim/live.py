@@ -116,7 +116,9 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
                                              speedup=speedup)
             world.engine.billing = HttpBillingClient(billing_url=urls["billing"], payments_url=urls["payments"],
                                                      runtime=runtime, session=session, trace=trace)
-            world.start()
+            world.traffic.populate()
+            runtime.reset_clock()  # loading the book took wall time that is not scenario time
+            world.start(populate=False)
             await _until(runtime, world.window_end_s, lambda: False, progress, "traffic")
             trace.emit(runtime.now(), "run.healed")
             drain_end_s = world.window_end_s + scenario.run.drain_limit_days * 86400.0

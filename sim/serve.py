@@ -51,6 +51,7 @@ class Served:
         self.traffic_started = True
         world = self.world
         world.traffic.populate()
+        world.runtime.reset_clock()  # loading the book took wall time that is not scenario time
         world.traffic.start()
         for close in world.scenario.erp.period_closes:
             world.schedule(max(0.0, parse_utc(close.at) - world.runtime.now()), world.erp.close_period,

@@ -125,9 +125,11 @@ class World:
     def _call_now(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         callback(*args, self.runtime.now())
 
-    def start(self, progress: Callable[[str], None] | None = None) -> None:
-        """Load the existing book, then start the engine, the traffic and the close calendar."""
-        self.traffic.populate(progress)
+    def start(self, progress: Callable[[str], None] | None = None, populate: bool = True) -> None:
+        """Load the existing book (unless the caller did already), then start the engine, the
+        traffic and the close calendar."""
+        if populate:
+            self.traffic.populate(progress)
         self.engine.start()
         self.traffic.start()
         for close in self.scenario.erp.period_closes:
