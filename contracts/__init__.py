@@ -1,2 +1,3 @@
-"""contracts: OpenAPI documents of the fakes, JSON Schemas of the canonical events and the checks
-that run them. Empty until live mode and contract tests arrive (issue 5)."""
+"""contracts: the fakes' OpenAPI documents (``openapi/<system>.json``, generated from their apps and
+checked in), Schemathesis runs against them (`check`) and consumer-side request validation
+(`consumer`)."""

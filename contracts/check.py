@@ -11,7 +11,6 @@ no schema can express.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
@@ -92,5 +91,3 @@ def _run(system: str, schema) -> ContractResult:
     return ContractResult(system, len(list(schema.get_all_operations())), cases,
                           sorted(failures.values()), errors)
 
-
-Progress = Callable[[str], None]

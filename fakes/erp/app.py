@@ -23,8 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rehearse.fakes.erp.ledger import Erp
 from rehearse.fakes.erp.responses import INVALID_FLD_VALUE, RCRD_DSNT_EXIST, ErpResponse
-from rehearse.fakes.erp.state import OPEN, CustomerRecord, InvoiceRecord, PaymentRecord
-from rehearse.fakes.http import allowed_methods, EXTRA_LATENCY_KEY, retry_after_header, request_error_message, tidy_openapi
+from rehearse.fakes.erp.state import CustomerRecord, InvoiceRecord, PaymentRecord
+from rehearse.fakes.http import (
+    EXTRA_LATENCY_KEY, allowed_methods, request_error_message, retry_after_header, tidy_openapi,
+)
 from rehearse.sync.model import DOCUMENT_TYPES, ErpDocument, InvoiceLine, JournalLine
 
 RecordType = Literal["customer", "invoice", "payment", "void", "writeoff"]
