@@ -15,7 +15,8 @@ deploy it: the fakes (`rehearse.sim.serve`, traffic driver on) in a child proces
 service (`rehearse.sim.engine_service`, wall clock) in this one; postings per second are then
 counted from the engine's trace, and the child reports what reached its ERP.
 
-Prints one JSON line with ``postings_per_s``, ``raw_requests_per_s`` and their ratio.
+Prints one JSON line with ``postings_per_s``, ``raw_requests_per_s`` and their ratio, and the
+postings of the busiest wall second (``postings_busiest_second``).
 
     uv run python bench/live.py --subscriptions 5000 --speedup 3600 [--split]
 """
@@ -54,6 +55,12 @@ def peak_overrides(subscriptions: int, concurrency: int) -> list[str]:
     ]
 
 
+def busiest_second(posted: pl.DataFrame, speedup: float) -> int:
+    """Postings in the busiest wall second (scenario time / speedup)."""
+    seconds = ((posted["t_s"] - posted["t_s"].min()) / speedup).floor()
+    return int(seconds.value_counts()["count"].max())
+
+
 def live_peak(subscriptions: int, speedup: float, concurrency: int) -> dict:
     """Run the live peak; postings per second and its reconciliation."""
     scenario, _ = load("small-peak", peak_overrides(subscriptions, concurrency))
@@ -68,6 +75,7 @@ def live_peak(subscriptions: int, speedup: float, concurrency: int) -> dict:
         "subscriptions": subscriptions, "speedup": speedup, "engine_concurrency": concurrency,
         "postings": posted.height, "postings_wall_s": round(span_wall_s, 3),
         "postings_per_s": round(posted.height / span_wall_s, 1),
+        "postings_busiest_second": busiest_second(posted, speedup),
         "http_requests_to_fakes": metrics["live"]["http_requests_to_fakes"],
         "invoices_matched": recon["invoices"]["matched"], "invoices_expected": recon["invoices"]["expected"],
         "payments_matched": recon["payments"]["matched"], "payments_expected": recon["payments"]["expected"],
@@ -190,7 +198,8 @@ def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: st
     span_wall_s = posted["t_s"].max() - posted["t_s"].min()  # the engine runs on the wall clock
     return {"mode": "split", "subscriptions": subscriptions, "speedup": speedup, "engine_concurrency": concurrency,
             "postings": posted.height, "postings_wall_s": round(span_wall_s, 3),
-            "postings_per_s": round(posted.height / span_wall_s, 1), **counts,
+            "postings_per_s": round(posted.height / span_wall_s, 1),
+            "postings_busiest_second": busiest_second(posted, 1.0), **counts,
             "trace_kinds": dict(sorted(frame.group_by("kind").len().rows())),
             "erp_codes": dict(sorted(frame.filter(pl.col("kind") == "erp.call").group_by("code").len().rows()))}
 

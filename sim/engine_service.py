@@ -20,24 +20,43 @@ from rehearse.sim.serving import serving
 from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
 from rehearse.sim.world import engine_settings
 from rehearse.sync import rules
+from rehearse.sync.errors import ErpError
 from rehearse.sync.orchestrated import OrchestratedEngine
 from rehearse.sync.sqlite_store import SqliteStore
+
+
+INITIAL_LOAD_RETRIES_MAX = 10
+
+
+async def _lookup(engine: OrchestratedEngine, external_id: str) -> str | None:
+    """A lookup that waits out throttling and maintenance as the engine's own retries do."""
+    for _ in range(INITIAL_LOAD_RETRIES_MAX):
+        try:
+            return await engine.erp.lookup("customer", external_id)
+        except ErpError as error:
+            if error.status not in (429, 503):
+                raise
+            await engine.runtime.sleep(error.retry_after_s or 1.0)
+    return await engine.erp.lookup("customer", external_id)
 
 
 async def initial_load(engine: OrchestratedEngine, created_before_s: float) -> int:
     """A cutover's id map: every billing customer created before the engine started that the ERP
     already holds (looked up by external id) is recorded as posted, so invoices of the existing book
     do not wait for a customer.created event that will never come. Returns how many were found."""
-    found = 0
     store = engine.store
-    for customer in await engine.billing.list_customers(0.0):
-        document = rules.customer_document(customer)
-        if customer.created_s >= created_before_s or document.external_id in store.postings:
-            continue
-        internal_id = await engine.erp.lookup("customer", document.external_id)
-        if internal_id is not None:
-            store.mark_posted_before(document, internal_id)
-            found += 1
+    documents = [document for customer in await engine.billing.list_customers(0.0)
+                 if customer.created_s < created_before_s
+                 and (document := rules.customer_document(customer)).external_id not in store.postings]
+    found = 0
+    concurrency = engine.settings.concurrency  # the engine's ERP budget, inside the account's cap
+    for start in range(0, len(documents), concurrency):
+        batch = documents[start:start + concurrency]
+        ids = await asyncio.gather(*(_lookup(engine, document.external_id) for document in batch))
+        for document, internal_id in zip(batch, ids):
+            if internal_id is not None:
+                store.mark_posted_before(document, internal_id)
+                found += 1
     return found
 
 
