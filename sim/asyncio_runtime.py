@@ -49,6 +49,11 @@ class AsyncioRuntime:
         """Scenario Unix seconds."""
         return self.start_s + (self.loop.time() - self._loop_start) * self.speedup
 
+    def reset_clock(self) -> None:
+        """Start the scenario clock again from `start_s` now: after a set-up that took wall time
+        (loading a large existing book) which must not count as scenario time."""
+        self._loop_start = self.loop.time()
+
     def sleep(self, seconds: float):
         """Awaitable that resumes after `seconds` of scenario time."""
         return asyncio.sleep(seconds / self.speedup)

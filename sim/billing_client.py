@@ -4,6 +4,7 @@ their list APIs do (one call per list, a sampled latency, the 30-day horizon lef
 from __future__ import annotations
 
 from rehearse.sim.distributions import LogNormal
+from rehearse.sim.erp_wire import billing_list
 from rehearse.sync.model import Charge, Customer, Invoice
 from rehearse.sync.ports import Runtime
 
@@ -11,14 +12,18 @@ from rehearse.sync.ports import Runtime
 class InProcessBillingClient:
     """`rehearse.sync.ports.BillingClient` over the in-process fakes."""
 
-    def __init__(self, *, runtime: Runtime, billing, payments, latency: LogNormal, trace) -> None:
+    def __init__(self, *, runtime: Runtime, billing, payments, latency: LogNormal, trace, contracts=None) -> None:
         self.runtime = runtime
         self.billing = billing
         self.payments = payments
         self.latency = latency
         self.trace = trace
+        self.contracts = contracts  # checks each list request against its provider's document
 
-    async def _answer(self, what: str, items: list) -> list:
+    async def _answer(self, what: str, items: list, since_s: float) -> list:
+        if self.contracts is not None:
+            system, request = billing_list(what, since_s)
+            self.contracts.check(system, *request)
         latency_s = self.latency.sample_s()
         await self.runtime.sleep(latency_s)
         self.trace.emit(self.runtime.now(), "billing.listed", code=what, value=float(len(items)))
@@ -26,15 +31,15 @@ class InProcessBillingClient:
 
     async def list_customers(self, since_s: float) -> list[Customer]:
         """Customers created at or after `since_s`."""
-        return await self._answer("customers", [c for c in self.billing.customers.values() if c.created_s >= since_s])
+        return await self._answer("customers", [c for c in self.billing.customers.values() if c.created_s >= since_s], since_s)
 
     async def list_invoices(self, since_s: float) -> list[Invoice]:
         """Finalized invoices (in any later state) finalized at or after `since_s`."""
-        return await self._answer("invoices", [i for i in self.billing.invoices.values() if i.finalized_s >= since_s])
+        return await self._answer("invoices", [i for i in self.billing.invoices.values() if i.finalized_s >= since_s], since_s)
 
     async def list_charges(self, since_s: float) -> list[Charge]:
         """Succeeded (and since reversed) charges created or reversed at or after `since_s`."""
         return await self._answer("charges", [
             c for c in self.payments.charges.values()
             if (c.status == "succeeded" and c.created_s >= since_s)
-            or (c.status == "reversed" and c.reversed_s >= since_s)])
+            or (c.status == "reversed" and c.reversed_s >= since_s)], since_s)

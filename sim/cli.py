@@ -17,8 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rehearse.contracts.consumer import ContractViolation
 from rehearse.sim import runner
+from rehearse.sim.cli_contracts import check_command, export_command
 from rehearse.sim.cli_fanout import compare_command, sweep_command
+from rehearse.sim.cli_live import engine_command, serve_command
 from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
 from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
 from rehearse.sync.model import format_utc
@@ -66,15 +69,29 @@ def scenarios_command() -> None:
 @click.option("--stall-limit-s", type=click.FloatRange(min=0.1), default=runner.STALL_LIMIT_S, show_default=True,
               help="Stop the run when virtual time stands still this many wall seconds (a hung engine).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--validate-contracts", is_flag=True,
+              help="Check every request the engine sends against the provider's OpenAPI document; "
+                   "a violation fails the run.")
+@click.option("--live", is_flag=True,
+              help="Run the engine against the fakes served over HTTP on loopback (real sockets, signed "
+                   "webhooks, SQLite Store), on a clock --speedup times faster than the wall.")
+@click.option("--speedup", type=click.FloatRange(min=0.001), default=60.0, show_default=True,
+              help="With --live: scenario seconds per wall second (60: an hour in a minute).")
 def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...],
-                engine_spec: str | None, stall_limit_s: float, quiet: bool) -> None:
+                engine_spec: str | None, stall_limit_s: float, quiet: bool,
+                validate_contracts: bool, live: bool, speedup: float) -> None:
     """Run SCENARIO (a built-in name or a .toml path) and write metrics.json, report.html and
-    trace.parquet. Exit 0 when all gates pass, 1 when one fails, 2 on bad input, 3 when the
-    engine under test fails during the run."""
+    trace.parquet. Exit 0 when all gates pass, 1 when one fails (or a request breaks a contract),
+    2 on bad input, 3 when the engine under test fails during the run."""
+    if live and validate_contracts:
+        _fail_input(["--validate-contracts checks a simulated run's requests; a live run sends them for real"])
+    if live and engine_spec is not None:
+        _fail_input(["--engine runs an outside engine in virtual time; --live runs the built-in orchestrated engine"])
     if engine_spec is not None:
         overrides = (*overrides, f"engine.factory={json.dumps(engine_spec)}")
     try:
-        loaded, path = load(scenario, list(overrides))
+        # A live engine keeps its state in SQLite, as the live adapter is meant to.
+        loaded, path = load(scenario, list(overrides) + (['engine.store="sqlite"'] if live else []))
         if loaded.engine.factory is not None:
             load_factory(loaded.engine.factory)  # fail now, before anything runs
     except ScenarioError as error:
@@ -89,8 +106,8 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
         _fail_input([f"--out {out_dir}: exists and is not a folder"])
     console = Console(stderr=True)
     console.print(f"[bold]rehearse run[/] scenario [cyan]{loaded.name}[/] ({path}) seed [cyan]{seed}[/] "
-                  f"{'engine' if loaded.engine.factory else 'pattern'} [cyan]{loaded.engine.label}[/]",
-                  highlight=False)
+                  f"{'engine' if loaded.engine.factory else 'pattern'} [cyan]{loaded.engine.label}[/]"
+                  + (f" [bold]live[/] over HTTP on loopback, speedup {speedup:g}" if live else ""), highlight=False)
     console.print("parameters: " + "  ".join(_flatten(runner.resolved_parameters(loaded, seed))),
                   style="dim", highlight=False)
     start_s = loaded.run.start_s
@@ -102,15 +119,36 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
             progress.update(task, completed=min(now_s, window_end_s) / 3600.0 - start_s / 3600.0,
                             description=phase, clock=format_utc(now_s))
 
+        contracts = _consumer_contracts() if validate_contracts else None
         try:
-            result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress, stall_limit_s=stall_limit_s)
+            if live:
+                from rehearse.sim import live as live_mode
+
+                result = live_mode.run(loaded, seed, speedup=speedup, out_dir=out_dir, progress=on_progress)
+            else:
+                result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress,
+                                    stall_limit_s=stall_limit_s, contracts=contracts)
         except EngineFailure as error:
             progress.stop()
             console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             console.print("no output written: the run did not finish", highlight=False)
             sys.exit(EXIT_ENGINE_FAILED)
+        except ContractViolation as violation:
+            progress.stop()
+            console.print(f"[bold red]contract violation:[/] {violation}", highlight=False, soft_wrap=True)
+            sys.exit(EXIT_GATE_FAILED)
+    if contracts is not None:
+        console.print(f"contracts: {contracts.checked:,} requests checked against the providers' documents, "
+                      "none broke them", highlight=False)
     _print_summary(Console(), result.metrics, out_dir)
     sys.exit(0 if result.metrics["passed"] else EXIT_GATE_FAILED)
+
+
+def _consumer_contracts():
+    from rehearse.contracts.consumer import ConsumerContracts
+    from rehearse.contracts.documents import load_document
+
+    return ConsumerContracts({system: load_document(system) for system in ("billing", "payments", "erp")})
 
 
 def _flatten(value, prefix: str = "") -> list[str]:
@@ -174,9 +212,13 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
 
 from rehearse.sim.contracts_cli import contracts  # noqa: E402 (registered after the core commands)
 
+contracts.add_command(export_command)
+contracts.add_command(check_command)
 main.add_command(contracts)
 main.add_command(compare_command)
 main.add_command(sweep_command)
+main.add_command(serve_command)
+main.add_command(engine_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

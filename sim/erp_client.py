@@ -14,6 +14,7 @@ import random
 
 from rehearse.fakes.erp import Erp
 from rehearse.sim.distributions import LogNormal
+from rehearse.sim.erp_wire import erp_lookup, erp_post
 from rehearse.sim.faults import FaultPlan, Latency
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
 from rehearse.sync.model import ErpDocument
@@ -39,7 +40,7 @@ class InProcessErpClient:
 
     def __init__(
         self, *, runtime: Runtime, erp: Erp, latency: LogNormal, rng: random.Random, trace,
-        faults: FaultPlan | None = None,
+        faults: FaultPlan | None = None, contracts=None,
     ) -> None:
         self.runtime = runtime
         self.erp = erp
@@ -48,10 +49,15 @@ class InProcessErpClient:
         self.trace = trace
         self.faults = faults or FaultPlan([])
         self._base_limit = erp.concurrency_limit
+        # `rehearse.contracts.consumer.ConsumerContracts`: every request is checked against the
+        # ERP's document before it is "sent" (None: not checked).
+        self.contracts = contracts
 
     async def post(self, document: ErpDocument) -> str:
         """Create or upsert a document; returns its internal id or raises an ErpFailure."""
         key = document.external_id or document.source_id
+        if self.contracts is not None:
+            self.contracts.check("erp", *erp_post(document))
         await self._before(key)
         runtime = self.runtime
         started_s = runtime.now()
@@ -71,6 +77,8 @@ class InProcessErpClient:
 
     async def lookup(self, doc_type: str, external_id: str) -> str | None:
         """The internal id for an external id, or None."""
+        if self.contracts is not None:
+            self.contracts.check("erp", *erp_lookup(doc_type, external_id))
         await self._before(external_id, label="lookup ")
         runtime = self.runtime
         try:

@@ -65,12 +65,16 @@ def resolved_parameters(scenario: Scenario, seed: int) -> dict:
 
 
 def simulate(scenario: Scenario, seed: int, progress: Progress | None = None,
-             stall_limit_s: float = STALL_LIMIT_S) -> Simulation:
+             stall_limit_s: float = STALL_LIMIT_S, contracts=None) -> Simulation:
     """Run the scenario in virtual time and return its trace (oracle and in-flight set included).
 
     Raises `EngineFailure` (naming the engine) when the engine fails: its factory or a method
     raised, it answered with the wrong type, or virtual time stood still for `stall_limit_s` of
-    wall time (a workflow that loops without awaiting the runtime)."""
+    wall time (a workflow that loops without awaiting the runtime).
+
+    With `contracts` (a `rehearse.contracts.consumer.ConsumerContracts`), every request the engine
+    sends is checked against its provider's document; the first violation stops the run with a
+    `ContractViolation`."""
     # A run holds millions of live objects; the cyclic collector would traverse all of them again
     # and again as they accumulate. The simulation creates almost no reference cycles, so it runs
     # with the collector off and collects once at the end.
@@ -79,7 +83,7 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None,
     try:
         with tempfile.TemporaryDirectory(prefix="rehearse-trace-") as spill_dir:
             trace = TraceRecorder(Path(spill_dir))
-            cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir), stall_limit_s)
+            cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir), stall_limit_s, contracts)
             gc.collect()  # the world is gone: free it before the whole trace is loaded
             return Simulation(trace.frame(), cutoff_s, drained)
     finally:
@@ -88,7 +92,7 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None,
 
 
 def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Progress | None,
-              work_dir: Path | None = None, stall_limit_s: float = STALL_LIMIT_S) -> tuple[float, bool]:
+              work_dir: Path | None = None, stall_limit_s: float = STALL_LIMIT_S, contracts=None) -> tuple[float, bool]:
     start_s = scenario.run.start_s
     env = simpy.Environment(initial_time=start_s)
     runtime = SimPyRuntime(env)
@@ -96,7 +100,7 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
                detail=json.dumps(resolved_parameters(scenario, seed), sort_keys=True))
     world = None
     try:
-        world = World(scenario, seed, runtime, trace, work_dir, stall_limit_s=stall_limit_s)
+        world = World(scenario, seed, runtime, trace, work_dir, stall_limit_s=stall_limit_s, contracts=contracts)
         world.load_book()  # long at scale, and no engine code runs in it: outside the watchdog
         with Watchdog(lambda: env.now, stall_limit_s):
             return _run_world(scenario, env, world, trace, progress)
@@ -150,11 +154,11 @@ class RunResult(NamedTuple):
 
 
 def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress: Progress | None = None,
-        stall_limit_s: float = STALL_LIMIT_S) -> RunResult:
+        stall_limit_s: float = STALL_LIMIT_S, contracts=None) -> RunResult:
     """Simulate, compute metrics and (with `out_dir`) write metrics.json, report.html, trace.parquet.
-    Raises `EngineFailure` before anything is written when the engine fails (see `simulate`)."""
+    Raises `EngineFailure` before anything is written when the engine fails (see `simulate`); `contracts`: see `simulate`."""
     wall_start = time.perf_counter()
-    simulation = simulate(scenario, seed, progress, stall_limit_s)
+    simulation = simulate(scenario, seed, progress, stall_limit_s, contracts)
     simulate_s = time.perf_counter() - wall_start
     metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
                               pattern=scenario.engine.label, gates=scenario.gates)

@@ -46,7 +46,7 @@ class World:
     """Everything one run needs, on one runtime and one trace."""
 
     def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None,
-                 *, stall_limit_s: float = 60.0) -> None:
+                 *, stall_limit_s: float = 60.0, contracts=None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.runtime = runtime
@@ -68,7 +68,7 @@ class World:
         self.erp_client = InProcessErpClient(
             runtime=runtime, erp=self.erp,
             latency=LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency")),
-            rng=stream(seed, "faults/erp"), trace=trace, faults=self.faults,
+            rng=stream(seed, "faults/erp"), trace=trace, faults=self.faults, contracts=contracts,
         )
         if scenario.engine.store == "sqlite":
             work_dir = work_dir or Path(tempfile.mkdtemp(prefix="rehearse-store-"))
@@ -101,7 +101,7 @@ class World:
         # The engine comes last: its billing client reads the fakes, which exist only now.
         billing_client = InProcessBillingClient(
             runtime=runtime, billing=self.billing, payments=self.payments,
-            latency=LogNormal(300.0, 1500.0, stream(seed, "billing/latency")), trace=trace)
+            latency=LogNormal(300.0, 1500.0, stream(seed, "billing/latency")), trace=trace, contracts=contracts)
         ports = EnginePorts(runtime=runtime, erp=self.erp_client, billing=billing_client, store=self.store,
                             trace=trace, random=stream(seed, "engine"),
                             settings=scenario.engine.model_dump(mode="python"))

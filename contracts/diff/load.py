@@ -102,5 +102,8 @@ def _validate(path: Path, document: dict[str, Any]) -> None:
         validate(document)
     except Exception as error:  # the validator raises jsonschema's and referencing's trees as well as its own
         where = " > ".join(str(part) for part in getattr(error, "absolute_path", ()) or ())
-        message = getattr(error, "message", None) or (str(error).splitlines() or [type(error).__name__])[0]
+        # jsonschema's messages are one line; with the jsonschema-rs backend (installed alongside
+        # Schemathesis) the text goes on with the failing schema and instance: keep its first line.
+        message = (getattr(error, "message", None) or str(error)).strip()
+        message = message.splitlines()[0] if message else type(error).__name__
         raise DocumentError(path, f"not a valid OpenAPI document: {f'{where}: ' if where else ''}{message}") from None

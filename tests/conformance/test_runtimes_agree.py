@@ -37,3 +37,16 @@ def test_asyncio_adapter_agrees_with_simpy_adapter(setup, pattern):
     # 1.5 virtual days in about 1.3 s of wall time.
     live = replay_asyncio(scenario, 7, script, speedup=100_000.0, pattern=pattern)
     assert live == simulated
+
+
+@pytest.mark.slow
+def test_http_adapter_agrees_with_simpy_adapter(setup):
+    """The same deliveries as signed webhooks over HTTP, the ERP served on loopback with the call
+    faults at its HTTP layer (lost replies as dropped connections, 5xx, 429): the same documents."""
+    from rehearse.sim.conformance_http import replay_http
+
+    scenario, script = setup
+    codes: dict[str, int] = {}
+    assert replay_http(scenario, 7, script, speedup=20_000.0, codes=codes) == replay_simpy(scenario, 7, script)
+    assert codes.get("TIMEOUT", 0) > 0 and codes.get("201", 0) > 100  # lost replies did strike, on the wire
+    assert codes.get("SERVICE_UNAVAILABLE", 0) + codes.get("SSS_REQUEST_LIMIT_EXCEEDED", 0) > 0, codes

@@ -1,0 +1,111 @@
+"""``rehearse contracts export`` and ``rehearse contracts check``: the fakes' OpenAPI documents,
+generated from code, and Schemathesis run against the fakes (in process, or at a live URL).
+
+Exit status: 0 when every check passed, 1 when one failed, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rehearse.contracts.documents import SYSTEMS, checked_in_dir, document_text, load_document, write_documents
+from rehearse.sim.http_faults import LiveClock
+from rehearse.sim.scenario import ScenarioError, load
+from rehearse.sim.served import ServedFakes, openapi_documents
+
+CONTRACTS_SCENARIO = "smoke"  # its entities (US01, EU01) and prices are the documents' examples
+
+
+def _fail_input(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+def _systems(selected: tuple[str, ...]) -> list[str]:
+    return [system for system in SYSTEMS if not selected or system in selected]
+
+
+@click.group("contracts")
+def contracts_group() -> None:
+    """The fakes' OpenAPI documents and the checks that run them."""
+
+
+@contracts_group.command("export")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for <system>.json (default: the checked-in contracts/openapi).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 if the checked-in documents differ from the code.")
+def export_command(out_dir: Path | None, check_only: bool) -> None:
+    """Generate each fake's OpenAPI document from its app and write it as <system>.json."""
+    scenario, _ = load(CONTRACTS_SCENARIO)
+    documents = openapi_documents(scenario)
+    if check_only:
+        drifted = [system for system in SYSTEMS
+                   if (checked_in_dir() / f"{system}.json").read_text() != document_text(documents[system])]
+        for system in drifted:
+            click.echo(f"{system}: contracts/openapi/{system}.json differs from the code; run "
+                       "`rehearse contracts export`")
+        sys.exit(1 if drifted else 0)
+    for path in write_documents(documents, out_dir or checked_in_dir()):
+        click.echo(f"wrote {path}")
+
+
+@contracts_group.command("check")
+@click.option("--system", "systems", multiple=True, type=click.Choice(SYSTEMS),
+              help="Check only this fake (repeatable; default: all).")
+@click.option("--url", default=None, help="Check a live server at this base URL instead (needs one --system).")
+@click.option("--max-examples", type=click.IntRange(min=1), default=25, show_default=True,
+              help="Test cases per operation and phase.")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check_command(systems: tuple[str, ...], url: str | None, max_examples: int, seed: int, as_json: bool) -> None:
+    """Run Schemathesis (every check, every phase, stateful sequences through the documents'
+    links) against each fake in process, or against a live URL."""
+    from rehearse.contracts.check import check_app, check_url
+
+    if url is not None and len(systems) != 1:
+        _fail_input("--url checks one system: give exactly one --system")
+    if url is not None and not url.startswith(("http://", "https://")):
+        _fail_input(f"--url {url!r}: must start with http:// or https://")
+    try:
+        scenario, _ = load(CONTRACTS_SCENARIO)
+    except ScenarioError as error:  # pragma: no cover - the built-in scenario is tested
+        _fail_input("; ".join(error.messages))
+        return
+    results = []
+    for system in _systems(systems):
+        if url is not None:
+            results.append(check_url(system, url, load_document(system), max_examples=max_examples, seed=seed))
+        else:
+            fakes = ServedFakes(scenario, seed, clock=LiveClock(scenario.run.start_s), erp_latency=False)
+            results.append(check_app(system, fakes.apps[system], max_examples=max_examples, seed=seed))
+    if as_json:
+        click.echo(json.dumps([{"system": r.system, "operations": r.operations, "cases": r.cases,
+                                "failures": [f._asdict() for f in r.failures], "errors": r.errors,
+                                "passed": r.passed} for r in results], indent=2))
+    else:
+        _print(results)
+    sys.exit(0 if all(result.passed for result in results) else 1)
+
+
+def _print(results) -> None:
+    console = Console()
+    table = Table(title="contract checks (Schemathesis: all checks, all phases)", title_justify="left")
+    for column in ("system", "operations", "cases", "failures", "errors", "result"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for result in results:
+        table.add_row(result.system, str(result.operations), f"{result.cases:,}", str(len(result.failures)),
+                      str(len(result.errors)), "[green]pass[/]" if result.passed else "[bold red]FAIL[/]")
+    console.print(table)
+    for result in results:
+        for failure in result.failures:
+            console.print(f"[red]{result.system}[/] {failure.operation} [bold]{failure.check}[/]: {failure.message}",
+                          highlight=False, soft_wrap=True)
+        for error in result.errors:
+            console.print(f"[red]{result.system}[/] error: {error}", highlight=False, soft_wrap=True)

@@ -1,0 +1,108 @@
+"""The configuration of ``rehearse engine``: the engine under test against any URLs (the served
+fakes, or a team's own sandboxes that speak the same APIs).
+
+```toml
+[erp]
+url = "http://127.0.0.1:8704"        # NetSuite-like record API
+[billing]
+url = "http://127.0.0.1:8701"        # Stripe-like customers and invoices
+[payments]
+url = "http://127.0.0.1:8702"        # Stripe-like charges
+[webhooks]
+host = "127.0.0.1"                   # the engine's endpoint: POST <host>:<port>/webhooks
+port = 8710
+secret_env = "REHEARSE_WEBHOOK_SECRET"  # the signing secret is read from this variable, never the file
+[store]
+path = "engine-store.sqlite3"        # the engine's durable state (SQLite), kept across restarts
+synchronous = "FULL"                 # FULL: survives power loss; NORMAL/OFF: process crashes only
+[run]
+duration_s = 600                     # optional: stop after this many seconds (default: Ctrl-C)
+trace = "engine-trace.parquet"       # optional: where the engine's trace goes
+initial_load = true                  # look up billing's existing customers in the ERP first
+[engine]                             # optional: a scenario's [engine] keys (concurrency, retries, ...)
+concurrency = 13
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rehearse.sim.scenario import EngineSection
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Endpoint(_Section):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class WebhookSection(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8710
+    secret_env: Annotated[str, Field(min_length=1)] = "REHEARSE_WEBHOOK_SECRET"
+
+
+class StoreSection(_Section):
+    path: Annotated[str, Field(min_length=1)] = "engine-store.sqlite3"
+    # SQLite's PRAGMA synchronous: FULL survives power loss (an fsync per change), NORMAL and OFF
+    # survive a crash of the engine's process only, and are many times faster.
+    synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
+
+
+class RunSection(_Section):
+    duration_s: Annotated[float, Field(gt=0)] | None = None
+    trace: str | None = None
+    initial_load: bool = True  # map the customers the ERP already holds before taking webhooks
+
+
+class EngineConfig(_Section):
+    """The whole file."""
+
+    erp: Endpoint
+    billing: Endpoint
+    payments: Endpoint
+    webhooks: WebhookSection = WebhookSection()
+    store: StoreSection = StoreSection()
+    run: RunSection = RunSection()
+    engine: EngineSection = EngineSection(store="sqlite")
+
+
+class ConfigError(Exception):
+    """The file could not be used; `messages` name the file, the key and the reason."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+def load_config(path: Path) -> EngineConfig:
+    """Read and validate an engine configuration; relative paths are relative to the file."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: cannot read: {error}"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
+    try:
+        config = EngineConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError([f"{path}: {'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                           for item in error.errors()]) from None
+    base = path.parent
+    store = config.store.model_copy(update={"path": str(base / config.store.path)})
+    run = config.run.model_copy(update={"trace": str(base / config.run.trace) if config.run.trace else None})
+    return config.model_copy(update={"store": store, "run": run})

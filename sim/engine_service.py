@@ -1,0 +1,94 @@
+"""``rehearse engine``: the orchestrated engine as a service of its own, on the wall clock, against
+the URLs of an `EngineConfig`: its webhook endpoint (signatures checked), the ERP and billing over
+HTTP, its Store in SQLite. What it does is traced; the trace is written as Parquet at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rehearse.sim.asyncio_runtime import AsyncioRuntime
+from rehearse.sim.engine_config import EngineConfig
+from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_session
+from rehearse.sim.recorder import TraceRecorder
+from rehearse.sim.seeds import stream
+from rehearse.sim.serving import serving
+from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
+from rehearse.sync import rules
+from rehearse.sync.errors import ErpError
+from rehearse.sync.orchestrated import OrchestratedEngine, settings_from
+from rehearse.sync.sqlite_store import SqliteStore
+
+
+INITIAL_LOAD_RETRIES_MAX = 10
+
+
+async def _lookup(engine: OrchestratedEngine, external_id: str) -> str | None:
+    """A lookup that waits out throttling and maintenance as the engine's own retries do."""
+    for _ in range(INITIAL_LOAD_RETRIES_MAX):
+        try:
+            return await engine.erp.lookup("customer", external_id)
+        except ErpError as error:
+            if error.status not in (429, 503):
+                raise
+            await engine.runtime.sleep(error.retry_after_s or 1.0)
+    return await engine.erp.lookup("customer", external_id)
+
+
+async def initial_load(engine: OrchestratedEngine, created_before_s: float) -> int:
+    """A cutover's id map: every billing customer created before the engine started that the ERP
+    already holds (looked up by external id) is recorded as posted, so invoices of the existing book
+    do not wait for a customer.created event that will never come. Returns how many were found."""
+    store = engine.store
+    documents = [document for customer in await engine.billing.list_customers(0.0)
+                 if customer.created_s < created_before_s
+                 and (document := rules.customer_document(customer)).external_id not in store.postings]
+    found = 0
+    concurrency = engine.settings.concurrency  # the engine's ERP budget, inside the account's cap
+    for start in range(0, len(documents), concurrency):
+        batch = documents[start:start + concurrency]
+        ids = await asyncio.gather(*(_lookup(engine, document.external_id) for document in batch))
+        for document, internal_id in zip(batch, ids):
+            if internal_id is not None:
+                store.mark_posted_before(document, internal_id)
+                found += 1
+    return found
+
+
+async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder, seed: int = 1,
+                     on_ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None):
+    """Run until `stop` is set or ``run.duration_s`` passes; returns the engine."""
+    runtime = AsyncioRuntime(time.time())  # the wall clock: this is the live world
+    store = SqliteStore.open(Path(config.store.path), synchronous=config.store.synchronous)
+    session = new_session()
+    engine = OrchestratedEngine(
+        runtime=runtime, store=store, trace=trace, random=stream(seed, "engine"),
+        settings=settings_from(config.engine.model_dump(mode="python")),
+        erp=HttpErpClient(config.erp.url, runtime=runtime, session=session, trace=trace),
+        billing=HttpBillingClient(billing_url=config.billing.url, payments_url=config.payments.url,
+                                  runtime=runtime, session=session, trace=trace))
+    receiver = Receiver(secret=secret, receive=engine.receive)
+    engine.initially_loaded = 0
+    try:
+        if config.run.initial_load:  # before the endpoint opens, so no invoice waits on a known customer
+            engine.initially_loaded = await initial_load(engine, runtime.now())
+        async with serving(create_receiver_app(receiver), host=config.webhooks.host,
+                           port=config.webhooks.port) as url:
+            if store.unfinished():
+                engine.restart()  # a previous run left postings queued or in flight: take them up
+            else:
+                engine.start()
+            if on_ready:
+                on_ready(url + WEBHOOK_PATH)
+            waiter = asyncio.ensure_future((stop or asyncio.Event()).wait())
+            await asyncio.wait([waiter], timeout=config.run.duration_s)
+            waiter.cancel()
+    finally:
+        await runtime.shutdown()
+        await session.close()
+        engine.store.close()
+    engine.receiver = receiver
+    return engine

@@ -1,0 +1,148 @@
+"""The engine's live clients: the ERP and billing ports (``rehearse.sync.ports``) over HTTP with
+aiohttp, raising the same exceptions as the in-process clients (``rehearse.sync.errors``):
+
+- an error answer -> `ErpError` (status, NetSuite code, message, Retry-After in seconds);
+- a connection that could not be made -> `ErpConnectError` (nothing was applied);
+- a request sent whose answer never came (a timeout, a connection dropped before the whole answer
+  arrived) -> `ErpTimeout`: the outcome is unknown, as after a lost reply.
+
+Requests are the ones `rehearse.sim.erp_wire` builds, so they are exactly what a simulated run
+with ``--validate-contracts`` checks against the providers' documents. Each call is traced as
+``erp.call`` (code, scenario seconds it took), as in simulation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from rehearse.sim.erp_wire import HttpRequest, billing_list, erp_lookup, erp_post
+from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
+from rehearse.sync.model import Address, Charge, Customer, ErpDocument, Invoice, InvoiceLine
+from rehearse.sync.ports import Runtime
+
+REQUEST_TIMEOUT_S = 900.0  # NetSuite's request timeout (15 minutes), scenario seconds
+
+
+def new_session(connections_max: int = 256) -> aiohttp.ClientSession:
+    """A client session for the live clients: keep-alive connections, up to `connections_max`."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections_max, limit_per_host=0))
+
+
+class HttpErpClient:
+    """`rehearse.sync.ports.ErpClient` against a NetSuite-like ERP at `base_url`."""
+
+    def __init__(self, base_url: str, *, runtime: Runtime, session: aiohttp.ClientSession, trace,
+                 timeout_s: float = REQUEST_TIMEOUT_S, speedup: float = 1.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.runtime = runtime
+        self.session = session
+        self.trace = trace
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s / speedup)
+
+    async def _send(self, request: HttpRequest, key: str, label: str = "") -> tuple[int, Any, float | None]:
+        runtime = self.runtime
+        started_s = runtime.now()
+        try:
+            async with self.session.request(request.method, self.base_url + request.path, json=request.body,
+                                             timeout=self.timeout) as response:
+                payload = await response.json(content_type=None)
+                retry_after = response.headers.get("Retry-After")
+                status = response.status
+        except aiohttp.ClientConnectorError as error:
+            self._traced(key, f"{label}CONNECT_ERROR", started_s)
+            raise ErpConnectError(f"could not connect to the ERP: {error.os_error}") from None
+        except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as error:
+            # Sent, but no whole answer: the ERP may or may not have applied it.
+            self._traced(key, f"{label}TIMEOUT", started_s)
+            raise ErpTimeout(f"no answer from the ERP for {key}: {type(error).__name__}") from None
+        code = payload.get("error", {}).get("code", "") if isinstance(payload, dict) and status >= 400 else ""
+        self._traced(key, f"{label}{code or status}" if label else (code or str(status)), started_s)
+        return status, payload, float(retry_after) if retry_after and retry_after.isdigit() else None
+
+    def _traced(self, key: str, code: str, started_s: float) -> None:
+        self.trace.emit(self.runtime.now(), "erp.call", object_id=key, code=code, value=self.runtime.now() - started_s)
+
+    async def post(self, document: ErpDocument) -> str:
+        """Create or upsert a document; returns its internal id or raises an ErpFailure."""
+        key = document.external_id or document.source_id
+        status, payload, retry_after_s = await self._send(erp_post(document), key)
+        if status >= 400:
+            error = payload.get("error", {}) if isinstance(payload, dict) else {}
+            raise ErpError(status, error.get("code", "UNEXPECTED_ERROR"), error.get("message", ""), retry_after_s)
+        return payload["id"]
+
+    async def lookup(self, doc_type: str, external_id: str) -> str | None:
+        """The internal id for an external id, or None when the ERP has no such record."""
+        status, payload, retry_after_s = await self._send(erp_lookup(doc_type, external_id), external_id, "lookup ")
+        if status == 404:
+            return None
+        if status >= 400:
+            error = payload.get("error", {}) if isinstance(payload, dict) else {}
+            raise ErpError(status, error.get("code", "UNEXPECTED_ERROR"), error.get("message", ""), retry_after_s)
+        return payload["id"]
+
+
+class HttpBillingClient:
+    """`rehearse.sync.ports.BillingClient` over the Stripe-like billing and payments APIs: each list
+    is read page by page (``starting_after``) and mapped back to canonical records."""
+
+    def __init__(self, *, billing_url: str, payments_url: str, runtime: Runtime, session: aiohttp.ClientSession,
+                 trace) -> None:
+        self.urls = {"billing": billing_url.rstrip("/"), "payments": payments_url.rstrip("/")}
+        self.runtime = runtime
+        self.session = session
+        self.trace = trace
+
+    async def _list(self, what: str, since_s: float) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        starting_after = None
+        while True:
+            system, request = billing_list(what, since_s, starting_after)
+            async with self.session.get(self.urls[system] + request.path, params=request.query) as response:
+                payload = await response.json(content_type=None)
+                if response.status != 200:
+                    raise ErpConnectError(f"{system} list {what} answered {response.status}: {payload}")
+            items.extend(payload["data"])
+            if not payload["has_more"]:
+                break
+            starting_after = payload["data"][-1]["id"]
+        self.trace.emit(self.runtime.now(), "billing.listed", code=what, value=float(len(items)))
+        return items
+
+    async def list_customers(self, since_s: float) -> list[Customer]:
+        """Customers created at or after `since_s`."""
+        return [customer_of(item) for item in await self._list("customers", since_s)]
+
+    async def list_invoices(self, since_s: float) -> list[Invoice]:
+        """Finalized invoices (in any later state) finalized at or after `since_s`."""
+        return [invoice_of(item) for item in await self._list("invoices", since_s)]
+
+    async def list_charges(self, since_s: float) -> list[Charge]:
+        """Succeeded charges created at or after `since_s`."""
+        return [charge_of(item) for item in await self._list("charges", since_s)]
+
+
+def _fields(record_type, item: dict[str, Any]) -> dict[str, Any]:
+    return {name: item[name] for name in record_type._fields if name in item}
+
+
+def customer_of(item: dict[str, Any]) -> Customer:
+    """A customer object of the billing API as the canonical record."""
+    fields = _fields(Customer, item)
+    fields["address"] = Address(**fields["address"])
+    return Customer(**fields)
+
+
+def invoice_of(item: dict[str, Any]) -> Invoice:
+    """An invoice object of the billing API as the canonical record."""
+    fields = _fields(Invoice, item)
+    fields["lines"] = tuple(InvoiceLine(**line) for line in fields["lines"])
+    return Invoice(**fields)
+
+
+def charge_of(item: dict[str, Any]) -> Charge:
+    """A charge object of the payments API as the canonical record."""
+    return Charge(**_fields(Charge, item))

@@ -1,0 +1,118 @@
+"""The fakes of a scenario as HTTP apps: the same state machines the simulation wires
+(``rehearse.sim.world``), each wrapped by its app (``rehearse.fakes.<system>.app``), on a live
+clock, with the scenario's call faults in front (`FaultGate`) and billing's and payments' events
+handed to `deliver` (an HTTP webhook sender, or nothing).
+
+Used by ``rehearse contracts export/check`` and by the live mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from rehearse.fakes.billing import Billing, BillingSettings
+from rehearse.fakes.billing.app import create_app as billing_app
+from rehearse.fakes.crm import Crm
+from rehearse.fakes.crm.app import create_app as crm_app
+from rehearse.fakes.crm.app import error_body as salesforce_error
+from rehearse.fakes.erp import Erp
+from rehearse.fakes.erp.app import create_app as erp_app
+from rehearse.fakes.erp.app import error_body as netsuite_error
+from rehearse.fakes.events import EventLog
+from rehearse.fakes.http import FaultGate
+from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
+from rehearse.fakes.payments.app import create_app as payments_app
+from rehearse.fakes.stripe import error_body as stripe_error
+from rehearse.fakes.tax import TaxEngine
+from rehearse.fakes.tax.app import create_app as tax_app
+from rehearse.sim.distributions import LogNormal
+from rehearse.sim.faults import FaultPlan
+from rehearse.sim.http_faults import LiveClock, PlanCallFaults
+from rehearse.sim.scenario import Scenario
+from rehearse.sim.seeds import stream
+from rehearse.sim.world import price_id
+from rehearse.sync.model import Event, Price
+
+SYSTEMS = ("crm", "billing", "payments", "tax", "erp")
+ERROR_BODIES = {"crm": salesforce_error, "billing": stripe_error, "payments": stripe_error, "tax": stripe_error,
+                "erp": netsuite_error}
+
+
+class _NullTrace:
+    def emit(self, t_s: float, kind: str, **fields: Any) -> None:
+        return None
+
+
+class ServedFakes:
+    """One scenario's fakes and their HTTP apps (`apps[system]`)."""
+
+    def __init__(self, scenario: Scenario, seed: int, *, clock: LiveClock,
+                 deliver: Callable[[Event], None] | None = None, trace=None,
+                 faults: FaultPlan | None = None, erp_latency: bool = True) -> None:
+        self.scenario = scenario
+        self.clock = clock
+        self.trace = trace or _NullTrace()
+        self.events_published: list[Event] = []
+        self.deliver = deliver or self.events_published.append
+        self.prices = {
+            price_id(plan.id, currency): Price(price_id(plan.id, currency), plan.id, plan.interval, currency, amount)
+            for plan in scenario.plans for currency, amount in sorted(plan.prices_minor.items())
+        }
+        erp_settings = scenario.erp
+        self.erp = Erp(entities={e.id: e.currency for e in scenario.entities},
+                       concurrency_limit=erp_settings.concurrency_limit, trace=self.trace,
+                       retry_after_s=erp_settings.retry_after_s)
+        self.events = EventLog(lambda event: self.deliver(event))
+        self.tax = TaxEngine()
+        payments = scenario.payments
+        self.payments = PaymentsGateway(
+            settings=PaymentSettings(payments.success_probability, payments.retry_success_probability,
+                                     payments.hard_decline_share),
+            rng=stream(seed, "payments"), events=self.events, trace=self.trace)
+        billing = scenario.billing
+        self.billing = Billing(
+            settings=BillingSettings(billing.finalize_delay_s, tuple(billing.dunning_retry_days),
+                                     billing.exhausted_action),
+            prices=self.prices, tax=self.tax, payments=self.payments, events=self.events, trace=self.trace,
+            schedule=self.schedule)
+        self.crm = Crm(trace=self.trace)
+        latency = LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency"))
+        self.faults = PlanCallFaults(faults or FaultPlan([]), clock=clock, rng=stream(seed, "faults/http"),
+                                     erp=self.erp, trace=self.trace)
+        self.bare_apps = bare_apps(crm=self.crm, billing=self.billing, payments=self.payments, tax=self.tax,
+                                   erp=self.erp, clock=clock, erp_latency=latency if erp_latency else None)
+        self.apps = gated(self.bare_apps, self.faults)
+
+    def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
+        """Billing's future work (finalizing an invoice an hour later, dunning retries) on the
+        running event loop, `delay_s` scenario seconds from now."""
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.clock.wall_s(delay_s), lambda: callback(*args, self.clock.now()))
+
+
+def bare_apps(*, crm: Crm, billing: Billing, payments: PaymentsGateway, tax: TaxEngine, erp: Erp, clock,
+              erp_latency: LogNormal | None) -> dict[str, Any]:
+    """Each fake's app over the given state machines; `clock` has ``now()`` (scenario Unix seconds)
+    and ``wall_s(scenario seconds)``; `erp_latency` draws each ERP call's processing time."""
+    erp_latency_s = (lambda: clock.wall_s(erp_latency.sample_s())) if erp_latency is not None else None
+    return {
+        "crm": crm_app(crm, clock=clock.now),
+        "billing": billing_app(billing, clock=clock.now),
+        "payments": payments_app(payments),
+        "tax": tax_app(tax),
+        "erp": erp_app(erp, clock=clock.now, latency_s=erp_latency_s),
+    }
+
+
+def gated(apps: dict[str, Any], faults) -> dict[str, FaultGate]:
+    """Each app behind the call-fault gate, answering injected errors in its system's shape."""
+    return {system: FaultGate(app, system=system, faults=faults, error_body=ERROR_BODIES[system])
+            for system, app in apps.items()}
+
+
+def openapi_documents(scenario: Scenario, seed: int = 1) -> dict[str, dict]:
+    """Each fake's OpenAPI document, generated from its app (independent of the scenario's values)."""
+    fakes = ServedFakes(scenario, seed, clock=LiveClock(scenario.run.start_s), erp_latency=False)
+    return {system: fakes.bare_apps[system].openapi() for system in SYSTEMS}

@@ -1,0 +1,41 @@
+"""Serve ASGI apps on uvicorn inside the running event loop, on loopback by default, and stop them:
+what ``rehearse serve``, the live mode and the tests that need real sockets use."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+
+from rehearse.fakes.http import quiet_dropped_connections
+
+LOOPBACK = "127.0.0.1"
+# Idle keep-alive connections stay open longer than clients keep theirs (aiohttp: 15 s), so a client
+# never sends a request on a connection the server is closing (uvicorn's default is 5 s: that race
+# surfaces as a disconnect after the request went out, an unknown outcome, for no reason).
+KEEP_ALIVE_S = 75
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, *, host: str = LOOPBACK, port: int = 0) -> AsyncIterator[str]:
+    """Serve `app` at ``http://host:port`` (port 0: a free one) while the block runs; yields the
+    base URL. The server is stopped, and its connections closed, when the block ends."""
+    quiet_dropped_connections()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                            timeout_keep_alive=KEEP_ALIVE_S)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped it (a port in use, ...)
+                raise RuntimeError(f"server on {host}:{port} stopped before it started")
+            await asyncio.sleep(0.01)
+        bound = server.servers[0].sockets[0].getsockname()
+        yield f"http://{host}:{bound[1]}"
+    finally:
+        server.should_exit = True
+        await task

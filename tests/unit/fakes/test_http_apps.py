@@ -1,0 +1,187 @@
+"""The fakes' HTTP apps: each answers like the system it models (NetSuite, Stripe, Salesforce
+error shapes), and the fault gate carries out call-fault decisions."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from rehearse.fakes.asgi_client import call, request
+from rehearse.fakes.http import DROPPED, NO_FAULT, FaultAnswer, FaultGate, retry_after_header
+from rehearse.sim.faults import FaultPlan, Maintenance, ReplyLost, Throttle, Window
+from rehearse.sim.http_faults import LiveClock, PlanCallFaults
+from rehearse.sim.scenario import load
+from rehearse.sim.seeds import stream
+from rehearse.sim.served import ServedFakes
+
+START = "2026-01-31T00:00:00Z"
+
+
+@pytest.fixture()
+def fakes() -> ServedFakes:
+    scenario, _ = load("smoke")
+    return ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s), erp_latency=False)
+
+
+def _customer(external_id: str = "cus_1", entity: str = "US01", currency: str = "USD") -> dict:
+    return {"external_id": external_id, "source_id": external_id, "entity": entity, "currency": currency,
+            "amount_minor": 0, "tran_date_s": 1769817600.0, "posting_period": "2026-01", "name": "Acme"}
+
+
+def test_erp_creates_reads_and_refuses_like_netsuite(fakes: ServedFakes) -> None:
+    erp = fakes.apps["erp"]
+    created = request(erp, "POST", "/record/v1/customer", json_body=_customer())
+    assert created.status == 201 and created.body == {"id": "1001"}
+    assert request(erp, "POST", "/record/v1/customer", json_body=_customer()).status == 200  # upsert
+    by_eid = request(erp, "GET", "/record/v1/customer/eid:cus_1")
+    assert by_eid.status == 200 and by_eid.body["id"] == "1001" and by_eid.body["status"] == "active"
+    assert request(erp, "GET", "/record/v1/customer/1001").body["external_id"] == "cus_1"
+    missing = request(erp, "GET", "/record/v1/invoice/eid:in_9")
+    assert missing.status == 404 and missing.body["error"]["code"] == "RCRD_DSNT_EXIST"
+    orphan = request(erp, "POST", "/record/v1/payment", json_body={**_customer("ch_1"), "parent_id": "in_9",
+                                                                     "amount_minor": 100})
+    assert orphan.status == 400 and orphan.body["error"]["code"] == "INVALID_KEY_OR_REF"
+
+
+def test_erp_malformed_body_is_a_netsuite_400_naming_the_field(fakes: ServedFakes) -> None:
+    erp = fakes.apps["erp"]
+    wrong_type = request(erp, "POST", "/record/v1/invoice", json_body={**_customer(), "amount_minor": "12"})
+    assert wrong_type.status == 400
+    assert wrong_type.body["error"]["code"] == "INVALID_FLD_VALUE"
+    assert "amount_minor" in wrong_type.body["error"]["message"]
+    not_json = request(erp, "POST", "/record/v1/invoice", raw=b"{not json")
+    assert not_json.status == 400 and not_json.body["error"]["code"] == "INVALID_FLD_VALUE"
+    unknown_type = request(erp, "POST", "/record/v1/journal", json_body=_customer())
+    assert unknown_type.status == 400
+    wrong_method = request(erp, "DELETE", "/record/v1/customer")
+    assert wrong_method.status == 405 and wrong_method.headers["allow"] == "POST"
+
+
+def test_erp_concurrency_cap_answers_429_with_retry_after(fakes: ServedFakes) -> None:
+    scenario, _ = load("smoke", ["erp.concurrency_limit=1"])
+    slow = ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s, speedup=1000.0))  # latency on
+
+    async def two_at_once():
+        return await asyncio.gather(
+            call(slow.apps["erp"], "POST", "/record/v1/customer", json_body=_customer("cus_1")),
+            call(slow.apps["erp"], "POST", "/record/v1/customer", json_body=_customer("cus_2")))
+
+    statuses = sorted(answer.status for answer in asyncio.run(two_at_once()))
+    assert statuses == [201, 429]
+    rejected = next(a for a in asyncio.run(two_at_once()) if a.status == 429)
+    assert rejected.body["error"]["code"] == "SSS_REQUEST_LIMIT_EXCEEDED"
+    assert int(rejected.headers["retry-after"]) >= 1
+
+
+def test_billing_speaks_stripe(fakes: ServedFakes) -> None:
+    billing = fakes.apps["billing"]
+    customer = request(billing, "POST", "/v1/customers", json_body={
+        "entity": "US01", "currency": "USD", "name": "Acme",
+        "address": {"postal_code": "73301", "region": "TX", "country": "US"}})
+    assert customer.status == 200 and customer.body["object"] == "customer"
+    subscription = request(billing, "POST", "/v1/subscriptions",
+                           json_body={"customer": customer.body["id"], "price": "starter:USD"})
+    assert subscription.status == 200 and subscription.body["status"] in ("active", "incomplete")
+    invoices = request(billing, "GET", "/v1/invoices", query={"finalized_gte": 0, "limit": 1})
+    assert invoices.body["object"] == "list" and invoices.body["data"][0]["total_minor"] > 0
+    assert [event.type for event in fakes.events_published][:3] == [
+        "customer.created", "customer.subscription.created", "invoice.created"]
+    missing = request(billing, "POST", "/v1/subscriptions", json_body={"customer": "cus_404", "price": "starter:USD"})
+    assert missing.status == 400
+    assert missing.body["error"] == {"type": "invalid_request_error", "code": "resource_missing",
+                                     "message": "No such customer: 'cus_404'", "param": "customer"}
+    wrong_currency = request(billing, "POST", "/v1/subscriptions",
+                             json_body={"customer": customer.body["id"], "price": "starter:EUR"})
+    assert wrong_currency.status == 400 and wrong_currency.body["error"]["code"] == "currency_mismatch"
+
+
+def test_list_pages_by_starting_after(fakes: ServedFakes) -> None:
+    billing = fakes.apps["billing"]
+    first = request(billing, "GET", "/v1/prices", query={"limit": 2})
+    assert first.body["has_more"] is True and len(first.body["data"]) == 2
+    rest = request(billing, "GET", "/v1/prices", query={"limit": 100, "starting_after": first.body["data"][-1]["id"]})
+    assert rest.body["has_more"] is False
+    ids = [p["id"] for p in first.body["data"] + rest.body["data"]]
+    assert ids == list(fakes.prices)
+    unknown = request(billing, "GET", "/v1/prices", query={"starting_after": "price_404"})
+    assert unknown.status == 400 and unknown.body["error"]["param"] == "starting_after"
+
+
+def test_tax_refuses_an_address_it_cannot_locate(fakes: ServedFakes) -> None:
+    tax = fakes.apps["tax"]
+    body = {"currency": "USD", "address": {"postal_code": "733", "country": "US"},
+            "line_items": [{"amount_minor": 1000}]}
+    refused = request(tax, "POST", "/v1/tax/calculations", json_body=body)
+    assert refused.status == 400 and refused.body["error"]["code"] == "customer_tax_location_invalid"
+    assert "176" in refused.body["error"]["message"]
+    body["address"] = {"postal_code": "73301", "region": "TX", "country": "US"}
+    computed = request(tax, "POST", "/v1/tax/calculations", json_body=body)
+    assert computed.body["tax_amount_exclusive_minor"] == 63 and computed.body["amount_total_minor"] == 1063
+
+
+def test_crm_wins_and_amends_deals_with_salesforce_errors(fakes: ServedFakes) -> None:
+    crm = fakes.apps["crm"]
+    api = "/services/data/v60.0/sobjects"
+    account = request(crm, "POST", f"{api}/Account", json_body={"Name": "Acme", "Entity__c": "US01"})
+    assert account.status == 201 and account.body["success"] is True
+    deal = request(crm, "POST", f"{api}/Opportunity", json_body={"AccountId": account.body["id"],
+                                                                  "Price__c": "starter:USD"})
+    assert deal.status == 201
+    assert request(crm, "PATCH", f"{api}/Opportunity/{deal.body['id']}", json_body={"Price__c": "growth:USD"}).status == 204
+    read = request(crm, "GET", f"{api}/Opportunity/{deal.body['id']}")
+    assert read.body["Amendments__c"] == 1 and read.body["StageName"] == "Closed Won"
+    missing = request(crm, "GET", f"{api}/Account/001000000000000999")
+    assert missing.status == 404 and missing.body[0]["errorCode"] == "NOT_FOUND"
+
+
+class _Fixed:
+    def __init__(self, answer: FaultAnswer) -> None:
+        self.answer = answer
+
+    def decide(self, system: str, method: str, path: str) -> FaultAnswer:
+        return self.answer
+
+
+def _gated(fakes: ServedFakes, answer: FaultAnswer) -> FaultGate:
+    from rehearse.fakes.erp.app import error_body
+
+    return FaultGate(fakes.bare_apps["erp"], system="erp", faults=_Fixed(answer), error_body=error_body)
+
+
+def test_gate_answers_injected_errors_in_the_system_shape(fakes: ServedFakes) -> None:
+    answer = FaultAnswer(status=503, code="SERVICE_UNAVAILABLE", message="maintenance", retry_after_s=120.5)
+    refused = request(_gated(fakes, answer), "POST", "/record/v1/customer", json_body=_customer())
+    assert refused.status == 503 and refused.headers["retry-after"] == "121"
+    assert refused.body == {"error": {"code": "SERVICE_UNAVAILABLE", "message": "maintenance"}}
+    assert len(fakes.erp.customers) == 0  # nothing applied
+
+
+def test_gate_drops_connections_and_loses_replies_after_applying(fakes: ServedFakes) -> None:
+    dropped = request(_gated(fakes, FaultAnswer(drop=True)), "POST", "/record/v1/customer", json_body=_customer())
+    assert dropped.status == 0 and dropped.returned == DROPPED and len(fakes.erp.customers) == 0
+    lost = request(_gated(fakes, FaultAnswer(lose_reply=True)), "POST", "/record/v1/customer", json_body=_customer())
+    assert lost.status == 0 and lost.returned == DROPPED
+    assert "cus_1" in fakes.erp.customers  # applied: the ambiguous outcome
+
+
+def test_plan_call_faults_follow_the_catalogue_on_the_live_clock(fakes: ServedFakes) -> None:
+    window = Window(start=START, end="2026-01-31T01:00:00Z")
+    clock = LiveClock(1769817600.0 + 600.0)  # ten minutes into the window
+    plan = FaultPlan([Maintenance(kind="maintenance", window=window)])
+    decision = PlanCallFaults(plan, clock=clock, rng=stream(1, "t")).decide("erp", "POST", "/record/v1/customer")
+    assert decision.status == 503 and 2990 < decision.retry_after_s <= 3000
+    assert PlanCallFaults(plan, clock=LiveClock(1769817600.0 + 3700.0),
+                          rng=stream(1, "t")).decide("erp", "GET", "/x") is NO_FAULT
+    always = FaultPlan([Throttle(kind="throttle", probability=1.0, retry_after_s=20.0)])
+    throttled = PlanCallFaults(always, clock=clock, rng=stream(1, "t")).decide("erp", "POST", "/record/v1/invoice")
+    assert (throttled.status, throttled.code, throttled.retry_after_s) == (429, "SSS_REQUEST_LIMIT_EXCEEDED", 20.0)
+    lost = FaultPlan([ReplyLost(kind="reply_lost", probability=1.0, timeout_s=30.0)])
+    sped_up = PlanCallFaults(lost, clock=LiveClock(1769817600.0, speedup=10.0), rng=stream(1, "t"))
+    decision = sped_up.decide("erp", "POST", "/record/v1/invoice")
+    assert decision.lose_reply and decision.reply_delay_s == pytest.approx(3.0)
+    assert sped_up.decide("billing", "POST", "/v1/customers") is NO_FAULT  # ERP faults strike the ERP only
+
+
+def test_retry_after_is_whole_seconds_rounded_up() -> None:
+    assert [retry_after_header(s) for s in (0.2, 1.0, 1.01, 20.0)] == ["1", "1", "2", "20"]

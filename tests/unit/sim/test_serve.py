@@ -1,0 +1,67 @@
+"""`rehearse serve`: fakes on loopback ports, the admin API changes faults at run time (validated
+against the catalogue), and the traffic driver's events arrive as signed webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from rehearse.sim.scenario import load
+from rehearse.sim.serve import serve
+from rehearse.sim.serving import serving
+from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
+
+CUSTOMER = {"source_id": "cus_1", "external_id": "cus_1", "entity": "US01", "currency": "USD", "amount_minor": 0,
+            "tran_date_s": 1769817600.0, "posting_period": "2026-01"}
+
+
+def test_admin_api_injects_lists_and_clears_faults_on_loopback() -> None:
+    scenario, _ = load("smoke", ["faults=[]"])
+
+    async def scenario_run() -> None:
+        async with serve(scenario, 1, traffic=False) as served, aiohttp.ClientSession() as http:
+            assert all(url.startswith("http://127.0.0.1:") for url in served.urls.values())
+            admin, erp = served.urls["admin"] + "/admin/faults", served.urls["erp"] + "/record/v1/customer"
+            bad = await http.post(admin, json={"kind": "throttle", "system": "erp", "probability": 1.5})
+            assert bad.status == 400 and "probability" in (await bad.json())["error"]["message"]
+            unknown = await http.post(admin, json={"kind": "meteor_strike"})
+            assert unknown.status == 400
+            crash = await http.post(admin, json={"kind": "engine_crash", "at": ["2026-02-01T00:00:00Z"]})
+            assert crash.status == 400 and "run time" in (await crash.json())["error"]["message"]
+            not_json = await http.post(admin, data=b"{", headers={"content-type": "application/json"})
+            assert not_json.status == 400
+            created = await http.post(admin, json={"kind": "throttle", "system": "erp", "probability": 1.0,
+                                                   "retry_after_s": 7})
+            fault_id = (await created.json())["id"]
+            assert created.status == 201
+            listed = await (await http.get(admin)).json()
+            assert [entry["id"] for entry in listed["faults"]] == [fault_id]
+            throttled = await http.post(erp, json=CUSTOMER)
+            assert throttled.status == 429 and throttled.headers["Retry-After"] == "7"
+            assert (await throttled.json())["error"]["code"] == "SSS_REQUEST_LIMIT_EXCEEDED"
+            assert (await http.delete(f"{admin}/{fault_id}")).status == 204
+            assert (await http.delete(f"{admin}/{fault_id}")).status == 404
+            assert (await http.post(erp, json=CUSTOMER)).status == 201
+
+    asyncio.run(scenario_run())
+
+
+def test_traffic_driver_delivers_signed_webhooks_in_real_time() -> None:
+    scenario, _ = load("small-peak", ["faults=[]", "traffic.new_deals_per_day=5000"])
+    received = []
+    receiver = Receiver(secret="whsec_serve_test", receive=lambda event: received.append(event) or True)
+
+    async def scenario_run() -> None:
+        async with serving(create_receiver_app(receiver)) as hook_url:
+            async with serve(scenario, 1, speedup=600.0, webhook_urls=(hook_url + WEBHOOK_PATH,),
+                             webhook_secret="whsec_serve_test") as served:
+                for _ in range(100):
+                    await asyncio.sleep(0.1)
+                    if len(received) >= 5:
+                        break
+                assert served.sender.delivered >= 5
+
+    asyncio.run(scenario_run())
+    assert {event.type for event in received} >= {"customer.created"}
+    assert receiver.refused == {}
