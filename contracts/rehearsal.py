@@ -289,18 +289,11 @@ class SteppedWorld:
         if self._finished is not None:
             return self._finished
         from rehearse.reports import compute_metrics
-        from rehearse.sim.oracle import emit_expectations
 
         # What rehearse.sim.runner._simulate does at the cut-off, in the same order.
         world, trace, cutoff_s = self.world, self.trace, self.now_s
         drained = world.quiet()
-        emit_expectations(trace, billing=world.billing, payments=world.payments,
-                          new_customer_ids=world.traffic.new_customer_ids, cutoff_s=cutoff_s)
-        for posting in world.engine.unfinished():
-            document = posting.document
-            trace.emit(cutoff_s, "engine.inflight", object_id=document.external_id, ref_id=document.source_id,
-                       code=document.doc_type, detail=posting.state)
-        trace.emit(cutoff_s, "run.end", code="drained" if drained else "drain_limit")
+        world.record_cutoff(cutoff_s, drained)
         world.engine.store.close()
         frame = trace.frame()
         metrics = compute_metrics(frame, scenario=self.scenario.name, seed=self.seed,

@@ -24,7 +24,6 @@ from rehearse.sim.distributions import LogNormal
 from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_session
 from rehearse.sim.http_faults import PlanCallFaults
 from rehearse.sim.http_webhooks import HttpWebhookSender, WebhookEndpoint
-from rehearse.sim.oracle import emit_expectations
 from rehearse.sim.runner import DRAIN_CHECK_S, Progress, resolved_parameters
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
@@ -127,13 +126,7 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
             drained = world.quiet()
             if runtime.failures:
                 raise runtime.failures[0]
-            emit_expectations(trace, billing=world.billing, payments=world.payments,
-                              new_customer_ids=world.traffic.new_customer_ids, cutoff_s=cutoff_s)
-            for posting in world.engine.unfinished():
-                document = posting.document
-                trace.emit(cutoff_s, "engine.inflight", object_id=document.external_id, ref_id=document.source_id,
-                           code=document.doc_type, detail=posting.state)
-            trace.emit(cutoff_s, "run.end", code="drained" if drained else "drain_limit")
+            world.record_cutoff(cutoff_s, drained)
             public_urls = {name: url for name, url in urls.items()}
     finally:
         await runtime.shutdown()

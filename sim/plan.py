@@ -14,15 +14,12 @@ default seed 1 a sweep runs seeds 1..K, and its first seed is the run `rehearse 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from rehearse.sim.fanout import RunSpec
+from rehearse.sim.outputs import write_folder
 from rehearse.sim.scenario import Scenario, ScenarioError, load
 from rehearse.sim.swarm import draw_faults, faults_override
 
@@ -128,25 +125,3 @@ def plan_runs(scenario_arg: str, *, arms: Sequence[Arm], seed_count: int, first_
     if errors:
         raise ScenarioError(errors)
     return Plan(base, arms, seeds, tuple(shared), specs, drawn_faults)
-
-
-def write_folder(out_dir: Path, write: Callable[[Path], None]) -> None:
-    """Let ``write`` fill a fresh sibling folder, then swap it into place, so ``out_dir`` never
-    holds a half-written result (the pattern of `rehearse.sim.runner.write_outputs`)."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        write(staging)
-        os.chmod(staging, 0o755)
-        if out_dir.exists():
-            previous = out_dir.with_name(f".{out_dir.name}.previous")
-            shutil.rmtree(previous, ignore_errors=True)
-            out_dir.rename(previous)
-            staging.rename(out_dir)
-            shutil.rmtree(previous, ignore_errors=True)
-        else:
-            staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import resource
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +21,7 @@ import polars as pl
 import simpy
 
 from rehearse.reports import compute_metrics, write_report
-from rehearse.sim.oracle import emit_expectations
+from rehearse.sim.outputs import write_folder
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.simpy_runtime import SimPyRuntime
@@ -130,13 +128,7 @@ def _run_world(scenario: Scenario, env: simpy.Environment, world: World, trace: 
             progress(env.now, window_end_s, "drain")
     cutoff_s = env.now
     drained = world.quiet()
-    emit_expectations(trace, billing=world.billing, payments=world.payments,
-                      new_customer_ids=world.traffic.new_customer_ids, cutoff_s=cutoff_s)
-    for posting in world.engine.unfinished():
-        document = posting.document
-        trace.emit(cutoff_s, "engine.inflight", object_id=document.external_id, ref_id=document.source_id,
-                   code=document.doc_type, detail=posting.state)
-    trace.emit(cutoff_s, "run.end", code="drained" if drained else "drain_limit")
+    world.record_cutoff(cutoff_s, drained)
     return cutoff_s, drained
 
 
@@ -178,24 +170,11 @@ def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress:
 
 
 def write_outputs(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> None:
-    """Write the three files into a fresh sibling folder, then swap it into place, so `out_dir`
-    never holds a half-written result."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    """Write trace.parquet, metrics.json and report.html into `out_dir`, whole or not at all."""
+
+    def write(staging: Path) -> None:
         trace.write_parquet(staging / "trace.parquet", compression="zstd", statistics=False)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         write_report(staging, trace, metrics)
-        os.chmod(staging, 0o755)
-        if out_dir.exists():
-            previous = out_dir.with_name(f".{out_dir.name}.previous")
-            shutil.rmtree(previous, ignore_errors=True)
-            out_dir.rename(previous)
-            staging.rename(out_dir)
-            shutil.rmtree(previous, ignore_errors=True)
-        else:
-            staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    write_folder(out_dir, write)

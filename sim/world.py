@@ -19,6 +19,7 @@ from rehearse.sim.distributions import LogNormal
 from rehearse.sim.engines import build_engine
 from rehearse.sim.erp_client import InProcessErpClient
 from rehearse.sim.faults import FaultPlan
+from rehearse.sim.oracle import emit_expectations
 from rehearse.sim.payment_faults import PaymentFaultDraws
 from rehearse.sim.safety import SafetyMonitor
 from rehearse.sim.scenario import Scenario
@@ -246,6 +247,18 @@ class World:
         while True:
             self.erp.other_load = int(rng.random() * (load_max + 1))
             await self.runtime.sleep(60.0)
+
+    def record_cutoff(self, cutoff_s: float, drained: bool) -> None:
+        """Trace what the ERP should hold at the cut-off (the oracle), what the engine still had in
+        flight, and the run's end: the records reconciliation reads."""
+        trace = self.trace
+        emit_expectations(trace, billing=self.billing, payments=self.payments,
+                          new_customer_ids=self.traffic.new_customer_ids, cutoff_s=cutoff_s)
+        for posting in self.engine.unfinished():
+            document = posting.document
+            trace.emit(cutoff_s, "engine.inflight", object_id=document.external_id, ref_id=document.source_id,
+                       code=document.doc_type, detail=posting.state)
+        trace.emit(cutoff_s, "run.end", code="drained" if drained else "drain_limit")
 
     def quiet(self) -> bool:
         """No webhook in transit, no bank debit still to come back, the engine has nothing it can
