@@ -28,7 +28,8 @@ def _fail_input(messages: list[str]) -> None:
 
 @click.group("contracts")
 def contracts() -> None:
-    """Contracts: diff OpenAPI documents, generate and check the event schemas."""
+    """Contracts: the fakes' OpenAPI documents (export, check with Schemathesis), breaking changes
+    between two documents (diff), and the webhook events' JSON Schemas (schemas)."""
 
 
 @contracts.command("diff")
