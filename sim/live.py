@@ -130,7 +130,7 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
             public_urls = {name: url for name, url in urls.items()}
     finally:
         await runtime.shutdown()
-        world.engine.store.close()
+        world.close()
     return LiveResult(cutoff_s, drained, public_urls, dict(receiver.refused),
                       sum(gate.requests for gate in counted.values()))
 

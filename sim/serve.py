@@ -104,7 +104,7 @@ async def serve(scenario: Scenario, seed: int, *, systems: tuple[str, ...] = SYS
             yield served
     finally:
         await runtime.shutdown()
-        world.engine.store.close()
+        world.close()
 
 
 async def serve_until(scenario: Scenario, seed: int, *, duration_s: float | None,

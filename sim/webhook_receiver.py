@@ -10,6 +10,7 @@ secret.
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -60,7 +61,10 @@ class Receiver:
             event = _event(json.loads(body))
         except (ValueError, KeyError, TypeError) as error:
             return self._refuse("malformed", f"not a webhook event: {error}")
-        if not self.receive(event):
+        acknowledged = self.receive(event)
+        if inspect.isawaitable(acknowledged):  # an inline handler (p2p) answers once it has posted
+            acknowledged = await acknowledged
+        if not acknowledged:
             return self._refuse("not_acknowledged", "the engine is not taking deliveries", 503)
         self.accepted += 1
         return JSONResponse({"received": True})

@@ -96,6 +96,22 @@ def test_an_engine_that_is_down_answers_503_so_the_sender_retries() -> None:
     assert status == 503 and len(got) == 1
 
 
+def test_an_inline_handler_is_awaited_before_the_delivery_is_answered() -> None:
+    """The p2p pattern's receive returns a coroutine that posts to the ERP; the answer follows it."""
+    steps: list[str] = []
+
+    def receive(event: Event):
+        async def handle() -> bool:
+            await asyncio.sleep(0)
+            steps.append("posted")
+            return False  # the inline post failed: the sender must retry
+        steps.append("received")
+        return handle()
+
+    status, _ = _post(create_receiver_app(Receiver(secret=SECRET, receive=receive)), *_delivery())
+    assert steps == ["received", "posted"] and status == 503
+
+
 def test_sender_delivers_at_least_once_over_http_with_faults_and_no_secret_in_the_trace() -> None:
     trace = TraceRecorder()
     attempts: list[str] = []
