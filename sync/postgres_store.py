@@ -13,59 +13,16 @@ Connection failures raise `StoreUnavailable`, whose message names the URL withou
 
 from __future__ import annotations
 
-import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
 import psycopg
 from psycopg import sql
 
 from rehearse.sync.sql_store import SCHEMA_TEMPLATE, SqlStore, statements_for
+from rehearse.sync.store_url import StoreUnavailable, redact, schema_problem, scrub, url_problem
 
-SCHEMES = ("postgresql", "postgres")
-SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # a plain PostgreSQL identifier, no quoting needed
+__all__ = ["PostgresStore", "StoreUnavailable", "redact", "schema_problem", "url_problem"]
+
 CONNECT_TIMEOUT_S = 10  # libpq's own default is to wait forever for an unreachable host
 SCHEMA = SCHEMA_TEMPLATE.format(seq_column="seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
-SECRET_PARAMETERS = ("password", "sslpassword")
-
-
-class StoreUnavailable(Exception):
-    """The store's database could not be reached or used; the message has no password in it."""
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` is not a PostgreSQL URL, or None when it is one."""
-    scheme, found, _ = url.partition("://")
-    if not found or scheme not in SCHEMES:
-        return f"must start with postgresql:// or postgres:// (got {scheme + '://' if found else 'no scheme'})"
-    return None
-
-
-def schema_problem(schema: str) -> str | None:
-    """Why `schema` cannot name the store's PostgreSQL schema, or None."""
-    if not SCHEMA_NAME.fullmatch(schema):
-        return "must be lower-case letters, digits and _ (not first a digit), at most 63 characters"
-    return None
-
-
-def redact(url: str) -> str:
-    """`url` without its password (in the user part or as a query parameter), fit to print."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}@{host}"
-    query = urlencode([(key, "***" if key in SECRET_PARAMETERS else value)
-                       for key, value in parse_qsl(parts.query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _scrub(message: str, url: str) -> str:
-    """A driver's message with any password of `url` blotted out (libpq does not echo it; belt and braces)."""
-    parts = urlsplit(url)
-    secrets = [parts.password or ""] + [value for key, value in parse_qsl(parts.query) if key in SECRET_PARAMETERS]
-    for secret in filter(None, secrets):
-        message = message.replace(secret, "***")
-    return message.strip()
 
 
 class PostgresStore(SqlStore):
@@ -84,7 +41,7 @@ class PostgresStore(SqlStore):
         try:
             connection = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
         except psycopg.Error as error:
-            raise StoreUnavailable(f"cannot connect to PostgreSQL at {redact(url)}: {_scrub(str(error), url)}") from None
+            raise StoreUnavailable(f"cannot connect to PostgreSQL at {redact(url)}: {scrub(str(error), url)}") from None
         try:
             connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             connection.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
@@ -94,7 +51,7 @@ class PostgresStore(SqlStore):
         except psycopg.Error as error:
             connection.close()
             raise StoreUnavailable(f"cannot set up the store in schema {schema} at {redact(url)}: "
-                                   f"{_scrub(str(error), url)}") from None
+                                   f"{scrub(str(error), url)}") from None
         super().__init__(connection, commit_every)
         self.url = url
         self.schema = schema
