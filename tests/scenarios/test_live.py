@@ -1,5 +1,6 @@
 """`rehearse run --live`: the engine against the fakes served over HTTP on loopback, signed webhooks,
-SQLite Store; the same reports as a simulated run, from the live trace, and no secret in them."""
+SQLite Store (or PostgreSQL given a URL); the same reports as a simulated run, from the live trace,
+and no secret in them."""
 
 from __future__ import annotations
 
@@ -40,3 +41,27 @@ def test_live_small_peak_matches_everything_and_writes_the_usual_reports(tmp_pat
     for path in out.iterdir():
         assert SECRET.encode() not in path.read_bytes(), path.name
     assert SECRET not in json.dumps(metrics)
+
+
+@pytest.mark.slow
+def test_live_engine_crashes_and_restarts_from_a_postgresql_store(tmp_path: Path, postgres_url: str) -> None:
+    import psycopg
+
+    password = "pw-that-must-not-leak"  # the test server trusts loopback, so any password connects
+    url = postgres_url.replace("://rehearse@", f"://rehearse:{password}@")
+    scenario, _ = load("engine-crash", ["run.traffic_days=0.2", 'engine.store="postgres"',
+                                        "gates.invoice_to_erp_p95_s_max=86400"])
+    out = tmp_path / "live"
+    metrics = live.run(scenario, 1, speedup=3600.0, out_dir=out, store_url=url).metrics
+    assert metrics["passed"], [gate for gate in metrics["gates"] if not gate["passed"]]
+    invoices = metrics["reconciliation"]["invoices"]
+    assert invoices["expected"] > 400 and invoices["matched"] == invoices["expected"]
+    trace = pl.read_parquet(out / "trace.parquet")
+    assert trace.filter(pl.col("code") == "engine_crash").height == 2  # both crashes came...
+    assert trace.filter(pl.col("kind") == "engine.restarted").height == 2  # ...and the engine reread its Store
+    for path in out.iterdir():
+        assert password.encode() not in path.read_bytes() and b"postgresql://" not in path.read_bytes(), path.name
+    assert password not in trace.write_csv() and "127.0.0.1:" + url.rsplit(":", 1)[1] not in trace.write_csv()
+    with psycopg.connect(postgres_url) as connection:  # the run's own schema is gone with the run
+        assert connection.execute("SELECT count(*) FROM information_schema.schemata "
+                                  "WHERE schema_name LIKE 'rehearse_live_%'").fetchone() == (0,)
