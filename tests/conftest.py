@@ -66,13 +66,16 @@ def postgres_url():
         pytest.skip(f"PostgreSQL tests need initdb and pg_ctl on PATH (Debian: apt-get install postgresql) "
                     f"or ${POSTGRES_URL_ENV}")
     initdb, pg_ctl = binaries
+    _as_server_user([])  # skips now when, as root, there is no user to run the server as
     folder = Path(tempfile.mkdtemp(prefix="rehearse-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     data = folder / "data"
     port = _free_port()
-    run = lambda command: subprocess.run(_as_server_user(command), capture_output=True, text=True,  # noqa: E731
-                                         timeout=SERVER_START_TIMEOUT_S)
+
+    def run(command: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(_as_server_user(command), capture_output=True, text=True, timeout=SERVER_START_TIMEOUT_S)
+
     made = run([initdb, "-D", str(data), "-U", "rehearse", "--auth=trust", "-E", "UTF8", "--no-sync"])
     if made.returncode:
         shutil.rmtree(folder, ignore_errors=True)
