@@ -25,6 +25,7 @@ from rehearse.sim.cli_live import engine_command, serve_command
 from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
 from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
 from rehearse.sync.model import format_utc
+from rehearse.sync.store_url import StoreUnavailable, redact, url_problem
 
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -77,9 +78,13 @@ def scenarios_command() -> None:
                    "webhooks, SQLite Store), on a clock --speedup times faster than the wall.")
 @click.option("--speedup", type=click.FloatRange(min=0.001), default=60.0, show_default=True,
               help="With --live: scenario seconds per wall second (60: an hour in a minute).")
+@click.option("--store-url", envvar="REHEARSE_STORE_URL", default=None, metavar="postgresql://...",
+              help="With --live: keep the engine's Store on this PostgreSQL server (in a schema of the run's "
+                   "own, dropped at the end) instead of SQLite. Also read from $REHEARSE_STORE_URL; a password "
+                   "can stay out of it in $PGPASSWORD.")
 def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...],
                 engine_spec: str | None, stall_limit_s: float, quiet: bool,
-                validate_contracts: bool, live: bool, speedup: float) -> None:
+                validate_contracts: bool, live: bool, speedup: float, store_url: str | None) -> None:
     """Run SCENARIO (a built-in name or a .toml path) and write metrics.json, report.html and
     trace.parquet. Exit 0 when all gates pass, 1 when one fails (or a request breaks a contract),
     2 on bad input, 3 when the engine under test fails during the run."""
@@ -87,11 +92,17 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
         _fail_input(["--validate-contracts checks a simulated run's requests; a live run sends them for real"])
     if live and engine_spec is not None:
         _fail_input(["--engine runs an outside engine in virtual time; --live runs the built-in orchestrated engine"])
+    if store_url is not None and not live:
+        _fail_input(["--store-url: a PostgreSQL Store is for live runs (--live); a simulated run keeps its "
+                     "Store in memory or SQLite (engine.store)"])
+    if store_url is not None and (problem := url_problem(store_url)):
+        _fail_input([f"--store-url {redact(store_url)}: {problem}"])
     if engine_spec is not None:
         overrides = (*overrides, f"engine.factory={json.dumps(engine_spec)}")
     try:
-        # A live engine keeps its state in SQLite, as the live adapter is meant to.
-        loaded, path = load(scenario, list(overrides) + (['engine.store="sqlite"'] if live else []))
+        # A live engine keeps its state in SQLite, or in PostgreSQL when given a URL.
+        store_choice = 'engine.store="postgres"' if store_url else 'engine.store="sqlite"'
+        loaded, path = load(scenario, list(overrides) + ([store_choice] if live else []))
         if loaded.engine.factory is not None:
             load_factory(loaded.engine.factory)  # fail now, before anything runs
     except ScenarioError as error:
@@ -100,6 +111,9 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
     except EngineLoadError as error:
         _fail_input([error.message])
         return
+    if loaded.engine.store == "postgres" and store_url is None:
+        _fail_input([f"{path}: engine.store: \"postgres\" needs --store-url (a live run); the URL stays out of the "
+                     "scenario, whose parameters are traced"])
     seed = loaded.run.seed if seed is None else seed
     out_dir = out_dir or Path("runs") / f"{loaded.name}-seed{seed}"
     if out_dir.exists() and not out_dir.is_dir():
@@ -124,7 +138,8 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
             if live:
                 from rehearse.sim import live as live_mode
 
-                result = live_mode.run(loaded, seed, speedup=speedup, out_dir=out_dir, progress=on_progress)
+                result = live_mode.run(loaded, seed, speedup=speedup, out_dir=out_dir, progress=on_progress,
+                                       store_url=store_url)
             else:
                 result = runner.run(loaded, seed, out_dir=out_dir, progress=on_progress,
                                     stall_limit_s=stall_limit_s, contracts=contracts)
@@ -133,6 +148,9 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
             console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             console.print("no output written: the run did not finish", highlight=False)
             sys.exit(EXIT_ENGINE_FAILED)
+        except StoreUnavailable as error:
+            progress.stop()
+            _fail_input([f"--store-url: {error}"])
         except ContractViolation as violation:
             progress.stop()
             console.print(f"[bold red]contract violation:[/] {violation}", highlight=False, soft_wrap=True)

@@ -109,6 +109,7 @@ def engine_command(config_path, seed: int) -> None:
     from rehearse.sim.engine_config import ConfigError, load_config
     from rehearse.sim.engine_service import run_engine
     from rehearse.sim.recorder import TraceRecorder
+    from rehearse.sync.store_url import StoreUnavailable
 
     try:
         config = load_config(config_path)
@@ -129,6 +130,9 @@ def engine_command(config_path, seed: int) -> None:
                                                                            highlight=False)))
     except KeyboardInterrupt:
         engine = None
+    except StoreUnavailable as error:
+        _fail_input([f"{config_path}: store.url: {error}"])
+        return
     except OSError as error:
         _fail_input([f"{config_path}: webhooks: {error.strerror or error}"])
         return

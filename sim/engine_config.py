@@ -15,6 +15,9 @@ secret_env = "REHEARSE_WEBHOOK_SECRET"  # the signing secret is read from this v
 [store]
 path = "engine-store.sqlite3"        # the engine's durable state (SQLite), kept across restarts
 synchronous = "FULL"                 # FULL: survives power loss; NORMAL/OFF: process crashes only
+# url = "postgresql://app@db.internal:5432/rehearse"  # optional: PostgreSQL instead of `path`;
+#                                    # the password goes in $PGPASSWORD (or ~/.pgpass), not here
+# schema = "rehearse"                # with url: the PostgreSQL schema holding the tables
 [run]
 duration_s = 600                     # optional: stop after this many seconds (default: Ctrl-C)
 trace = "engine-trace.parquet"       # optional: where the engine's trace goes
@@ -33,6 +36,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rehearse.sim.scenario import EngineSection
+from rehearse.sync.store_url import schema_problem, url_problem
 
 
 class _Section(BaseModel):
@@ -61,6 +65,23 @@ class StoreSection(_Section):
     # SQLite's PRAGMA synchronous: FULL survives power loss (an fsync per change), NORMAL and OFF
     # survive a crash of the engine's process only, and are many times faster.
     synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
+    # PostgreSQL instead of the SQLite file when given (synchronous FULL: synchronous_commit on).
+    url: str | None = None
+    schema_name: Annotated[str, Field(alias="schema")] = "rehearse"  # `schema` is taken by pydantic
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, value: str | None) -> str | None:
+        if value is not None and (problem := url_problem(value)):
+            raise ValueError(problem)  # the message never repeats the URL: it may hold a password
+        return value
+
+    @field_validator("schema_name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if problem := schema_problem(value):
+            raise ValueError(problem)
+        return value
 
 
 class RunSection(_Section):

@@ -1,6 +1,7 @@
 """``rehearse engine``: the orchestrated engine as a service of its own, on the wall clock, against
 the URLs of an `EngineConfig`: its webhook endpoint (signatures checked), the ERP and billing over
-HTTP, its Store in SQLite. What it does is traced; the trace is written as Parquet at the end.
+HTTP, its Store in SQLite (or PostgreSQL when ``store.url`` is given). What it does is traced; the
+trace is written as Parquet at the end.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
-from rehearse.sim.engine_config import EngineConfig
+from rehearse.sim.engine_config import EngineConfig, StoreSection
 from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_session
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.seeds import stream
@@ -21,6 +22,7 @@ from rehearse.sync import rules
 from rehearse.sync.errors import ErpError
 from rehearse.sync.orchestrated import OrchestratedEngine, settings_from
 from rehearse.sync.sqlite_store import SqliteStore
+from rehearse.sync.store import MemoryStore
 
 
 INITIAL_LOAD_RETRIES_MAX = 10
@@ -58,11 +60,22 @@ async def initial_load(engine: OrchestratedEngine, created_before_s: float) -> i
     return found
 
 
+def open_store(section: StoreSection) -> MemoryStore:
+    """The engine's durable Store as configured, with everything a previous run left in it: PostgreSQL
+    when the section has a URL (raises `StoreUnavailable` when the server cannot be reached), else the
+    SQLite file."""
+    if section.url is not None:
+        from rehearse.sync.postgres_store import PostgresStore  # the driver only when it is used
+
+        return PostgresStore.open(section.url, synchronous=section.synchronous, schema=section.schema_name)
+    return SqliteStore.open(Path(section.path), synchronous=section.synchronous)
+
+
 async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder, seed: int = 1,
                      on_ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None):
     """Run until `stop` is set or ``run.duration_s`` passes; returns the engine."""
     runtime = AsyncioRuntime(time.time())  # the wall clock: this is the live world
-    store = SqliteStore.open(Path(config.store.path), synchronous=config.store.synchronous)
+    store = open_store(config.store)
     session = new_session()
     engine = OrchestratedEngine(
         runtime=runtime, store=store, trace=trace, random=stream(seed, "engine"),

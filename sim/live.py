@@ -6,7 +6,9 @@ and billing and payments deliver signed webhooks over HTTP to the engine's endpo
 (``rehearse.sim.webhook_receiver``). The trace is recorded as in simulation, so a live run produces
 the same metrics and report.
 
-Not deterministic (real sockets, real scheduling); the engine's Store is SQLite.
+Not deterministic (real sockets, real scheduling); the engine's Store is SQLite in the run's temporary
+folder, or PostgreSQL when a URL is given: then in a schema of its own (``rehearse_live_<random>``)
+that the run drops at its end, as the temporary folder goes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rehearse.sim.served import bare_apps, gated
 from rehearse.sim.serving import LOOPBACK, serving
 from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
 from rehearse.sim.world import World
+from rehearse.sync.postgres_store import PostgresStore
 
 PROGRESS_WALL_S = 0.5  # how often the window loop reports progress, in wall seconds
 
@@ -74,14 +77,20 @@ class _CountingGate:
 
 
 async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work_dir: Path,
-                   progress: Progress | None = None, host: str = LOOPBACK) -> LiveResult:
-    """Run `scenario` live; the caller owns `trace` (a `TraceRecorder`) and `work_dir` (the Store)."""
+                   progress: Progress | None = None, host: str = LOOPBACK, store_url: str | None = None) -> LiveResult:
+    """Run `scenario` live; the caller owns `trace` (a `TraceRecorder`) and `work_dir` (the SQLite
+    Store). With `store_url` the Store is PostgreSQL instead (`PostgresStore.open` raises
+    `StoreUnavailable` before anything runs when the server cannot be reached)."""
+    store = None
+    if store_url is not None:
+        # Commit every change, no wait for the server's flush: as the simulation's SQLite store.
+        store = PostgresStore.open(store_url, synchronous="OFF", schema=f"rehearse_live_{secrets.token_hex(6)}")
     runtime = AsyncioRuntime(scenario.run.start_s, speedup)
     start_s = scenario.run.start_s
     trace.emit(start_s, "run.start", code=scenario.name, value=float(seed),
                detail=json.dumps({**resolved_parameters(scenario, seed), "live": {"speedup": speedup}},
                                  sort_keys=True))
-    world = World(scenario, seed, runtime, trace, work_dir)
+    world = World(scenario, seed, runtime, trace, work_dir, store=store)
     clock = RuntimeClock(runtime)
     erp = scenario.erp
     call_faults = PlanCallFaults(world.faults, clock=clock, rng=stream(seed, "faults/http"), erp=world.erp,
@@ -130,7 +139,11 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
             public_urls = {name: url for name, url in urls.items()}
     finally:
         await runtime.shutdown()
-        world.close()
+        final_store = getattr(world.engine, "store", None)  # a crash and restart replaces the object
+        if isinstance(final_store, PostgresStore):
+            final_store.drop()  # the run's own schema, as the SQLite file goes with the temporary folder
+        else:
+            world.close()
     return LiveResult(cutoff_s, drained, public_urls, dict(receiver.refused),
                       sum(gate.requests for gate in counted.values()))
 
@@ -162,7 +175,7 @@ def live_world_parameters(result: LiveResult) -> dict[str, Any]:
 
 
 def run(scenario: Scenario, seed: int, *, speedup: float, out_dir: Path | None = None,
-        progress: Progress | None = None, host: str = LOOPBACK):
+        progress: Progress | None = None, host: str = LOOPBACK, store_url: str | None = None):
     """A live run end to end: the same metrics, report and trace files as `rehearse.sim.runner.run`,
     plus ``metrics["live"]``; wall-clock figures under ``metrics["wall"]``."""
     import tempfile
@@ -176,7 +189,7 @@ def run(scenario: Scenario, seed: int, *, speedup: float, out_dir: Path | None =
     with tempfile.TemporaryDirectory(prefix="rehearse-live-") as work:
         trace = TraceRecorder(Path(work))
         result = run_loop(run_live(scenario, seed, trace, speedup=speedup, work_dir=Path(work),
-                                   progress=progress, host=host))
+                                   progress=progress, host=host, store_url=store_url))
         frame = trace.frame()
     run_s = time.perf_counter() - wall_start
     metrics = compute_metrics(frame, scenario=scenario.name, seed=seed, pattern=scenario.engine.pattern,

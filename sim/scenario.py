@@ -194,7 +194,9 @@ class EngineSection(_Section):
     period_routing: bool = True
     respect_retry_after: bool = True
     durable_store: bool = True
-    store: Literal["memory", "sqlite"] = "memory"  # sqlite: written through to a file, re-read on restart
+    # sqlite: written through to a file, re-read on restart; postgres: the same on a PostgreSQL server
+    # whose URL is given outside the scenario (rehearse run --live --store-url), never traced
+    store: Literal["memory", "sqlite", "postgres"] = "memory"
     tax_check: bool = True
     dead_letter_queue: bool = True
     circuit_breaker: bool = True

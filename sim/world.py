@@ -47,7 +47,9 @@ class World:
     """Everything one run needs, on one runtime and one trace."""
 
     def __init__(self, scenario: Scenario, seed: int, runtime: Runtime, trace, work_dir: Path | None = None,
-                 *, stall_limit_s: float = 60.0, contracts=None) -> None:
+                 *, stall_limit_s: float = 60.0, contracts=None, store: MemoryStore | None = None) -> None:
+        """`store` is the engine's Store when the caller made it (a live run's PostgreSQL store);
+        otherwise `scenario.engine.store` says which: in memory, or SQLite in `work_dir`."""
         self.scenario = scenario
         self.seed = seed
         self.runtime = runtime
@@ -71,10 +73,15 @@ class World:
             latency=LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency")),
             rng=stream(seed, "faults/erp"), trace=trace, faults=self.faults, contracts=contracts,
         )
-        if scenario.engine.store == "sqlite":
+        if store is not None:
+            self.store: MemoryStore = store
+        elif scenario.engine.store == "postgres":
+            raise ValueError('engine.store = "postgres" needs a store URL, which a run takes outside the '
+                             "scenario (rehearse run --live --store-url), since the scenario's parameters are traced")
+        elif scenario.engine.store == "sqlite":
             work_dir = work_dir or Path(tempfile.mkdtemp(prefix="rehearse-store-"))
             # Commit every change, no fsync: it survives the process crashes the simulation makes.
-            self.store: MemoryStore = SqliteStore(work_dir / "engine-store.sqlite3", synchronous="OFF")
+            self.store = SqliteStore(work_dir / "engine-store.sqlite3", synchronous="OFF")
         else:
             self.store = MemoryStore()
         billing = scenario.billing

@@ -2,7 +2,8 @@
 dependency holds and the exception queue.
 
 `MemoryStore` keeps it all in dicts; under simulation it stands for the durable store (what an
-engine crash would keep). A SQLite implementation for live runs comes with the fault catalogue.
+engine crash would keep). The same dicts written through to SQL are `rehearse.sync.sql_store`'s, on
+SQLite (`sqlite_store`) and PostgreSQL (`postgres_store`).
 """
 
 from __future__ import annotations

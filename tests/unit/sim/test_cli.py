@@ -62,3 +62,31 @@ def test_bad_override_and_unknown_scenario_exit_2(tmp_path):
     assert result.exit_code == 2 and "smoke" in result.output
     result = runner.invoke(main, ["run", "smoke", "--seed", "-1"])
     assert result.exit_code == 2
+
+
+def test_store_url_is_for_live_runs_with_a_postgresql_url(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "out"
+    simulated = runner.invoke(main, ["run", "smoke", "--out", str(out), "--store-url", "postgresql://h/db"])
+    assert simulated.exit_code == 2 and "--store-url: a PostgreSQL Store is for live runs" in simulated.output
+    wrong = runner.invoke(main, ["run", "smoke", "--live", "--out", str(out),
+                                 "--store-url", "mysql://app:s3cret@h/db"])
+    assert wrong.exit_code == 2 and "--store-url mysql://app@h/db: must start with postgresql://" in wrong.output
+    assert "s3cret" not in wrong.output
+    unset = runner.invoke(main, ["run", "smoke", "--out", str(out), "--set", 'engine.store="postgres"'])
+    assert unset.exit_code == 2 and 'engine.store: "postgres" needs --store-url' in unset.output
+    assert not out.exists()
+
+
+def test_an_unreachable_store_url_exits_2_before_anything_is_written(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", "smoke", "--live", "--quiet", "--out", str(out)],
+                                env={"REHEARSE_STORE_URL": f"postgresql://app:s3cret@127.0.0.1:{port}/books"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"--store-url: cannot connect to PostgreSQL at postgresql://app@127.0.0.1:{port}/books" in result.output
+    assert "s3cret" not in result.output and not out.exists()

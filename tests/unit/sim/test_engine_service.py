@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from rehearse.sim.engine_service import run_engine
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import load
 from rehearse.sim.serve import serve
+from rehearse.sync.postgres_store import PostgresStore
+from rehearse.sync.store import POSTED
 
 SECRET = "whsec_engine_service_test"
 
@@ -25,7 +28,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _config(tmp_path: Path, urls: dict[str, str], port: int) -> Path:
+def _config(tmp_path: Path, urls: dict[str, str], port: int, store: str = 'path = "store.sqlite3"') -> Path:
     path = tmp_path / "engine.toml"
     path.write_text(f"""
 [erp]
@@ -38,7 +41,7 @@ url = "{urls['payments']}"
 port = {port}
 secret_env = "TEST_SECRET"
 [store]
-path = "store.sqlite3"
+{store}
 [engine]
 concurrency = 5
 store = "sqlite"
@@ -46,15 +49,15 @@ store = "sqlite"
     return path
 
 
-def test_engine_service_posts_what_the_served_fakes_send(tmp_path: Path) -> None:
+def _serve_and_run_engine(tmp_path: Path, trace: TraceRecorder, store: str = 'path = "store.sqlite3"'):
+    """The served small peak and the engine service against it, until three invoices are in the ERP."""
     scenario, _ = load("small-peak", ["faults=[]", "traffic.subscriptions=50", "traffic.new_deals_per_day=20000"])
     port = _free_port()
-    trace = TraceRecorder()
 
     async def scenario_run():
         async with serve(scenario, 1, speedup=600.0, webhook_urls=(f"http://127.0.0.1:{port}/webhooks",),
                          webhook_secret=SECRET) as served:
-            config = load_config(_config(tmp_path, served.urls, port))
+            config = load_config(_config(tmp_path, served.urls, port, store))
             stop = asyncio.Event()
             engine_task = asyncio.create_task(run_engine(config, SECRET, trace=trace, stop=stop))
             for _ in range(150):
@@ -64,12 +67,54 @@ def test_engine_service_posts_what_the_served_fakes_send(tmp_path: Path) -> None
             stop.set()
             return await engine_task, served.world
 
-    engine, world = asyncio.run(scenario_run())
+    return asyncio.run(scenario_run())
+
+
+def test_engine_service_posts_what_the_served_fakes_send(tmp_path: Path) -> None:
+    trace = TraceRecorder()
+    engine, world = _serve_and_run_engine(tmp_path, trace)
     assert len(world.erp.invoices) >= 3 and len(world.erp.customers) > 50  # the book plus new customers
     assert engine.receiver.accepted > 0 and engine.receiver.refused == {}
     kinds = set(trace.frame()["kind"].to_list())
     assert {"engine.received", "engine.posted", "erp.call"} <= kinds
     assert (tmp_path / "store.sqlite3").exists()
+
+
+def test_engine_service_keeps_its_store_in_postgresql_when_given_a_url(tmp_path: Path, postgres_url: str) -> None:
+    schema = f"test_service_{uuid.uuid4().hex[:8]}"
+    engine, world = _serve_and_run_engine(tmp_path, TraceRecorder(), f'url = "{postgres_url}"\nschema = "{schema}"')
+    assert len(world.erp.invoices) >= 3 and engine.receiver.accepted > 0
+    store = PostgresStore.open(postgres_url, schema=schema)  # what a restarted service would find
+    try:
+        # Everything the service knew when it stopped was written through...
+        assert {key: p.state for key, p in store.postings.items()} == \
+            {key: p.state for key, p in engine.store.postings.items()}
+        assert store.seen_event_ids == engine.store.seen_event_ids and store.seen_event_ids
+        # ...and what it holds as posted is in the ERP (a stop can leave a call's reply unread: not the reverse).
+        posted = {key for key, posting in store.postings.items() if posting.state == POSTED}
+        assert {key for key in posted if key.startswith("in_")} <= set(world.erp.invoices)
+        assert any(key.startswith("in_") for key in posted)
+        assert not (tmp_path / "store.sqlite3").exists()
+    finally:
+        store.drop()
+
+
+def test_a_store_url_that_is_not_postgresql_is_refused_by_file_and_key(tmp_path: Path) -> None:
+    path = _config(tmp_path, {"erp": "http://e", "billing": "http://b", "payments": "http://p"}, 1,
+                   'url = "mysql://app:s3cret@db/books"')
+    result = CliRunner().invoke(main, ["engine", "--config", str(path)], env={"TEST_SECRET": SECRET})
+    assert result.exit_code == 2 and f"{path}: store.url: Value error, must start with postgresql://" in result.output
+    assert "s3cret" not in result.output
+
+
+def test_an_unreachable_store_is_exit_2_naming_the_url_without_its_password(tmp_path: Path) -> None:
+    url = f"postgresql://app:s3cret@127.0.0.1:{_free_port()}/books"
+    path = _config(tmp_path, {"erp": "http://e", "billing": "http://b", "payments": "http://p"}, _free_port(),
+                   f'url = "{url}"')
+    result = CliRunner().invoke(main, ["engine", "--config", str(path)], env={"TEST_SECRET": SECRET})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"store.url: cannot connect to PostgreSQL at postgresql://app@127.0.0.1:" in result.output
+    assert "s3cret" not in result.output
 
 
 def test_bad_config_names_file_key_and_reason(tmp_path: Path) -> None:
