@@ -211,12 +211,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="engine workers and raw client connections")
     parser.add_argument("--raw-requests", type=int, default=20000)
     parser.add_argument("--split", action="store_true", help="fakes and engine in two processes")
+    parser.add_argument("--profile", metavar="FILE", help="with --split: cProfile the engine process into FILE")
     args = parser.parse_args()
     if args.split:
+        import cProfile
+        import contextlib
         import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp_dir:
+        profiler = cProfile.Profile() if args.profile else contextlib.nullcontext()
+        with tempfile.TemporaryDirectory() as tmp_dir, profiler:
             result = split_peak(args.subscriptions, args.speedup, args.concurrency, tmp_dir)
+        if args.profile:
+            profiler.dump_stats(args.profile)
     else:
         result = live_peak(args.subscriptions, args.speedup, args.concurrency)
     raw = live.run_loop(_raw_rate(args.raw_requests, args.concurrency))

@@ -6,12 +6,14 @@ HTTP, its Store in SQLite. What it does is traced; the trace is written as Parqu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.engine_config import EngineConfig
+from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
 from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_session
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.seeds import stream
@@ -62,7 +64,7 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
                      on_ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None):
     """Run until `stop` is set or ``run.duration_s`` passes; returns the engine."""
     runtime = AsyncioRuntime(time.time())  # the wall clock: this is the live world
-    store = SqliteStore.open(Path(config.store.path), synchronous=config.store.synchronous)
+    store = SqliteStore.open(Path(config.store.path), commit_every=CHANGES_MAX, synchronous=config.store.synchronous)
     session = new_session()
     engine = OrchestratedEngine(
         runtime=runtime, store=store, trace=trace, random=stream(seed, "engine"),
@@ -70,8 +72,10 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
         erp=HttpErpClient(config.erp.url, runtime=runtime, session=session, trace=trace),
         billing=HttpBillingClient(billing_url=config.billing.url, payments_url=config.payments.url,
                                   runtime=runtime, session=session, trace=trace))
-    receiver = Receiver(secret=secret, receive=engine.receive)
+    committer = GroupCommit(engine)  # a delivery is acknowledged once the change recording it is committed
+    receiver = Receiver(secret=secret, receive=engine.receive, flushed=committer.flushed)
     engine.initially_loaded = 0
+    committing = asyncio.ensure_future(committer.run())
     try:
         if config.run.initial_load:  # before the endpoint opens, so no invoice waits on a known customer
             engine.initially_loaded = await initial_load(engine, runtime.now())
@@ -87,6 +91,9 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
             await asyncio.wait([waiter], timeout=config.run.duration_s)
             waiter.cancel()
     finally:
+        committing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await committing
         await runtime.shutdown()
         await session.close()
         engine.store.close()

@@ -2,7 +2,9 @@
 signature (``rehearse.sync.signatures``: forged, unsigned and stale deliveries are refused with a
 400 and never reach the engine), turns the envelope into an `Event` and hands it to the engine's
 ``receive``. 200 when the engine acknowledged it, 503 when it did not (an engine that is down), so
-the sender retries.
+the sender retries. With a durable Store that commits in groups, `flushed` (``GroupCommit.flushed``)
+is awaited before the 200: a delivery is acknowledged only once the change that records it is
+committed, and refused with a 503 (``not_committed``) when the engine died before that.
 
 Refusals are counted by reason in `Receiver.refused`; nothing logs a header, a signature or the
 secret.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -30,13 +32,15 @@ class Receiver:
     """The endpoint's state: the secret it checks with and what it refused."""
 
     def __init__(self, *, secret: str, receive: Callable[[Event], bool], wall_clock: Callable[[], float] = time.time,
-                 tolerance_s: float = signatures.TOLERANCE_S) -> None:
+                 tolerance_s: float = signatures.TOLERANCE_S,
+                 flushed: Callable[[], Awaitable[bool]] | None = None) -> None:
         if not secret:
             raise ValueError("a webhook endpoint needs a signing secret")
         self._secret = secret
         self.receive = receive
         self.wall_clock = wall_clock
         self.tolerance_s = tolerance_s
+        self.flushed = flushed
         self.accepted = 0
         self.refused: dict[str, int] = {}
 
@@ -62,6 +66,8 @@ class Receiver:
             return self._refuse("malformed", f"not a webhook event: {error}")
         if not self.receive(event):
             return self._refuse("not_acknowledged", "the engine is not taking deliveries", 503)
+        if self.flushed is not None and not await self.flushed():
+            return self._refuse("not_committed", "the engine stopped before recording the delivery", 503)
         self.accepted += 1
         return JSONResponse({"received": True})
 

@@ -6,8 +6,14 @@ four tables: seen event ids, state ranks, postings (document as JSON) and open e
 `SqliteStore.open(path)` reads them all back; the held postings' `waiting` index is rebuilt from
 the postings. Writes are committed every `commit_every` changes and on `close`; a process that dies loses what
 was not committed yet (1 = commit every change before the engine acknowledges anything: the safe
-default). `synchronous` is SQLite's: "FULL" survives power loss, "OFF" survives a process crash
-only, which is what the simulation's crashes model.
+default). `commit_every=0` is group commit: changes gather in one open transaction until the owner
+calls `commit` (the live adapter, ``rehearse.sim.group_commit``, does so when its event loop has a
+moment and before it acknowledges a webhook). `synchronous` is SQLite's: "FULL" survives power
+loss, "OFF" survives a process crash only, which is what the simulation's crashes model. The file
+is in WAL mode: a commit appends to the log instead of rewriting a rollback journal.
+
+A posting's document is written when it is planned or changes (a reroute); the saves that only
+move its state (queued, in flight, posted) update the state columns and leave the document alone.
 """
 
 from __future__ import annotations
@@ -34,42 +40,53 @@ CREATE TABLE IF NOT EXISTS exceptions (
 """
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
+
+
 def document_to_json(document: ErpDocument | None) -> str | None:
-    """An ERP document as JSON (None stays None)."""
+    """An ERP document as JSON (None stays None): a positional array in `ErpDocument`'s field
+    order, its lines and journal lines arrays too (half the cost of named fields)."""
     if document is None:
         return None
-    fields = document._asdict()
-    fields["lines"] = [line._asdict() for line in document.lines]
-    fields["journal"] = [line._asdict() for line in document.journal]
-    return json.dumps(fields, sort_keys=True)
+    return _encode(document)
 
 
 def document_from_json(text: str | None) -> ErpDocument | None:
-    """The ERP document `document_to_json` wrote."""
+    """The ERP document `document_to_json` wrote (or the named-field object older files hold)."""
     if text is None:
         return None
     fields = json.loads(text)
-    fields["lines"] = tuple(InvoiceLine(**line) for line in fields["lines"])
-    fields["journal"] = tuple(JournalLine(**line) for line in fields["journal"])
-    return ErpDocument(**fields)
+    if isinstance(fields, dict):
+        fields["lines"] = tuple(InvoiceLine(**line) for line in fields["lines"])
+        fields["journal"] = tuple(JournalLine(**line) for line in fields["journal"])
+        return ErpDocument(**fields)
+    lines_at, journal_at = ErpDocument._fields.index("lines"), ErpDocument._fields.index("journal")
+    fields[lines_at] = tuple(InvoiceLine(*line) for line in fields[lines_at])
+    fields[journal_at] = tuple(JournalLine(*line) for line in fields[journal_at])
+    return ErpDocument(*fields)
 
 
 class SqliteStore(MemoryStore):
     """`MemoryStore` written through to a SQLite file."""
 
-    __slots__ = ("path", "connection", "commit_every", "synchronous", "_pending")
+    __slots__ = ("path", "connection", "commit_every", "synchronous", "pending", "commits", "_written")
 
     def __init__(self, path: Path | str, commit_every: int = 1, synchronous: str = "FULL") -> None:
         super().__init__()
         if synchronous not in ("OFF", "NORMAL", "FULL"):
             raise ValueError(f"synchronous must be OFF, NORMAL or FULL, got {synchronous!r}")
+        if commit_every < 0:
+            raise ValueError(f"commit_every must be 0 (group commit) or more, got {commit_every}")
         self.path = Path(path)
         self.connection = sqlite3.connect(self.path)
+        self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute(f"PRAGMA synchronous = {synchronous}")
         self.connection.executescript(SCHEMA)
         self.commit_every = commit_every
         self.synchronous = synchronous
-        self._pending = 0
+        self.pending = 0  # changes written but not committed yet
+        self.commits = 0
+        self._written: dict[str, ErpDocument] = {}  # key -> the document object its row holds
 
     @classmethod
     def open(cls, path: Path | str, commit_every: int = 1, synchronous: str = "FULL") -> SqliteStore:
@@ -83,6 +100,8 @@ class SqliteStore(MemoryStore):
             posting = Posting(key, document_from_json(document), state, queued_s)
             posting.attempts, posting.internal_id, posting.late = attempts, internal_id, bool(late)
             store.postings[key] = posting
+            if posting.document is not None:
+                store._written[key] = posting.document
             if state == HELD and posting.document is not None:
                 store.waiting.setdefault(posting.document.parent_id, []).append(posting)
         for external_id, reason, owner, opened_s, detail in rows(
@@ -91,10 +110,16 @@ class SqliteStore(MemoryStore):
         return store
 
     def _changed(self) -> None:
-        self._pending += 1
-        if self._pending >= self.commit_every:
+        self.pending += 1
+        if self.pending >= self.commit_every > 0:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit every change written so far (a no-op when there is none)."""
+        if self.pending:
             self.connection.commit()
-            self._pending = 0
+            self.pending = 0
+            self.commits += 1
 
     def mark_seen(self, event_id: str) -> bool:
         """Remember an event id; False when it was seen before."""
@@ -113,14 +138,26 @@ class SqliteStore(MemoryStore):
         self._changed()
 
     def save(self, posting: Posting) -> None:
-        """Write a posting's current state."""
-        self.connection.execute(
-            "INSERT INTO postings (key, state, attempts, internal_id, queued_s, late, document) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, "
-            "attempts = excluded.attempts, internal_id = excluded.internal_id, late = excluded.late, "
-            "document = excluded.document",
-            (posting.key, posting.state, posting.attempts, posting.internal_id, posting.queued_s,
-             int(posting.late), document_to_json(posting.document)))
+        """Write a posting's current state (its document only when that is new to the row)."""
+        document = posting.document
+        written = self._written
+        key = posting.key
+        if document is not None and written.get(key) is document:
+            self.connection.execute(
+                "UPDATE postings SET state = ?, attempts = ?, internal_id = ?, late = ? WHERE key = ?",
+                (posting.state, posting.attempts, posting.internal_id, int(posting.late), key))
+        else:
+            self.connection.execute(
+                "INSERT INTO postings (key, state, attempts, internal_id, queued_s, late, document) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, "
+                "attempts = excluded.attempts, internal_id = excluded.internal_id, late = excluded.late, "
+                "document = excluded.document",
+                (key, posting.state, posting.attempts, posting.internal_id, posting.queued_s,
+                 int(posting.late), document_to_json(document)))
+            if document is None:
+                written.pop(key, None)
+            else:
+                written[key] = document
         self._changed()
 
     def open_exception(self, record: ExceptionRecord) -> None:
@@ -147,5 +184,5 @@ class SqliteStore(MemoryStore):
 
     def close(self) -> None:
         """Commit and close the file."""
-        self.connection.commit()
+        self.commit()
         self.connection.close()
