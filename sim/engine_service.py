@@ -79,12 +79,15 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
     try:
         if config.run.initial_load:  # before the endpoint opens, so no invoice waits on a known customer
             engine.initially_loaded = await initial_load(engine, runtime.now())
+            store.commit()  # the id map is committed before anything can reopen the Store
+        # Before the endpoint opens: a restart reopens the Store, which would roll back (and refuse)
+        # deliveries taken meanwhile and not yet committed.
+        if store.unfinished():
+            engine.restart()  # a previous run left postings queued or in flight: take them up
+        else:
+            engine.start()
         async with serving(create_receiver_app(receiver), host=config.webhooks.host,
                            port=config.webhooks.port) as url:
-            if store.unfinished():
-                engine.restart()  # a previous run left postings queued or in flight: take them up
-            else:
-                engine.start()
             if on_ready:
                 on_ready(url + WEBHOOK_PATH)
             waiter = asyncio.ensure_future((stop or asyncio.Event()).wait())

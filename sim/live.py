@@ -127,6 +127,8 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
             world.engine.billing = HttpBillingClient(billing_url=urls["billing"], payments_url=urls["payments"],
                                                      runtime=runtime, session=session, trace=trace)
             world.load_book()
+            if committer is not None:
+                world.engine.store.commit()  # the book is the engine's starting point, not a pending change
             runtime.reset_clock()  # loading the book took wall time that is not scenario time
             world.start()
             await _until(runtime, world.window_end_s, lambda: False, progress, "traffic")
