@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-ACK_DELAY_S = 0.002  # how long the first waiting delivery waits for others to share its commit
+ACK_DELAY_S = 0.0  # 0: the commit runs on the next turn of the event loop, after the deliveries of this one
 INTERVAL_S = 0.01  # how often what changed without a waiter is committed
 CHANGES_MAX = 2000  # the Store commits on its own past this many changes (its `commit_every`)
 
