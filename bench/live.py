@@ -61,6 +61,13 @@ def busiest_second(posted: pl.DataFrame, speedup: float) -> int:
     return int(seconds.value_counts()["count"].max())
 
 
+def postings_by_second(posted: pl.DataFrame, speedup: float) -> list[int]:
+    """Postings in each wall second from the first posting to the last (where the span goes)."""
+    seconds = ((posted["t_s"] - posted["t_s"].min()) / speedup).floor().cast(pl.Int64)
+    counts = dict(seconds.value_counts().iter_rows())
+    return [counts.get(second, 0) for second in range(int(seconds.max()) + 1)]
+
+
 def live_peak(subscriptions: int, speedup: float, concurrency: int) -> dict:
     """Run the live peak; postings per second and its reconciliation."""
     scenario, _ = load("small-peak", peak_overrides(subscriptions, concurrency))
@@ -76,6 +83,7 @@ def live_peak(subscriptions: int, speedup: float, concurrency: int) -> dict:
         "postings": posted.height, "postings_wall_s": round(span_wall_s, 3),
         "postings_per_s": round(posted.height / span_wall_s, 1),
         "postings_busiest_second": busiest_second(posted, speedup),
+        "postings_by_second": postings_by_second(posted, speedup),
         "http_requests_to_fakes": metrics["live"]["http_requests_to_fakes"],
         "invoices_matched": recon["invoices"]["matched"], "invoices_expected": recon["invoices"]["expected"],
         "payments_matched": recon["payments"]["matched"], "payments_expected": recon["payments"]["expected"],
@@ -199,7 +207,8 @@ def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: st
     return {"mode": "split", "subscriptions": subscriptions, "speedup": speedup, "engine_concurrency": concurrency,
             "postings": posted.height, "postings_wall_s": round(span_wall_s, 3),
             "postings_per_s": round(posted.height / span_wall_s, 1),
-            "postings_busiest_second": busiest_second(posted, 1.0), **counts,
+            "postings_busiest_second": busiest_second(posted, 1.0),
+            "postings_by_second": postings_by_second(posted, 1.0), **counts,
             "trace_kinds": dict(sorted(frame.group_by("kind").len().rows())),
             "erp_codes": dict(sorted(frame.filter(pl.col("kind") == "erp.call").group_by("code").len().rows()))}
 
