@@ -16,7 +16,10 @@ service (`rehearse.sim.engine_service`, wall clock) in this one; postings per se
 counted from the engine's trace, and the child reports what reached its ERP.
 
 Prints one JSON line with ``postings_per_s``, ``raw_requests_per_s`` and their ratio, and the
-postings of the busiest wall second (``postings_busiest_second``).
+postings of the busiest wall second (``postings_busiest_second``) and of each wall second
+(``postings_by_second``); with ``--split``, the CPU seconds each process spent during the peak
+(``engine_cpu_s``, ``fakes_cpu_s``); ``--split --profile FILE`` writes a cProfile of the engine
+process.
 
     uv run python bench/live.py --subscriptions 5000 --speedup 3600 [--split]
 """
@@ -135,13 +138,15 @@ def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_ur
             while not go.is_set():
                 await asyncio.sleep(0.05)
             served.world.runtime.reset_clock()  # the peak starts when the engine is listening
+            cpu_started_s = time.process_time()
             served.world.traffic.start()
             while not stop.is_set():
                 await asyncio.sleep(0.2)
+            fakes_cpu_s = time.process_time() - cpu_started_s
             world = served.world
             finalized = sum(1 for invoice in world.billing.invoices.values() if invoice.finalized_s)
             succeeded = sum(1 for charge in world.payments.charges.values() if charge.status == "succeeded")
-            done.put({"invoices_expected": finalized, "invoices_in_erp": len(world.erp.invoices),
+            done.put({"fakes_cpu_s": round(fakes_cpu_s, 2), "invoices_expected": finalized, "invoices_in_erp": len(world.erp.invoices),
                       "payments_expected": succeeded, "payments_in_erp": len(world.erp.payments)})
 
     live.run_loop(body())
@@ -190,12 +195,17 @@ def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: st
         def posted_any() -> bool:
             return any(kind == "engine.posted" for kind, _ in trace._groups)
 
+        def ready(url: str) -> None:
+            cpu_started_s.append(time.process_time())
+            go.set()
+
         watcher = asyncio.ensure_future(watch())
-        await run_engine(config, SECRET, trace=trace, stop=stop_engine,
-                         on_ready=lambda url: go.set())
+        await run_engine(config, SECRET, trace=trace, stop=stop_engine, on_ready=ready)
         watcher.cancel()
 
+    cpu_started_s: list[float] = []
     live.run_loop(engine_run())
+    engine_cpu_s = time.process_time() - cpu_started_s[0]
     stop.set()
     counts = done.get(timeout=60)
     child.join(timeout=60)
@@ -208,7 +218,10 @@ def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: st
             "postings": posted.height, "postings_wall_s": round(span_wall_s, 3),
             "postings_per_s": round(posted.height / span_wall_s, 1),
             "postings_busiest_second": busiest_second(posted, 1.0),
-            "postings_by_second": postings_by_second(posted, 1.0), **counts,
+            "postings_by_second": postings_by_second(posted, 1.0),
+            # CPU seconds each process spent from the start of the peak to the end of the run
+            # (the engine's count includes writing its trace's last rows).
+            "engine_cpu_s": round(engine_cpu_s, 2), **counts,
             "trace_kinds": dict(sorted(frame.group_by("kind").len().rows())),
             "erp_codes": dict(sorted(frame.filter(pl.col("kind") == "erp.call").group_by("code").len().rows()))}
 
