@@ -6,9 +6,10 @@ four tables: seen event ids, state ranks, postings (document as JSON) and open e
 `SqliteStore.open(path)` reads them all back; the held postings' `waiting` index is rebuilt from
 the postings. Writes are committed every `commit_every` changes and on `close`; a process that dies loses what
 was not committed yet (1 = commit every change before the engine acknowledges anything: the safe
-default). `commit_every=0` is group commit: changes gather in one open transaction until the owner
-calls `commit` (the live adapter, ``rehearse.sim.group_commit``, does so when its event loop has a
-moment and before it acknowledges a webhook). `synchronous` is SQLite's: "FULL" survives power
+default). For group commit the owner calls `commit` itself: changes gather in one open
+transaction until then (the live adapter, ``rehearse.sim.group_commit``, commits on the next turn of
+its event loop and before it acknowledges a webhook, with a large `commit_every` as a cap;
+`commit_every=0` leaves every commit to the owner). `synchronous` is SQLite's: "FULL" survives power
 loss, "OFF" survives a process crash only, which is what the simulation's crashes model. The file
 is in WAL mode: a commit appends to the log instead of rewriting a rollback journal.
 

@@ -99,3 +99,15 @@ def test_a_delivery_whose_change_died_uncommitted_is_not_acknowledged(tmp_path):
     assert "evt_1" in found.seen_event_ids and "evt_2" not in found.seen_event_ids
     assert "cus_1" in found.postings and "cus_2" not in found.postings
     found.close()
+
+
+def test_the_bare_endpoint_answers_other_paths_and_methods_as_a_framework_would(tmp_path):
+    from rehearse.fakes.asgi_client import call
+
+    async def go():
+        _, _, app = _engine(tmp_path / "store.sqlite3")
+        return await call(app, "POST", "/elsewhere", json_body={}), await call(app, "GET", WEBHOOK_PATH)
+
+    elsewhere, wrong_method = asyncio.run(go())
+    assert elsewhere.status == 404
+    assert wrong_method.status == 405 and wrong_method.headers["allow"] == "POST"
