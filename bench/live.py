@@ -146,7 +146,8 @@ def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_ur
             world = served.world
             finalized = sum(1 for invoice in world.billing.invoices.values() if invoice.finalized_s)
             succeeded = sum(1 for charge in world.payments.charges.values() if charge.status == "succeeded")
-            done.put({"fakes_cpu_s": round(fakes_cpu_s, 2), "invoices_expected": finalized, "invoices_in_erp": len(world.erp.invoices),
+            done.put({"fakes_cpu_s": round(fakes_cpu_s, 2), "invoices_expected": finalized,
+                      "invoices_in_erp": len(world.erp.invoices),
                       "payments_expected": succeeded, "payments_in_erp": len(world.erp.payments)})
 
     live.run_loop(body())
