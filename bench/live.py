@@ -16,7 +16,10 @@ service (`rehearse.sim.engine_service`, wall clock) in this one; postings per se
 counted from the engine's trace, and the child reports what reached its ERP.
 
 Prints one JSON line with ``postings_per_s``, ``raw_requests_per_s`` and their ratio, and the
-postings of the busiest wall second (``postings_busiest_second``).
+postings of the busiest wall second (``postings_busiest_second``) and of each wall second
+(``postings_by_second``); with ``--split``, the CPU seconds each process spent during the peak
+(``engine_cpu_s``, ``fakes_cpu_s``); ``--split --profile FILE`` writes a cProfile of the engine
+process.
 
     uv run python bench/live.py --subscriptions 5000 --speedup 3600 [--split]
 """
@@ -61,6 +64,13 @@ def busiest_second(posted: pl.DataFrame, speedup: float) -> int:
     return int(seconds.value_counts()["count"].max())
 
 
+def postings_by_second(posted: pl.DataFrame, speedup: float) -> list[int]:
+    """Postings in each wall second from the first posting to the last (where the span goes)."""
+    seconds = ((posted["t_s"] - posted["t_s"].min()) / speedup).floor().cast(pl.Int64)
+    counts = dict(seconds.value_counts().iter_rows())
+    return [counts.get(second, 0) for second in range(int(seconds.max()) + 1)]
+
+
 def live_peak(subscriptions: int, speedup: float, concurrency: int) -> dict:
     """Run the live peak; postings per second and its reconciliation."""
     scenario, _ = load("small-peak", peak_overrides(subscriptions, concurrency))
@@ -76,6 +86,7 @@ def live_peak(subscriptions: int, speedup: float, concurrency: int) -> dict:
         "postings": posted.height, "postings_wall_s": round(span_wall_s, 3),
         "postings_per_s": round(posted.height / span_wall_s, 1),
         "postings_busiest_second": busiest_second(posted, speedup),
+        "postings_by_second": postings_by_second(posted, speedup),
         "http_requests_to_fakes": metrics["live"]["http_requests_to_fakes"],
         "invoices_matched": recon["invoices"]["matched"], "invoices_expected": recon["invoices"]["expected"],
         "payments_matched": recon["payments"]["matched"], "payments_expected": recon["payments"]["expected"],
@@ -127,13 +138,16 @@ def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_ur
             while not go.is_set():
                 await asyncio.sleep(0.05)
             served.world.runtime.reset_clock()  # the peak starts when the engine is listening
+            cpu_started_s = time.process_time()
             served.world.traffic.start()
             while not stop.is_set():
                 await asyncio.sleep(0.2)
+            fakes_cpu_s = time.process_time() - cpu_started_s
             world = served.world
             finalized = sum(1 for invoice in world.billing.invoices.values() if invoice.finalized_s)
             succeeded = sum(1 for charge in world.payments.charges.values() if charge.status == "succeeded")
-            done.put({"invoices_expected": finalized, "invoices_in_erp": len(world.erp.invoices),
+            done.put({"fakes_cpu_s": round(fakes_cpu_s, 2), "invoices_expected": finalized,
+                      "invoices_in_erp": len(world.erp.invoices),
                       "payments_expected": succeeded, "payments_in_erp": len(world.erp.payments)})
 
     live.run_loop(body())
@@ -182,12 +196,17 @@ def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: st
         def posted_any() -> bool:
             return any(kind == "engine.posted" for kind, _ in trace._groups)
 
+        def ready(url: str) -> None:
+            cpu_started_s.append(time.process_time())
+            go.set()
+
         watcher = asyncio.ensure_future(watch())
-        await run_engine(config, SECRET, trace=trace, stop=stop_engine,
-                         on_ready=lambda url: go.set())
+        await run_engine(config, SECRET, trace=trace, stop=stop_engine, on_ready=ready)
         watcher.cancel()
 
+    cpu_started_s: list[float] = []
     live.run_loop(engine_run())
+    engine_cpu_s = time.process_time() - cpu_started_s[0]
     stop.set()
     counts = done.get(timeout=60)
     child.join(timeout=60)
@@ -199,7 +218,11 @@ def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: st
     return {"mode": "split", "subscriptions": subscriptions, "speedup": speedup, "engine_concurrency": concurrency,
             "postings": posted.height, "postings_wall_s": round(span_wall_s, 3),
             "postings_per_s": round(posted.height / span_wall_s, 1),
-            "postings_busiest_second": busiest_second(posted, 1.0), **counts,
+            "postings_busiest_second": busiest_second(posted, 1.0),
+            "postings_by_second": postings_by_second(posted, 1.0),
+            # CPU seconds each process spent from the start of the peak to the end of the run
+            # (the engine's count includes writing its trace's last rows).
+            "engine_cpu_s": round(engine_cpu_s, 2), **counts,
             "trace_kinds": dict(sorted(frame.group_by("kind").len().rows())),
             "erp_codes": dict(sorted(frame.filter(pl.col("kind") == "erp.call").group_by("code").len().rows()))}
 
@@ -211,12 +234,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="engine workers and raw client connections")
     parser.add_argument("--raw-requests", type=int, default=20000)
     parser.add_argument("--split", action="store_true", help="fakes and engine in two processes")
+    parser.add_argument("--profile", metavar="FILE", help="with --split: cProfile the engine process into FILE")
     args = parser.parse_args()
     if args.split:
+        import cProfile
+        import contextlib
         import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp_dir:
+        profiler = cProfile.Profile() if args.profile else contextlib.nullcontext()
+        with tempfile.TemporaryDirectory() as tmp_dir, profiler:
             result = split_peak(args.subscriptions, args.speedup, args.concurrency, tmp_dir)
+        if args.profile:
+            profiler.dump_stats(args.profile)
     else:
         result = live_peak(args.subscriptions, args.speedup, args.concurrency)
     raw = live.run_loop(_raw_rate(args.raw_requests, args.concurrency))

@@ -7,12 +7,14 @@ trace is written as Parquet at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.engine_config import EngineConfig, StoreSection
+from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
 from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_session
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.seeds import stream
@@ -60,22 +62,23 @@ async def initial_load(engine: OrchestratedEngine, created_before_s: float) -> i
     return found
 
 
-def open_store(section: StoreSection) -> MemoryStore:
+def open_store(section: StoreSection, commit_every: int = 1) -> MemoryStore:
     """The engine's durable Store as configured, with everything a previous run left in it: PostgreSQL
     when the section has a URL (raises `StoreUnavailable` when the server cannot be reached), else the
     SQLite file."""
     if section.url is not None:
         from rehearse.sync.postgres_store import PostgresStore  # the driver only when it is used
 
-        return PostgresStore.open(section.url, synchronous=section.synchronous, schema=section.schema_name)
-    return SqliteStore.open(Path(section.path), synchronous=section.synchronous)
+        return PostgresStore.open(section.url, commit_every, synchronous=section.synchronous,
+                                  schema=section.schema_name)
+    return SqliteStore.open(Path(section.path), commit_every, synchronous=section.synchronous)
 
 
 async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder, seed: int = 1,
                      on_ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None):
     """Run until `stop` is set or ``run.duration_s`` passes; returns the engine."""
     runtime = AsyncioRuntime(time.time())  # the wall clock: this is the live world
-    store = open_store(config.store)
+    store = open_store(config.store, commit_every=CHANGES_MAX)  # group commit: the endpoint waits for it
     session = new_session()
     engine = OrchestratedEngine(
         runtime=runtime, store=store, trace=trace, random=stream(seed, "engine"),
@@ -83,23 +86,31 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
         erp=HttpErpClient(config.erp.url, runtime=runtime, session=session, trace=trace),
         billing=HttpBillingClient(billing_url=config.billing.url, payments_url=config.payments.url,
                                   runtime=runtime, session=session, trace=trace))
-    receiver = Receiver(secret=secret, receive=engine.receive)
+    committer = GroupCommit(engine)  # a delivery is acknowledged once the change recording it is committed
+    receiver = Receiver(secret=secret, receive=engine.receive, flushed=committer.flushed)
     engine.initially_loaded = 0
+    committing = asyncio.ensure_future(committer.run())
     try:
         if config.run.initial_load:  # before the endpoint opens, so no invoice waits on a known customer
             engine.initially_loaded = await initial_load(engine, runtime.now())
+            store.commit()  # the id map is committed before anything can reopen the Store
+        # Before the endpoint opens: a restart reopens the Store, which would roll back (and refuse)
+        # deliveries taken meanwhile and not yet committed.
+        if store.unfinished():
+            engine.restart()  # a previous run left postings queued or in flight: take them up
+        else:
+            engine.start()
         async with serving(create_receiver_app(receiver), host=config.webhooks.host,
                            port=config.webhooks.port) as url:
-            if store.unfinished():
-                engine.restart()  # a previous run left postings queued or in flight: take them up
-            else:
-                engine.start()
             if on_ready:
                 on_ready(url + WEBHOOK_PATH)
             waiter = asyncio.ensure_future((stop or asyncio.Event()).wait())
             await asyncio.wait([waiter], timeout=config.run.duration_s)
             waiter.cancel()
     finally:
+        committing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await committing
         await runtime.shutdown()
         await session.close()
         engine.store.close()

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.distributions import LogNormal
+from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
 from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_session
 from rehearse.sim.http_faults import PlanCallFaults
 from rehearse.sim.http_webhooks import HttpWebhookSender, WebhookEndpoint
@@ -34,6 +35,7 @@ from rehearse.sim.serving import LOOPBACK, serving
 from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
 from rehearse.sim.world import World
 from rehearse.sync.postgres_store import PostgresStore
+from rehearse.sync.sql_store import SqlStore
 
 PROGRESS_WALL_S = 0.5  # how often the window loop reports progress, in wall seconds
 
@@ -101,7 +103,12 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
                  call_faults)
     counted = {system: _CountingGate(apps[system]) for system in ("erp", "billing", "payments")}
     secret = secrets.token_hex(32)  # this run's signing secret: never traced, never printed
-    receiver = Receiver(secret=secret, receive=world.engine.receive)
+    committer = None
+    if isinstance(getattr(world.engine, "store", None), SqlStore):  # group commit: acknowledged once committed
+        world.engine.store.commit_every = CHANGES_MAX
+        committer = GroupCommit(world.engine)
+    receiver = Receiver(secret=secret, receive=world.engine.receive,
+                        flushed=committer.flushed if committer else None)
     billing = scenario.billing
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -111,6 +118,9 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
                 serving(create_receiver_app(receiver), host=host)) + WEBHOOK_PATH
             session = new_session()
             stack.push_async_callback(session.close)
+            if committer is not None:
+                committing = asyncio.ensure_future(committer.run())
+                stack.push_async_callback(_cancelled, committing)
             sender = HttpWebhookSender(
                 endpoints=[WebhookEndpoint(urls["webhooks"], secret)], clock=clock,
                 latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95,
@@ -125,6 +135,8 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
             world.engine.billing = HttpBillingClient(billing_url=urls["billing"], payments_url=urls["payments"],
                                                      runtime=runtime, session=session, trace=trace)
             world.load_book()
+            if committer is not None:
+                world.engine.store.commit()  # the book is the engine's starting point, not a pending change
             runtime.reset_clock()  # loading the book took wall time that is not scenario time
             world.start()
             await _until(runtime, world.window_end_s, lambda: False, progress, "traffic")
@@ -156,6 +168,13 @@ async def _until(runtime: AsyncioRuntime, end_s: float, done: Callable[[], bool]
         await asyncio.sleep(min(poll_wall_s, (end_s - runtime.now()) / runtime.speedup))
         if progress:
             progress(runtime.now(), end_s, phase)
+
+
+async def _cancelled(task: asyncio.Future) -> None:
+    """Cancel a background task and wait until it has finished."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def run_loop(coroutine):

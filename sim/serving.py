@@ -24,8 +24,10 @@ async def serving(app: Any, *, host: str = LOOPBACK, port: int = 0) -> AsyncIter
     """Serve `app` at ``http://host:port`` (port 0: a free one) while the block runs; yields the
     base URL. The server is stopped, and its connections closed, when the block ends."""
     quiet_dropped_connections()
+    # No proxy stands in front of these servers: X-Forwarded-* headers are not trusted (nor parsed,
+    # which saves a middleware layer per request).
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                            timeout_keep_alive=KEEP_ALIVE_S)
+                            timeout_keep_alive=KEEP_ALIVE_S, proxy_headers=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

@@ -27,6 +27,7 @@ class SqliteStore(SqlStore):
         if synchronous not in ("OFF", "NORMAL", "FULL"):
             raise ValueError(f"synchronous must be OFF, NORMAL or FULL, got {synchronous!r}")
         connection = sqlite3.connect(path)
+        connection.execute("PRAGMA journal_mode = WAL")  # a commit appends to the log: cheaper per commit
         connection.execute(f"PRAGMA synchronous = {synchronous}")
         connection.executescript(SCHEMA)
         super().__init__(connection, commit_every)
