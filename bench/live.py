@@ -124,7 +124,7 @@ SECRET = "whsec_bench_only"  # a local benchmark's own secret; nothing else uses
 
 def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_url: str, ready, go, done,
                  stop, profile_path: str | None = None) -> None:
-    from rehearse.sim.serve import serve
+    from rehearse.sim.serve import serve, settle_heap
 
     scenario, _ = load("small-peak", peak_overrides(subscriptions, concurrency))
 
@@ -132,6 +132,7 @@ def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_ur
         async with serve(scenario, 1, speedup=speedup, webhook_urls=(engine_url,), webhook_secret=SECRET,
                          traffic=False) as served:
             served.world.traffic.populate()  # the book exists before the engine maps it
+            settle_heap()  # as `Served.start_traffic` does
             served.traffic_started = True
             served.world.runtime.reset_clock()
             ready.put(served.urls)
