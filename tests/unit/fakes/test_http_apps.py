@@ -10,7 +10,7 @@ import pytest
 
 from rehearse.fakes.asgi_client import call, request
 from rehearse.fakes.http import DROPPED, NO_FAULT, FaultAnswer, FaultGate, retry_after_header
-from rehearse.sim.faults import FaultPlan, Maintenance, ReplyLost, Throttle, Window
+from rehearse.sim.faults import ConcurrencyCap, FaultPlan, Maintenance, ReplyLost, Throttle, Window
 from rehearse.sim.http_faults import LiveClock, PlanCallFaults
 from rehearse.sim.scenario import load
 from rehearse.sim.seeds import stream
@@ -245,6 +245,19 @@ def test_plan_call_faults_follow_the_catalogue_on_the_live_clock(fakes: ServedFa
     decision = sped_up.decide("erp", "POST", "/record/v1/invoice")
     assert decision.lose_reply and decision.reply_delay_s == pytest.approx(3.0)
     assert sped_up.decide("billing", "POST", "/v1/customers") is NO_FAULT  # ERP faults strike the ERP only
+
+
+def test_a_concurrency_cap_ends_when_the_plan_is_emptied(fakes: ServedFakes) -> None:
+    """With no fault configured the gate answers at once, and a cap the admin API removed ends."""
+    erp = fakes.erp
+    base_limit = erp.concurrency_limit
+    window = Window(start=START, end="2026-01-31T01:00:00Z")
+    capped = PlanCallFaults(FaultPlan([ConcurrencyCap(kind="concurrency_cap", limit=2, window=window)]),
+                            clock=LiveClock(1769817600.0 + 600.0), rng=stream(1, "t"), erp=erp)
+    assert capped.decide("erp", "POST", "/record/v1/invoice") is NO_FAULT and erp.concurrency_limit == 2
+    capped.plan = FaultPlan([])
+    assert capped.decide("erp", "POST", "/record/v1/invoice") is NO_FAULT
+    assert erp.concurrency_limit == base_limit
 
 
 def test_retry_after_is_whole_seconds_rounded_up() -> None:
