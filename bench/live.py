@@ -19,7 +19,7 @@ Prints one JSON line with ``postings_per_s``, ``raw_requests_per_s`` and their r
 postings of the busiest wall second (``postings_busiest_second``) and of each wall second
 (``postings_by_second``); with ``--split``, the CPU seconds each process spent during the peak
 (``engine_cpu_s``, ``fakes_cpu_s``); ``--split --profile FILE`` writes a cProfile of the engine
-process.
+process, ``--split --profile-fakes FILE`` one of the fakes process.
 
     uv run python bench/live.py --subscriptions 5000 --speedup 3600 [--split]
 """
@@ -123,8 +123,8 @@ SECRET = "whsec_bench_only"  # a local benchmark's own secret; nothing else uses
 
 
 def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_url: str, ready, go, done,
-                 stop) -> None:
-    from rehearse.sim.serve import serve
+                 stop, profile_path: str | None = None) -> None:
+    from rehearse.sim.serve import serve, settle_heap
 
     scenario, _ = load("small-peak", peak_overrides(subscriptions, concurrency))
 
@@ -132,6 +132,7 @@ def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_ur
         async with serve(scenario, 1, speedup=speedup, webhook_urls=(engine_url,), webhook_secret=SECRET,
                          traffic=False) as served:
             served.world.traffic.populate()  # the book exists before the engine maps it
+            settle_heap()  # as `Served.start_traffic` does
             served.traffic_started = True
             served.world.runtime.reset_clock()
             ready.put(served.urls)
@@ -150,10 +151,18 @@ def _serve_child(subscriptions: int, speedup: float, concurrency: int, engine_ur
                       "invoices_in_erp": len(world.erp.invoices),
                       "payments_expected": succeeded, "payments_in_erp": len(world.erp.payments)})
 
-    live.run_loop(body())
+    if profile_path is None:
+        live.run_loop(body())
+        return
+    import cProfile
+
+    with cProfile.Profile() as profiler:
+        live.run_loop(body())
+    profiler.dump_stats(profile_path)
 
 
-def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: str) -> dict:
+def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: str,
+               fakes_profile: str | None = None) -> dict:
     """The live peak as two processes: fakes in a child, the engine service here."""
     import multiprocessing
     import socket
@@ -170,7 +179,8 @@ def split_peak(subscriptions: int, speedup: float, concurrency: int, tmp_dir: st
     context = multiprocessing.get_context("spawn")
     ready, done, go, stop = context.Queue(), context.Queue(), context.Event(), context.Event()
     child = context.Process(target=_serve_child, args=(subscriptions, speedup, concurrency,
-                                                       f"http://127.0.0.1:{port}/webhooks", ready, go, done, stop))
+                                                       f"http://127.0.0.1:{port}/webhooks", ready, go, done, stop,
+                                                       fakes_profile))
     child.start()
     urls = ready.get(timeout=120)
     config = EngineConfig(erp=Endpoint(url=urls["erp"]), billing=Endpoint(url=urls["billing"]),
@@ -235,6 +245,7 @@ def main() -> None:
     parser.add_argument("--raw-requests", type=int, default=20000)
     parser.add_argument("--split", action="store_true", help="fakes and engine in two processes")
     parser.add_argument("--profile", metavar="FILE", help="with --split: cProfile the engine process into FILE")
+    parser.add_argument("--profile-fakes", metavar="FILE", help="with --split: cProfile the fakes process into FILE")
     args = parser.parse_args()
     if args.split:
         import cProfile
@@ -243,7 +254,8 @@ def main() -> None:
 
         profiler = cProfile.Profile() if args.profile else contextlib.nullcontext()
         with tempfile.TemporaryDirectory() as tmp_dir, profiler:
-            result = split_peak(args.subscriptions, args.speedup, args.concurrency, tmp_dir)
+            result = split_peak(args.subscriptions, args.speedup, args.concurrency, tmp_dir,
+                                args.profile_fakes)
         if args.profile:
             profiler.dump_stats(args.profile)
     else:

@@ -12,6 +12,8 @@ with `Erp.post` at the clock's time, shape `ErpResponse` as JSON. The state mach
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -25,7 +27,7 @@ from rehearse.fakes.erp.ledger import Erp
 from rehearse.fakes.erp.responses import INVALID_FLD_VALUE, RCRD_DSNT_EXIST, ErpResponse
 from rehearse.fakes.erp.state import CustomerRecord, InvoiceRecord, PaymentRecord
 from rehearse.fakes.http import (
-    EXTRA_LATENCY_KEY, allowed_methods, request_error_message, retry_after_header, tidy_openapi,
+    EXTRA_LATENCY_KEY, Receive, Scope, Send, allowed_methods, request_error_message, retry_after_header, tidy_openapi,
 )
 from rehearse.sync.model import DOCUMENT_TYPES, ErpDocument, InvoiceLine, JournalLine
 
@@ -180,11 +182,89 @@ def _view(record_type: str, record: Any) -> RecordView:
                       posting_period=document.posting_period, status=status, **extra)
 
 
+_RECORD_PREFIX = "/record/v1/"
+_RECORD_ID = re.compile(r"[0-9]+|eid:.+")  # the path parameter's pattern (a fullmatch: no newline)
+_RECORD_ID_MAX_LENGTH = 260
+
+
+class _ErpApp(FastAPI):
+    """FastAPI with a direct path for the two hot calls. A well-formed create (a JSON body that
+    `RecordBody` accepts) and a read by a well-formed id are answered here with the same handlers,
+    validation and answers as the routes, without the per-request dependency solving and response
+    model round trip; anything else (a malformed body, another content type, an unknown path, a
+    wrong method) goes to the framework, which answers it as documented. The routes stay declared,
+    so the OpenAPI document is the framework's own."""
+
+    create: Callable[[str, RecordBody, Scope], Any]
+    read: Callable[[str, str, Scope], Any]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.max_body_size is None:
+            path: str = scope["path"]
+            if path.startswith(_RECORD_PREFIX):
+                method = scope["method"]
+                rest = path[len(_RECORD_PREFIX):]
+                if method == "POST" and rest in DOCUMENT_TYPES and _is_json(scope):
+                    messages, body = await _read_body(receive)
+                    parsed = _record_body(body)
+                    if parsed is not None:
+                        response = await self.create(rest, parsed, scope)
+                        await response(scope, receive, send)
+                        return
+                    receive = _replay(messages, receive)
+                elif method == "GET":
+                    record_type, _, record_id = rest.partition("/")
+                    if (record_type in DOCUMENT_TYPES and len(record_id) <= _RECORD_ID_MAX_LENGTH
+                            and "/" not in record_id and _RECORD_ID.fullmatch(record_id)):
+                        response = await self.read(record_type, record_id, scope)
+                        await response(scope, receive, send)
+                        return
+        await super().__call__(scope, receive, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value == b"application/json"
+    return False
+
+
+async def _read_body(receive: Receive) -> tuple[list[dict[str, Any]], bytes]:
+    messages, chunks = [], []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, b""
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return messages, b"".join(chunks)
+
+
+def _record_body(body: bytes) -> RecordBody | None:
+    """The body as the framework would validate it (`json.loads`, then the model), or None."""
+    if not body:
+        return None
+    try:
+        return RecordBody.model_validate(json.loads(body))
+    except ValueError:  # a JSON decode error or a pydantic ValidationError
+        return None
+
+
+def _replay(messages: list[dict[str, Any]], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> dict[str, Any]:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
+
+
 def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], float] | None = None) -> FastAPI:
     """The HTTP app over `erp`. `clock` gives the time the ERP stamps (Unix seconds: the wall clock
     live, a scenario clock when replaying one); `latency_s` draws each call's processing time,
     spent inside the concurrency gate (None: answer at once)."""
-    app = FastAPI(title="rehearse ERP (NetSuite-like)", version="1.0.0",
+    app = _ErpApp(title="rehearse ERP (NetSuite-like)", version="1.0.0",
                   description=__doc__, docs_url=None, redoc_url=None)
     by_internal_id: dict[str, tuple[str, str]] = {}  # internal id -> (type, key in the ERP's records)
     records = {"customer": erp.customers, "invoice": erp.invoices, "payment": erp.payments, "void": erp.voids,
@@ -205,12 +285,12 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
             response.headers["Allow"] = allowed_methods(app, request.scope)
         return response
 
-    async def _gated(request: Request, apply: Callable[[], ErpResponse]) -> ErpResponse:
+    async def _gated(scope: Scope, apply: Callable[[], ErpResponse]) -> ErpResponse:
         rejection = erp.begin_request()
         if rejection is not None:
             return rejection
         try:
-            wait_s = (latency_s() if latency_s else 0.0) + request.scope.get(EXTRA_LATENCY_KEY, 0.0)
+            wait_s = (latency_s() if latency_s else 0.0) + scope.get(EXTRA_LATENCY_KEY, 0.0)
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
             return apply()
@@ -230,8 +310,11 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
               operation_id="create_record")
     async def create_record(record_type: RecordType, body: RecordBody, request: Request) -> Any:
         """Create a record (a customer: create or update by external id)."""
+        return await create(record_type, body, request.scope)
+
+    async def create(record_type: str, body: RecordBody, scope: Scope) -> JSONResponse:
         document = _document(record_type, body)
-        response = await _gated(request, lambda: erp.post(document, clock()))
+        response = await _gated(scope, lambda: erp.post(document, clock()))
         if response.status >= 400:
             return _error(response.status, response.code, response.message, response.retry_after_s)
         key = document.external_id or response.internal_id
@@ -247,7 +330,10 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
         request: Request,
     ) -> Any:
         """Read a record by internal id or by ``eid:<external id>``."""
-        response = await _gated(request, lambda: ErpResponse(200, "", "", ""))
+        return await read(record_type, record_id, request.scope)
+
+    async def read(record_type: str, record_id: str, scope: Scope) -> JSONResponse:
+        response = await _gated(scope, lambda: ErpResponse(200, "", "", ""))
         if response.status >= 400:
             return _error(response.status, response.code, response.message, response.retry_after_s)
         if record_id.startswith("eid:"):
@@ -258,7 +344,7 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
         record = records[record_type].get(key)
         if record is None:
             return _error(404, RCRD_DSNT_EXIST, f"no {record_type} with id {record_id!r}")
-        return _view(record_type, record)
+        return JSONResponse(_view(record_type, record).model_dump())
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -269,4 +355,5 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.create, app.read = create, read
     return app

@@ -4,12 +4,13 @@ error shapes), and the fault gate carries out call-fault decisions."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from rehearse.fakes.asgi_client import call, request
 from rehearse.fakes.http import DROPPED, NO_FAULT, FaultAnswer, FaultGate, retry_after_header
-from rehearse.sim.faults import FaultPlan, Maintenance, ReplyLost, Throttle, Window
+from rehearse.sim.faults import ConcurrencyCap, FaultPlan, Maintenance, ReplyLost, Throttle, Window
 from rehearse.sim.http_faults import LiveClock, PlanCallFaults
 from rehearse.sim.scenario import load
 from rehearse.sim.seeds import stream
@@ -56,6 +57,69 @@ def test_erp_malformed_body_is_a_netsuite_400_naming_the_field(fakes: ServedFake
     assert unknown_type.status == 400
     wrong_method = request(erp, "DELETE", "/record/v1/customer")
     assert wrong_method.status == 405 and wrong_method.headers["allow"] == "POST"
+
+
+async def _exchange(app, method: str, path: str, content_type: bytes, body: bytes = b"") -> tuple:
+    """One request with this content type: (status, headers, body bytes) exactly as sent."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1234),
+             "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]}
+    chunks = [{"type": "http.request", "body": body[:7], "more_body": True},
+              {"type": "http.request", "body": body[7:], "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return (sent[0]["status"], sent[0]["headers"], b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+def test_erp_direct_path_answers_exactly_as_the_framework(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Well-formed creates and reads skip FastAPI's routing; the same calls through the framework
+    alone (the direct path switched off) get the same bytes."""
+    from fastapi import FastAPI
+
+    from rehearse.fakes.erp.app import _ErpApp
+
+    framework_calls = []
+    original = FastAPI.__call__
+
+    async def counted(self, scope, receive, send):
+        framework_calls.append(scope["path"])
+        return await original(self, scope, receive, send)
+
+    monkeypatch.setattr(FastAPI, "__call__", counted)
+    customer = json.dumps(_customer()).encode()
+    orphan = json.dumps({**_customer("ch_1"), "parent_id": "in_9", "amount_minor": 100}).encode()
+    calls = [("POST", "/record/v1/customer", customer), ("POST", "/record/v1/customer", customer),
+             ("GET", "/record/v1/customer/eid:cus_1", b""), ("GET", "/record/v1/customer/1001", b""),
+             ("GET", "/record/v1/invoice/eid:in_9", b""), ("POST", "/record/v1/payment", orphan)]
+
+    def answers() -> list[tuple]:
+        scenario, _ = load("smoke")
+        erp = ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s), erp_latency=False).apps["erp"]
+        return [asyncio.run(_exchange(erp, method, path, b"application/json", body)) for method, path, body in calls]
+
+    direct = answers()
+    assert framework_calls == []
+    assert [status for status, _, _ in direct] == [201, 200, 200, 200, 404, 400]
+    # Not well-formed: the framework answers (a strict model refuses a string amount; a bad id).
+    scenario, _ = load("smoke")
+    erp = ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s), erp_latency=False).apps["erp"]
+    bad = json.dumps({**_customer(), "amount_minor": "12"}).encode()
+    status, _, body = asyncio.run(_exchange(erp, "POST", "/record/v1/invoice", b"application/json", bad))
+    assert status == 400 and b"amount_minor" in body and framework_calls == ["/record/v1/invoice"]
+    status, _, _ = asyncio.run(_exchange(erp, "GET", "/record/v1/customer/abc", b"application/json"))
+    assert status == 400 and framework_calls[-1] == "/record/v1/customer/abc"
+    monkeypatch.setattr(_ErpApp, "__call__", counted)
+    framework_calls.clear()
+    assert answers() == direct
+    assert len(framework_calls) == len(calls)
 
 
 def test_erp_concurrency_cap_answers_429_with_retry_after(fakes: ServedFakes) -> None:
@@ -181,6 +245,19 @@ def test_plan_call_faults_follow_the_catalogue_on_the_live_clock(fakes: ServedFa
     decision = sped_up.decide("erp", "POST", "/record/v1/invoice")
     assert decision.lose_reply and decision.reply_delay_s == pytest.approx(3.0)
     assert sped_up.decide("billing", "POST", "/v1/customers") is NO_FAULT  # ERP faults strike the ERP only
+
+
+def test_a_concurrency_cap_ends_when_the_plan_is_emptied(fakes: ServedFakes) -> None:
+    """With no fault configured the gate answers at once, and a cap the admin API removed ends."""
+    erp = fakes.erp
+    base_limit = erp.concurrency_limit
+    window = Window(start=START, end="2026-01-31T01:00:00Z")
+    capped = PlanCallFaults(FaultPlan([ConcurrencyCap(kind="concurrency_cap", limit=2, window=window)]),
+                            clock=LiveClock(1769817600.0 + 600.0), rng=stream(1, "t"), erp=erp)
+    assert capped.decide("erp", "POST", "/record/v1/invoice") is NO_FAULT and erp.concurrency_limit == 2
+    capped.plan = FaultPlan([])
+    assert capped.decide("erp", "POST", "/record/v1/invoice") is NO_FAULT
+    assert erp.concurrency_limit == base_limit
 
 
 def test_retry_after_is_whole_seconds_rounded_up() -> None:
