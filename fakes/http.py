@@ -113,6 +113,25 @@ async def send_json(send: Send, status: int, body: Any, *, retry_after_s: float 
     await send({"type": "http.response.body", "body": payload})
 
 
+RETRY_AFTER_REQUIRED = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"},
+                                        "required": True}}
+
+
+def error_responses(model: Any, described: dict[int, str], statuses: tuple[int, ...],
+                    headers: dict[int, dict[str, Any]] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of an operation, for FastAPI's ``responses=``: each status with
+    its description in one system's error shape (`model`), and the headers it carries (by default
+    a required Retry-After on 429)."""
+    headers = {429: RETRY_AFTER_REQUIRED} if headers is None else headers
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": model, "description": described[status]}
+        if status in headers:
+            entry["headers"] = headers[status]
+        out[status] = entry
+    return out
+
+
 def retry_after_header(retry_after_s: float) -> str:
     """Retry-After in whole seconds, rounded up (HTTP allows only integers), at least 1."""
     whole = int(retry_after_s)

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rehearse.fakes.http import allowed_methods, request_error_message, retry_after_header, tidy_openapi
+from rehearse.fakes.http import (
+    allowed_methods, error_responses, request_error_message, retry_after_header, tidy_openapi,
+)
 from rehearse.sync.model import Address
 
 ErrorType = Literal["api_error", "card_error", "idempotency_error", "invalid_request_error", "rate_limit_error"]
@@ -63,26 +65,21 @@ def missing(kind: str, object_id: str, param: str | None = None) -> JSONResponse
     return error(400 if param else 404, "resource_missing", f"No such {kind}: '{object_id}'", param=param)
 
 
+_DESCRIBED = {
+    400: "invalid_request_error: a malformed request (parameter_invalid_*, parameter_unknown, "
+         "parameter_missing) or a reference to something that does not exist (resource_missing).",
+    404: "resource_missing: no object with that id.",
+    429: "rate_limit_error: too many requests; Retry-After says when to come back.",
+    500: "api_error: a server error; nothing was applied.",
+    502: "api_error: a bad gateway; nothing was applied.",
+    503: "api_error: the service is unavailable; nothing was applied.",
+    504: "api_error: a gateway timeout; nothing was applied.",
+}
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Documented error answers, each in Stripe's shape."""
-    described = {
-        400: "invalid_request_error: a malformed request (parameter_invalid_*, parameter_unknown, "
-             "parameter_missing) or a reference to something that does not exist (resource_missing).",
-        404: "resource_missing: no object with that id.",
-        429: "rate_limit_error: too many requests; Retry-After says when to come back.",
-        500: "api_error: a server error; nothing was applied.",
-        502: "api_error: a bad gateway; nothing was applied.",
-        503: "api_error: the service is unavailable; nothing was applied.",
-        504: "api_error: a gateway timeout; nothing was applied.",
-    }
-    out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        entry: dict[str, Any] = {"model": StripeError, "description": described[status]}
-        if status == 429:
-            entry["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"},
-                                                "required": True}}
-        out[status] = entry
-    return out
+    return error_responses(StripeError, _DESCRIBED, statuses)
 
 
 ERRORS_READ = responses(400, 404, 429, 500, 502, 503, 504)

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rehearse.fakes.crm.accounts import Crm
-from rehearse.fakes.http import allowed_methods, request_error_message, retry_after_header, tidy_openapi
+from rehearse.fakes.http import (
+    allowed_methods, error_responses, request_error_message, retry_after_header, tidy_openapi,
+)
 from rehearse.fakes.machine import IllegalTransition
 
 API = "/services/data/v60.0/sobjects"
@@ -45,24 +47,19 @@ def _error(status: int, code: str, message: str, fields: list[str] | None = None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+_DESCRIBED = {
+    400: "INVALID_FIELD, JSON_PARSER_ERROR, REQUIRED_FIELD_MISSING or FIELD_INTEGRITY_EXCEPTION.",
+    404: "NOT_FOUND: no record with that id.",
+    429: "REQUEST_LIMIT_EXCEEDED: too many requests; Retry-After says when to come back.",
+    500: "UNKNOWN_EXCEPTION: a server error; nothing was applied.",
+    502: "UNKNOWN_EXCEPTION: a bad gateway; nothing was applied.",
+    503: "SERVER_UNAVAILABLE: nothing was applied.",
+    504: "UNKNOWN_EXCEPTION: a gateway timeout; nothing was applied.",
+}
+
+
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "INVALID_FIELD, JSON_PARSER_ERROR, REQUIRED_FIELD_MISSING or FIELD_INTEGRITY_EXCEPTION.",
-        404: "NOT_FOUND: no record with that id.",
-        429: "REQUEST_LIMIT_EXCEEDED: too many requests; Retry-After says when to come back.",
-        500: "UNKNOWN_EXCEPTION: a server error; nothing was applied.",
-        502: "UNKNOWN_EXCEPTION: a bad gateway; nothing was applied.",
-        503: "SERVER_UNAVAILABLE: nothing was applied.",
-        504: "UNKNOWN_EXCEPTION: a gateway timeout; nothing was applied.",
-    }
-    out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        entry: dict[str, Any] = {"model": SalesforceErrors, "description": described[status]}
-        if status == 429:
-            entry["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"},
-                                                "required": True}}
-        out[status] = entry
-    return out
+    return error_responses(SalesforceErrors, _DESCRIBED, statuses)
 
 
 ERRORS = _responses(400, 404, 429, 500, 502, 503, 504)

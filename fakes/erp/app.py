@@ -27,7 +27,8 @@ from rehearse.fakes.erp.ledger import Erp
 from rehearse.fakes.erp.responses import INVALID_FLD_VALUE, RCRD_DSNT_EXIST, ErpResponse
 from rehearse.fakes.erp.state import CustomerRecord, InvoiceRecord, PaymentRecord
 from rehearse.fakes.http import (
-    EXTRA_LATENCY_KEY, Receive, Scope, Send, allowed_methods, request_error_message, retry_after_header, tidy_openapi,
+    EXTRA_LATENCY_KEY, Receive, Scope, Send, allowed_methods, error_responses, request_error_message,
+    retry_after_header, tidy_openapi,
 )
 from rehearse.sync.model import DOCUMENT_TYPES, ErpDocument, InvoiceLine, JournalLine
 
@@ -133,27 +134,21 @@ _RETRY_AFTER_OPTIONAL = {"Retry-After": {"description": "Seconds to wait (mainte
                                          "schema": {"type": "integer"}}}
 
 
+_DESCRIBED = {
+    400: "Malformed request or a record the ERP refuses: INVALID_FLD_VALUE, INVALID_KEY_OR_REF "
+         "(missing or mismatched parent), INVALID_TRANS_AMT, CLOSED_TRAN_PRD, DUP_RCRD.",
+    404: "RCRD_DSNT_EXIST: no record with that id.",
+    409: "RCRD_HAS_BEEN_CHANGED: the invoice changed since the request started (optimistic lock).",
+    429: "SSS_REQUEST_LIMIT_EXCEEDED: the account's concurrency limit is reached.",
+    500: "UNEXPECTED_ERROR: a server error; nothing was applied.",
+    502: "UNEXPECTED_ERROR: a bad gateway; nothing was applied.",
+    503: "SERVICE_UNAVAILABLE: maintenance or overload; nothing was applied.",
+    504: "UNEXPECTED_ERROR: a gateway timeout; nothing was applied.",
+}
+
+
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Malformed request or a record the ERP refuses: INVALID_FLD_VALUE, INVALID_KEY_OR_REF "
-             "(missing or mismatched parent), INVALID_TRANS_AMT, CLOSED_TRAN_PRD, DUP_RCRD.",
-        404: "RCRD_DSNT_EXIST: no record with that id.",
-        409: "RCRD_HAS_BEEN_CHANGED: the invoice changed since the request started (optimistic lock).",
-        429: "SSS_REQUEST_LIMIT_EXCEEDED: the account's concurrency limit is reached.",
-        500: "UNEXPECTED_ERROR: a server error; nothing was applied.",
-        502: "UNEXPECTED_ERROR: a bad gateway; nothing was applied.",
-        503: "SERVICE_UNAVAILABLE: maintenance or overload; nothing was applied.",
-        504: "UNEXPECTED_ERROR: a gateway timeout; nothing was applied.",
-    }
-    responses: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        entry: dict[str, Any] = {"model": NetSuiteError, "description": described[status]}
-        if status == 429:
-            entry["headers"] = _RETRY_AFTER
-        elif status == 503:
-            entry["headers"] = _RETRY_AFTER_OPTIONAL
-        responses[status] = entry
-    return responses
+    return error_responses(NetSuiteError, _DESCRIBED, statuses, {429: _RETRY_AFTER, 503: _RETRY_AFTER_OPTIONAL})
 
 
 def _document(record_type: str, body: RecordBody) -> ErpDocument:
