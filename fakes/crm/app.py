@@ -35,16 +35,15 @@ class SalesforceErrors(RootModel[list[SalesforceErrorItem]]):
     """Salesforce's error answer: a list of errors."""
 
 
-def error_body(status: int, code: str, message: str) -> list[dict[str, Any]]:
-    """The JSON of a Salesforce error answer."""
-    return [{"message": message, "errorCode": code, "fields": []}]
+def error_body(status: int, code: str, message: str, fields: list[str] | None = None) -> list[dict[str, Any]]:
+    """The JSON of a Salesforce error answer (`fields`: the fields it is about)."""
+    return [{"message": message, "errorCode": code, "fields": fields or []}]
 
 
 def _error(status: int, code: str, message: str, fields: list[str] | None = None,
            retry_after_s: float | None = None) -> JSONResponse:
-    body = [{"message": message, "errorCode": code, "fields": fields or []}]
     headers = {"Retry-After": retry_after_header(retry_after_s)} if retry_after_s is not None else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(status, code, message, fields), status_code=status, headers=headers)
 
 
 _DESCRIBED = {
