@@ -1,7 +1,9 @@
 """JSON Schemas of the webhook events the engine receives, generated from the canonical model.
 
-An event travels as ``{"id", "type", "created_s", "data"}`` where ``data`` is the record's wire
-payload (`rehearse.sync.wire.to_wire`) in one API version. There is one schema per API version,
+An event travels as Stripe's event object, ``{"id", "object": "event", "type", "created",
+"api_version", "data": {"object": <payload>}}`` (`rehearse.sync.wire.envelope`: the body `rehearse
+serve` POSTs to a webhook endpoint), where the payload is the record in one API version
+(`rehearse.sync.wire.to_wire`). There is one schema per API version,
 built from the `NamedTuple` annotations of `rehearse.sync.model` (str -> string, int -> integer,
 float -> number, bool -> boolean, tuple[X, ...] -> array, a nested NamedTuple -> object), with the
 version's renamed fields (`wire.RENAMED`), the states of the fakes' state machines as enums, and
@@ -97,23 +99,30 @@ def payload_schema(object_name: str, version: str) -> dict[str, Any]:
 
 
 def event_schema(version: str) -> dict[str, Any]:
-    """The schema of a webhook event whose payload is in `version`."""
-    hints = typing.get_type_hints(Event)
-    envelope = {name: dict(_SCALARS[hints[name]]) for name in Event._fields if name != "data"}
-    envelope["type"]["enum"] = list(EVENT_TYPES)
+    """The schema of a webhook event (`wire.envelope`) whose payload is in `version`."""
     objects = sorted({object_of(event_type) for event_type in EVENT_TYPES})
     return {
         "$schema": SCHEMA_DIALECT,
         "title": f"rehearse webhook event, API version {version}",
-        "description": " ".join(Event.__doc__.split()),
+        "description": "A webhook event as it travels over HTTP (Stripe's event object): an id unique per "
+                       "event (not per delivery), its type, when it happened (Unix seconds), the API version "
+                       "of its payload, and the object's snapshot under data.object.",
         "type": "object",
-        # Every type names its object, so the payload's schema is chosen by the type (below).
-        "properties": {**envelope, "data": {"type": "object"}},
-        "required": list(Event._fields),
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "event"},
+            "type": {"type": "string", "enum": list(EVENT_TYPES)},
+            "created": {"type": "number"},
+            "api_version": {"const": version},
+            # Every type names its object, so the payload's schema is chosen by the type (below).
+            "data": {"type": "object", "properties": {"object": {"type": "object"}}, "required": ["object"],
+                     "additionalProperties": False},
+        },
+        "required": ["id", "object", "type", "created", "api_version", "data"],
         "additionalProperties": False,
         "allOf": [
             {"if": {"properties": {"type": {"enum": [t for t in EVENT_TYPES if object_of(t) == name]}}},
-             "then": {"properties": {"data": {"$ref": f"#/$defs/{name}"}}}}
+             "then": {"properties": {"data": {"properties": {"object": {"$ref": f"#/$defs/{name}"}}}}}}
             for name in objects
         ],
         "$defs": {name: payload_schema(name, version) for name in objects},
@@ -158,10 +167,8 @@ def check_schemas(directory: Path = EVENTS_DIR) -> list[str]:
 
 
 def event_payload(event: Event) -> dict[str, Any]:
-    """An event as it travels on the wire: its payload in the canonical version unless the sender
-    already put it in another one (schema drift)."""
-    data = event.data if type(event.data) is dict else wire.to_wire(event.data, wire.CURRENT_VERSION)
-    return {"id": event.id, "type": event.type, "created_s": event.created_s, "data": data}
+    """An event as it travels on the wire (`rehearse.sync.wire.envelope`)."""
+    return wire.envelope(event)
 
 
 _VALIDATORS: dict[str, Any] = {}
@@ -172,10 +179,9 @@ def validate_event(payload: dict[str, Any]) -> list[str]:
     line each with the JSON path (empty when it conforms)."""
     from jsonschema import Draft202012Validator
 
-    data = payload.get("data")
-    version = data.get("api_version") if isinstance(data, dict) else None
+    version = payload.get("api_version") if isinstance(payload, dict) else None
     if version not in VERSIONS:
-        return [f"data.api_version: {version!r} is not one of {list(VERSIONS)}"]
+        return [f"api_version: {version!r} is not one of {list(VERSIONS)}"]
     validator = _VALIDATORS.get(version)
     if validator is None:
         schema = json.loads((EVENTS_DIR / f"{version}.json").read_text(encoding="utf-8"))

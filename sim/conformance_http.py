@@ -17,7 +17,7 @@ from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.http_clients import HttpErpClient, new_session
 from rehearse.sim.http_faults import PlanCallFaults
-from rehearse.sim.http_webhooks import envelope
+from rehearse.sync.wire import envelope
 from rehearse.sim.live import RuntimeClock, run_loop
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import Scenario

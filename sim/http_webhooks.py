@@ -43,15 +43,6 @@ class WebhookEndpoint(NamedTuple):
         return f"WebhookEndpoint(url={self.url!r}, secret='***')"
 
 
-def envelope(event: Event) -> dict[str, Any]:
-    """The event as Stripe sends it: ``{"id", "object": "event", "type", "created", "api_version",
-    "data": {"object": <payload>}}``; `created` is the scenario's Unix seconds."""
-    data = event.data
-    payload = data if type(data) is dict else wire.to_wire(data, wire.CURRENT_VERSION)
-    return {"id": event.id, "object": "event", "type": event.type, "created": event.created_s,
-            "api_version": payload["api_version"], "data": {"object": payload}}
-
-
 class HttpWebhookSender:
     """Delivers events to endpoints over HTTP; counts attempts in transit, deliveries and losses."""
 
@@ -85,7 +76,7 @@ class HttpWebhookSender:
         for fault in self.faults.active("schema_drift", now):
             self._injected(fault, event, now)
             event = event._replace(data=wire.to_wire(event.data, wire.NEXT_VERSION))
-        body = json.dumps(envelope(event), separators=(",", ":")).encode()
+        body = json.dumps(wire.envelope(event), separators=(",", ":")).encode()
         for endpoint in self.endpoints:
             delay_s = self.latency.sample_s()
             for fault in self.faults.active("webhook_delay", now):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rehearse.sync.model import Address, Charge, Customer, Invoice, InvoiceLine, Subscription
+from rehearse.sync.model import Address, Charge, Customer, Event, Invoice, InvoiceLine, Subscription
 
 CURRENT_VERSION = "2026-01"
 NEXT_VERSION = "2026-07"
@@ -39,6 +39,17 @@ def to_wire(record: Customer | Invoice | Charge | Subscription, version: str) ->
             value = [line._asdict() for line in value]
         payload[renamed.get(name, name)] = value
     return payload
+
+
+def envelope(event: Event) -> dict[str, Any]:
+    """An event as it travels over HTTP, Stripe's event object: ``{"id", "object": "event", "type",
+    "created", "api_version", "data": {"object": <payload>}}``. The payload is in the canonical
+    version unless the sender already put it in another one (schema drift); `created` is the
+    event's Unix seconds (virtual seconds under simulation, so it may have a fraction)."""
+    data = event.data
+    payload = data if type(data) is dict else to_wire(data, CURRENT_VERSION)
+    return {"id": event.id, "object": "event", "type": event.type, "created": event.created_s,
+            "api_version": payload["api_version"], "data": {"object": payload}}
 
 
 def from_wire(payload: dict[str, Any], supported: tuple[str, ...]) -> Customer | Invoice | Charge | Subscription:

@@ -63,31 +63,45 @@ def test_a_conforming_event_passes_in_both_versions():
 def test_violations_name_the_field():
     base = event_schemas.event_payload(Event("evt_1", "invoice.finalized", 1.0, _invoice()))
     bad_status = json.loads(json.dumps(base))
-    bad_status["data"]["status"] = "settled"
-    assert event_schemas.validate_event(bad_status) == ["$.data.status: 'settled' is not one of "
+    bad_status["data"]["object"]["status"] = "settled"
+    assert event_schemas.validate_event(bad_status) == ["$.data.object.status: 'settled' is not one of "
                                                         "['draft', 'open', 'paid', 'void', 'uncollectible']"]
     float_money = json.loads(json.dumps(base))
-    float_money["data"]["total_minor"] = 49.5
-    assert event_schemas.validate_event(float_money) == ["$.data.total_minor: 49.5 is not of type 'integer'"]
+    float_money["data"]["object"]["total_minor"] = 49.5
+    assert event_schemas.validate_event(float_money) == ["$.data.object.total_minor: 49.5 is not of type 'integer'"]
     wrong_object = dict(base, type="charge.succeeded")
-    assert "$.data.object: 'charge' was expected" in event_schemas.validate_event(wrong_object)
+    assert "$.data.object.object: 'charge' was expected" in event_schemas.validate_event(wrong_object)
     unknown_type = dict(base, type="invoice.exploded")
     assert any(line.startswith("$.type:") for line in event_schemas.validate_event(unknown_type))
     extra = json.loads(json.dumps(base))
-    extra["data"]["surprise"] = 1
+    extra["data"]["object"]["surprise"] = 1
     assert any("surprise" in line for line in event_schemas.validate_event(extra))
     future = json.loads(json.dumps(base))
-    future["data"]["api_version"] = "2027-01"
-    assert event_schemas.validate_event(future) == ["data.api_version: '2027-01' is not one of ['2026-01', '2026-07']"]
+    future["api_version"] = "2027-01"
+    assert event_schemas.validate_event(future) == ["api_version: '2027-01' is not one of ['2026-01', '2026-07']"]
+    mixed = json.loads(json.dumps(base))
+    mixed["data"]["object"]["api_version"] = "2026-07"  # the envelope says 2026-01, its payload 2026-07
+    assert "$.data.object.api_version: '2026-01' was expected" in event_schemas.validate_event(mixed)
+    stripped = json.loads(json.dumps(base))
+    del stripped["object"]
+    assert event_schemas.validate_event(stripped) == ["$: 'object' is a required property"]
+
+
+def test_the_schema_describes_what_the_http_sender_posts():
+    """The body `rehearse serve` POSTs to an endpoint is the envelope the schema describes."""
+    event = Event("evt_9", "invoice.finalized", 1.5, _invoice())
+    body = json.loads(json.dumps(wire.envelope(event), separators=(",", ":")))
+    assert body["object"] == "event" and body["data"]["object"]["id"] == _invoice().id
+    assert event_schemas.validate_event(body) == []
 
 
 def test_next_version_renames_top_level_fields_only():
     charge = Charge("ch_1", "in_1", "cus_1", "US01", "USD", 4900, "succeeded", "", 2.0)
     payload = event_schemas.event_payload(Event("evt_2", "charge.succeeded", 2.0,
                                                 wire.to_wire(charge, wire.NEXT_VERSION)))
-    assert "amount_in_minor" in payload["data"] and event_schemas.validate_event(payload) == []
+    assert "amount_in_minor" in payload["data"]["object"] and event_schemas.validate_event(payload) == []
     canonical = json.loads(json.dumps(payload))
-    canonical["data"]["amount_minor"] = canonical["data"].pop("amount_in_minor")
+    canonical["data"]["object"]["amount_minor"] = canonical["data"]["object"].pop("amount_in_minor")
     assert event_schemas.validate_event(canonical)  # a 2026-07 payload with 2026-01 names is refused
 
 

@@ -28,7 +28,7 @@ def test_every_event_of_a_smoke_run_validates(seed):
         world.run_for(hours=4)
     finally:
         world.close()
-    versions = {event["data"]["api_version"] for event in world.events}
+    versions = {event["api_version"] for event in world.events}
     assert versions == set(VERSIONS)  # both versions were exercised
     for event in world.events:
         assert validate_event(event) == [], event
