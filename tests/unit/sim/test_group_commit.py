@@ -10,7 +10,7 @@ import time
 
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
-from rehearse.sim.http_webhooks import envelope
+from rehearse.sync.wire import envelope
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.seeds import stream
 from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app

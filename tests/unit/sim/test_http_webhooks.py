@@ -13,7 +13,8 @@ import polars as pl
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan, WebhookDuplicate, WebhookDrop
 from rehearse.sim.http_faults import LiveClock
-from rehearse.sim.http_webhooks import HttpWebhookSender, WebhookEndpoint, envelope
+from rehearse.sim.http_webhooks import HttpWebhookSender, WebhookEndpoint
+from rehearse.sync.wire import envelope
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.seeds import stream
 from rehearse.sim.serving import serving
