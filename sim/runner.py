@@ -74,16 +74,18 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None,
     sends is checked against its provider's document; the first violation stops the run with a
     `ContractViolation`."""
     # A run holds millions of live objects; the cyclic collector would traverse all of them again
-    # and again as they accumulate. The simulation creates almost no reference cycles, so it runs
-    # with the collector off and collects once at the end.
+    # and again as they accumulate. The simulation's only cycles run through the world's
+    # components, which `World.release` breaks, so it runs with the collector off and collects the
+    # few leftovers once at the end.
     collecting = gc.isenabled()
     gc.disable()
     try:
         with tempfile.TemporaryDirectory(prefix="rehearse-trace-") as spill_dir:
             trace = TraceRecorder(Path(spill_dir))
             cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir), stall_limit_s, contracts)
-            gc.collect()  # the world is gone: free it before the whole trace is loaded
-            return Simulation(trace.frame(), cutoff_s, drained)
+            frame = trace.frame()  # the world is already freed (`World.release`): no collector pass over it
+            gc.collect()  # the few cycles left (SimPy processes, coroutines)
+            return Simulation(frame, cutoff_s, drained)
     finally:
         if collecting:
             gc.enable()
@@ -109,6 +111,7 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
     finally:
         if world is not None:
             world.close()
+            world.release()
 
 
 def _run_world(scenario: Scenario, env: simpy.Environment, world: World, trace: TraceRecorder,

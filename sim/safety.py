@@ -23,7 +23,9 @@ class SafetyMonitor:
     def __init__(self, trace) -> None:
         self.trace = trace
         self.violations: dict[str, int] = {}
-        self._documents: set[tuple[str, str]] = set()  # (document type, source id)
+        # Document type -> source ids posted: one set per type keeps no (type, id) tuple per
+        # document, which at a million subscriptions is hundreds of MB.
+        self._documents: dict[str, set[str]] = {doc_type: set() for doc_type in _COUNTED_TYPES}
         self._open_minor: dict[str, int] = {}  # invoice source id -> amount still open
         self._closed: set[tuple[str, str]] = set()  # (entity or "*", period)
 
@@ -41,11 +43,11 @@ class SafetyMonitor:
         doc_type, source = fields.get("code", ""), fields.get("ref_id", "")
         if fields.get("debit_minor", 0) != fields.get("credit_minor", 0):
             self._violated(t_s, "I12", source, f"{doc_type} {source} does not balance")
-        if doc_type in _COUNTED_TYPES:
-            key = (doc_type, source)
-            if key in self._documents:
+        posted = self._documents.get(doc_type)
+        if posted is not None:
+            if source in posted:
                 self._violated(t_s, "I13", source, f"a second ERP {doc_type} for {source}")
-            self._documents.add(key)
+            posted.add(source)
         period = fields.get("period", "")
         if ("*", period) in self._closed or (fields.get("entity", ""), period) in self._closed:
             self._violated(t_s, "I14", source, f"{doc_type} {source} posted into closed period {period}")

@@ -81,7 +81,6 @@ class Erp:
         "_writeoffs",
         "_reversals",
         "_records_by_type",
-        "_post_by_type",
         "_views",
         "_periods",
         "_valid_periods",
@@ -131,15 +130,6 @@ class Erp:
             "void": self._voids,
             "writeoff": self._writeoffs,
             "reversal": self._reversals,
-        }
-        self._post_by_type: dict[str, Callable[[ErpDocument, float, float | None], ErpResponse]]
-        self._post_by_type = {
-            "customer": self._post_customer,
-            "invoice": self._post_invoice,
-            "payment": self._post_payment,
-            "void": self._post_void,
-            "writeoff": self._post_writeoff,
-            "reversal": self._post_reversal,
         }
         self._views = {name: MappingProxyType(rec) for name, rec in self._records_by_type.items()}
         self._periods = PeriodBook(self._entities)
@@ -198,10 +188,10 @@ class Erp:
         targets changed after it, the answer is 409 RCRD_HAS_BEEN_CHANGED and nothing is applied.
         Answers 201 on create, 200 on a customer update, else a 4xx error response.
         """
-        post_one = self._post_by_type.get(document.doc_type)
+        post_one = _POST_BY_TYPE.get(document.doc_type)
         if post_one is None:
             return rejected(INVALID_FLD_VALUE, f"unknown record type {document.doc_type!r}")
-        return post_one(document, now_s, started_s)
+        return post_one(self, document, now_s, started_s)
 
     def _post_customer(
         self, document: ErpDocument, now_s: float, started_s: float | None
@@ -600,6 +590,18 @@ class Erp:
     def documents_count(self) -> int:
         """How many records were created, of every type, preloaded customers included."""
         return self._next_internal_id - FIRST_INTERNAL_ID
+
+
+# How each record type is posted. Plain functions, not bound methods: a dict of bound methods
+# held by the Erp would be a reference cycle, freed only by a collector pass over the whole book.
+_POST_BY_TYPE: dict[str, Callable[[Erp, ErpDocument, float, float | None], ErpResponse]] = {
+    "customer": Erp._post_customer,
+    "invoice": Erp._post_invoice,
+    "payment": Erp._post_payment,
+    "void": Erp._post_void,
+    "writeoff": Erp._post_writeoff,
+    "reversal": Erp._post_reversal,
+}
 
 
 def _without_journal(document: ErpDocument) -> ErpDocument:
