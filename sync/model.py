@@ -11,6 +11,7 @@ from them. Nothing here does I/O or reads a clock.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -241,6 +242,7 @@ def period_start_s(period: str) -> float:
     return float(_days_from_civil(int(period[:4]), int(period[5:7]), 1) * _SECONDS_PER_DAY)
 
 
+@lru_cache(maxsize=1 << 16)  # pure; a peak's subscriptions share one anchor, so most calls repeat
 def add_months(ts_s: float, months: int) -> float:
     """The same day-of-month and time `months` later, clamped to the month's last day (as billing
     anchors do: Jan 31 + 1 month = Feb 28/29)."""
