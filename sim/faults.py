@@ -412,6 +412,9 @@ class FaultPlan:
         faults = self._by_kind.get(kind)
         if not faults or t_s >= self.heal_s:
             return ()  # the common case, on every call: nothing of this kind is configured
+        if len(faults) == 1:  # the next most common: one fault of the kind (no generator to run)
+            fault = faults[0]
+            return (fault,) if fault.active(t_s) else ()
         return tuple(fault for fault in faults if fault.active(t_s))
 
     def __bool__(self) -> bool:

@@ -74,8 +74,11 @@ class SimPyRuntime:
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
+        # `now` is called tens of times per subscription: bind the clock's getter once instead of
+        # a method that reads a property (two Python calls).
+        self.now: Callable[[], float] = type(env).now.fget.__get__(env)
 
-    def now(self) -> float:
+    def now(self) -> float:  # replaced per instance in __init__; kept for the Runtime protocol
         """Virtual Unix seconds."""
         return self.env.now
 
