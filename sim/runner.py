@@ -83,9 +83,10 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None,
         with tempfile.TemporaryDirectory(prefix="rehearse-trace-") as spill_dir:
             trace = TraceRecorder(Path(spill_dir))
             cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir), stall_limit_s, contracts)
-            frame = trace.frame()  # the world is already freed (`World.release`): no collector pass over it
-            gc.collect()  # the few cycles left (SimPy processes, coroutines)
-            return Simulation(frame, cutoff_s, drained)
+            # `World.release` let reference counting free the book; the collector frees the few
+            # cycles left (SimPy processes, suspended coroutines) before the whole trace is loaded.
+            gc.collect()
+            return Simulation(trace.frame(), cutoff_s, drained)
     finally:
         if collecting:
             gc.enable()

@@ -188,35 +188,40 @@ class OrchestratedEngine:
     async def _gap_fill(self, generation: int) -> None:
         """Every `gap_fill_interval_s`, list what billing created within the events horizon and
         plan whatever the engine never heard of (events lost past the sender's retries)."""
-        settings = self.settings
         while generation == self.generation:
-            await self.runtime.sleep(settings.gap_fill_interval_s)
+            await self.runtime.sleep(self.settings.gap_fill_interval_s)
             if generation != self.generation:
                 return
-            since_s = self.runtime.now() - settings.gap_fill_horizon_s
-            customers = await self._call(self.billing.list_customers(since_s))
-            invoices = await self._call(self.billing.list_invoices(since_s))
-            charges = await self._call(self.billing.list_charges(since_s))
-            now = self.runtime.now()
-            postings = self.store.postings
-            found = 0
-            for customer in customers:
-                if customer.id not in postings:
-                    self._submit(rules.customer_document(customer), now)
-                    found += 1
-            for invoice in invoices:
-                if self._invoice_moved(invoice, now, now):
-                    found += 1
-            for charge in charges:
-                if charge.id not in postings:
-                    self._submit(rules.payment_document(charge), now)
-                    found += 1
-                if (charge.status == "reversed" and settings.post_reversals
-                        and rules.external_id("reversal", charge.id) not in postings):
-                    self._submit(rules.reversal_document(charge), now)
-                    found += 1
-            self.last_gap_fill_s = now
-            self.trace.emit(now, "engine.gap_filled", value=float(found))
+            # One pass per call: its listings die with it instead of staying in this long-lived
+            # coroutine's frame until the next pass (a whole month's invoices, at a peak).
+            await self._fill_gaps()
+
+    async def _fill_gaps(self) -> None:
+        settings = self.settings
+        since_s = self.runtime.now() - settings.gap_fill_horizon_s
+        customers = await self._call(self.billing.list_customers(since_s))
+        invoices = await self._call(self.billing.list_invoices(since_s))
+        charges = await self._call(self.billing.list_charges(since_s))
+        now = self.runtime.now()
+        postings = self.store.postings
+        found = 0
+        for customer in customers:
+            if customer.id not in postings:
+                self._submit(rules.customer_document(customer), now)
+                found += 1
+        for invoice in invoices:
+            if self._invoice_moved(invoice, now, now):
+                found += 1
+        for charge in charges:
+            if charge.id not in postings:
+                self._submit(rules.payment_document(charge), now)
+                found += 1
+            if (charge.status == "reversed" and settings.post_reversals
+                    and rules.external_id("reversal", charge.id) not in postings):
+                self._submit(rules.reversal_document(charge), now)
+                found += 1
+        self.last_gap_fill_s = now
+        self.trace.emit(now, "engine.gap_filled", value=float(found))
 
     def _submit(self, document, now: float) -> None:
         postings = self.store.postings

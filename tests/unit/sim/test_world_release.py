@@ -10,6 +10,7 @@ from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import load
 from rehearse.sim.simpy_runtime import SimPyRuntime
 from rehearse.sim.world import World
+from rehearse.sync.store import MemoryStore
 
 SHORT = ["traffic.subscriptions=40", "run.traffic_days=0.3"]
 
@@ -43,7 +44,7 @@ def test_release_frees_the_book_without_the_cyclic_collector(tmp_path):
         # Nothing was collected (the collector is off): reference counting alone freed the ERP's
         # and billing's books, except what a pending timer or a suspended workflow still holds
         # (here a renewal or two), which waits for the collector.
-        assert _alive(InvoiceRecord) == 0
+        assert _alive(InvoiceRecord) == 0 and _alive(MemoryStore) == 0
         assert _alive(SubscriptionRecord) <= subscriptions // 10
     finally:
         gc.enable()
