@@ -66,7 +66,7 @@ class SubscriptionRecord:
         self.period_start_s = add_months(anchor_s, cycle * months)
         self.period_end_s = add_months(anchor_s, (cycle + 1) * months)
         self.cancel_at_period_end = False
-        self.pending_lines: list[InvoiceLine] = []
+        self.pending_lines: tuple[InvoiceLine, ...] = ()  # a shared empty tuple: no list per subscription
         self.first_invoice_id = ""
 
     def snapshot(self) -> Subscription:
@@ -161,7 +161,7 @@ class Billing:
         record.period_start_s = record.period_end_s
         record.period_end_s = add_months(record.anchor_s, (record.cycle + 1) * months)
         lines = [*record.pending_lines, self._period_line(record)]
-        record.pending_lines = []
+        record.pending_lines = ()
         invoice = self._draft(record, lines, now_s)
         self.schedule(self.settings.finalize_delay_s, self.finalize, invoice.id)
         return invoice
@@ -184,7 +184,7 @@ class Billing:
                         prorate_minor(new_price.unit_amount_minor, remaining_s, period_s), 0, now_s, record.period_end_s),
         ]
         if not always_invoice:
-            record.pending_lines.extend(lines)
+            record.pending_lines += tuple(lines)
             return None
         invoice = self._draft(record, lines, now_s)
         self.finalize(invoice.id, now_s)

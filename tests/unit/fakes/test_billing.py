@@ -408,7 +408,7 @@ def test_an_upgrade_at_mid_period_with_always_invoice_bills_the_domain_example_a
     assert (paid.subtotal_minor, paid.tax_minor, paid.total_minor, paid.status) == (500, 37, 537, "paid")
     assert paid.finalized_s == FEB_15_S
     assert harness.types() == ["invoice.created", "invoice.finalized", "charge.succeeded", "invoice.paid"]
-    assert harness.pending == [] and record.pending_lines == []
+    assert harness.pending == [] and record.pending_lines == ()
 
 
 def test_proration_is_computed_to_the_second() -> None:
@@ -438,7 +438,7 @@ def test_without_always_invoice_the_proration_waits_for_the_next_renewal_invoice
     assert (credit.period_start_s, credit.period_end_s) == (FEB_15_S, MAR_01_S)
     assert (charge.period_start_s, charge.period_end_s) == (FEB_15_S, MAR_01_S)
     assert (period.period_start_s, period.period_end_s) == (MAR_01_S, APR_01_S)
-    assert invoice.subtotal_minor == 2500 and record.pending_lines == []
+    assert invoice.subtotal_minor == 2500 and record.pending_lines == ()
     # The next renewal carries no proration any more.
     harness.run_all()
     later = harness.renew(record, APR_01_S)
