@@ -48,12 +48,14 @@ class TraceRecorder:
         self._sequence = sequence = self._sequence + 1
         rows.append((sequence, t_s, *fields.values()))
         if sequence >= self._flush_at:
-            self._flush()
+            self.flush()
 
     def __len__(self) -> int:
         return self._sequence
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Turn the records collected so far into a chunk of the frame (spilled to disk when the
+        recorder has a spill directory), so no Python object of theirs stays alive."""
         self._flush_at = self._sequence + CHUNK_ROWS
         if not any(self._groups.values()):
             return
@@ -85,7 +87,7 @@ class TraceRecorder:
 
     def frame(self) -> pl.DataFrame:
         """All records in emission order, with the trace's columns."""
-        self._flush()
+        self.flush()
         chunks = [pl.read_parquet(path) for path in self._spilled] + self._chunks
         if not chunks:
             return pl.DataFrame(schema=SCHEMA)
