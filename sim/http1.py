@@ -1,13 +1,14 @@
-"""A lean HTTP/1.1 client for the webhook sender: one request at a time per keep-alive connection,
-the answer parsed by httptools (the parser uvicorn uses), a pool of connections per origin.
+"""A lean HTTP/1.1 client for the live mode's hot paths, the fakes' webhook sender and the engine's
+ERP client: one request at a time per keep-alive connection, the answer parsed by httptools (the
+parser uvicorn uses), a pool of connections per origin.
 
-Why not aiohttp here: at a billing peak the fakes sign and POST tens of thousands of webhooks, and
-aiohttp's client spends about 190 to 225 microseconds of CPU per request on the 2-core box
-(request and response objects, cookie and header machinery, a timer context, a connection pool
-that resolves per request), against about 40 to 55 for this client (`bench/http_client.py`
-measures both against the same server).
-The sender needs only: POST a body with a few headers, read the status, and tell "could not
-connect" (nothing was sent) from "sent but no whole answer" (the receiver may have acted on it).
+Why not aiohttp there: at a billing peak the fakes sign and POST tens of thousands of webhooks and
+the engine makes about one and a half ERP calls per posting, and aiohttp's client spends about 190
+to 225 microseconds of CPU per request on the 2-core box (request and response objects, cookie and
+header machinery, a timer context, a connection pool that resolves per request), against about 40
+to 55 for this client (`bench/http_client.py` measures both against the same server). Those paths
+need only: send a body with a few headers, read the status, headers and body, and tell "could not
+connect" (nothing was sent) from "sent but no whole answer" (the other side may have acted on it).
 
 Errors, all `Http1Error`:
 - `ConnectFailed`: no connection could be made (refused, unreachable, TLS failed); nothing sent.
@@ -175,9 +176,15 @@ class Http1Client:
         return await self.request(origin, b"POST", target, body, headers)
 
     async def request(self, origin: Origin, method: bytes, target: bytes, body: bytes,
-                      headers: dict[str, str]) -> Response:
-        """One request on a pooled connection to `origin`; raises an `Http1Error` without an answer."""
-        head = [b"%b %b HTTP/1.1\r\nHost: %b\r\nContent-Length: %d\r\n" % (method, target, origin.host_header, len(body))]
+                      headers: dict[str, str], timeout_s: float | None = None) -> Response:
+        """One request on a pooled connection to `origin` (`target`: path and query, already
+        percent-encoded); raises an `Http1Error` without an answer. `timeout_s` overrides the
+        client's for this request."""
+        if body or method not in (b"GET", b"HEAD"):
+            head = [b"%b %b HTTP/1.1\r\nHost: %b\r\nContent-Length: %d\r\n"
+                    % (method, target, origin.host_header, len(body))]
+        else:
+            head = [b"%b %b HTTP/1.1\r\nHost: %b\r\n" % (method, target, origin.host_header)]
         for name, value in headers.items():
             if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
                 raise ValueError(f"header {name!r} holds a line break")
@@ -187,7 +194,8 @@ class Http1Client:
         connection = await self._acquire(origin)
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Response] = loop.create_future()
-        timer = loop.call_later(self.timeout_s, _time_out, connection, answer, self.timeout_s)
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        timer = loop.call_later(timeout_s, _time_out, connection, answer, timeout_s)
         try:
             connection.send(b"".join(head), answer)
             return await answer
