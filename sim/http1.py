@@ -240,7 +240,8 @@ class Http1Client:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(_Connection, origin.host, origin.port, ssl=context), CONNECT_TIMEOUT_S)
         except (OSError, asyncio.TimeoutError, ssl.SSLError) as error:
-            raise ConnectFailed(f"cannot connect to {origin.host}:{origin.port}: {error or type(error).__name__}") from None
+            reason = str(error) or type(error).__name__
+            raise ConnectFailed(f"cannot connect to {origin.host}:{origin.port}: {reason}") from None
         return connection
 
     def _release(self, origin: Origin, connection: _Connection) -> None:
