@@ -237,9 +237,11 @@ class Http1Client:
         if origin.scheme == "https":
             context = self._ssl_context or ssl.create_default_context()
         try:
-            _, connection = await asyncio.wait_for(
-                loop.create_connection(_Connection, origin.host, origin.port, ssl=context), CONNECT_TIMEOUT_S)
-        except (OSError, asyncio.TimeoutError, ssl.SSLError) as error:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that
+            # arrives as the connection completes, and a cancelled caller would then carry on.
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                _, connection = await loop.create_connection(_Connection, origin.host, origin.port, ssl=context)
+        except (OSError, ssl.SSLError) as error:  # TimeoutError is an OSError
             reason = str(error) or type(error).__name__
             raise ConnectFailed(f"cannot connect to {origin.host}:{origin.port}: {reason}") from None
         return connection

@@ -144,11 +144,12 @@ class HttpWebhookSender:
         """One delivery worker: attempts due deliveries one at a time, oldest first."""
         due = self._due
         loop = asyncio.get_running_loop()
-        while True:
-            while not due:
+        while not self._closed:  # not only cancellation: asyncio can lose a cancel in a race
+            if not due:
                 wake = loop.create_future()
                 self._waiting.append(wake)
                 await wake
+                continue
             await self._attempt(*due.popleft())
 
     def _injected(self, fault, event: Event, now: float) -> None:
@@ -211,14 +212,18 @@ class HttpWebhookSender:
         await self._idle.wait()
 
     async def aclose(self) -> None:
-        """Stop: cancel attempts under way and close the HTTP session."""
+        """Stop: cancel attempts under way and close the connections."""
         self._closed = True
         self._due.clear()
         for task in list(self._workers):
             task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        while self._waiting:  # an idle worker whose cancel was lost wakes, sees `_closed` and ends
+            wake = self._waiting.popleft()
+            if not wake.done():
+                wake.set_result(None)
         if self._client is not None:
-            await self._client.close()
+            await self._client.close()  # a request under way ends with AnswerLost
+        await asyncio.gather(*self._workers, return_exceptions=True)
 
 
 def _object_id(event: Event) -> str:
