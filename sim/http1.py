@@ -3,9 +3,9 @@ ERP client: one request at a time per keep-alive connection, the answer parsed b
 parser uvicorn uses), a pool of connections per origin.
 
 Why not aiohttp there: at a billing peak the fakes sign and POST tens of thousands of webhooks and
-the engine makes about one and a half ERP calls per posting, and aiohttp's client spends about 190
-to 225 microseconds of CPU per request on the 2-core box (request and response objects, cookie and
-header machinery, a timer context, a connection pool that resolves per request), against about 40
+the engine makes an ERP call per posting, and aiohttp's client spends about 160 to 225
+microseconds of CPU per request on the 2-core box (request and response objects, cookie and
+header machinery, a timer context, a connection pool that resolves per request), against about 30
 to 55 for this client (`bench/http_client.py` measures both against the same server). Those paths
 need only: send a body with a few headers, read the status, headers and body, and tell "could not
 connect" (nothing was sent) from "sent but no whole answer" (the other side may have acted on it).
