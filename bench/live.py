@@ -2,8 +2,8 @@
 
 1. The live peak: N monthly subscriptions renewing at 00:00 UTC on Feb 1, run with
    `rehearse.sim.live` (fakes on uvicorn on loopback, signed webhooks over HTTP to the engine's
-   endpoint, the engine's aiohttp ERP client, SQLite Store) on a clock `--speedup` times faster
-   than the wall, so the ERP's scenario latency (p50 350 ms) shrinks to nothing and HTTP is what
+   endpoint, the engine's ERP client on `rehearse.sim.http1`, SQLite Store) on a clock `--speedup`
+   times faster than the wall, so the ERP's scenario latency (p50 350 ms) shrinks to nothing and HTTP is what
    is measured. Engine postings per second = ``engine.posted`` records / the wall time from the
    first to the last of them (scenario span / speedup). Every invoice and payment is reconciled.
 2. The fakes' raw rate: the ERP app alone on uvicorn, hammered by an aiohttp client at

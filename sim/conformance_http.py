@@ -15,7 +15,7 @@ from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.conformance import Script, erp_documents
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan
-from rehearse.sim.http_clients import HttpErpClient, new_session
+from rehearse.sim.http_clients import HttpErpClient, new_erp_client, new_session
 from rehearse.sim.http_faults import PlanCallFaults
 from rehearse.sync.wire import envelope
 from rehearse.sim.live import RuntimeClock, run_loop
@@ -52,12 +52,13 @@ def replay_http(scenario: Scenario, seed: int, script: Script, speedup: float,
                         faults=PlanCallFaults(FaultPlan(scenario.faults), clock=clock, rng=stream(seed, "faults/erp"),
                                               erp=erp))
         session = new_session()
+        erp_client = new_erp_client()
         try:
             async with serving(app) as erp_url:
                 engine = OrchestratedEngine(
                     runtime=runtime, store=store, trace=trace, random=stream(seed, "engine"),
                     settings=settings_from(scenario.engine.model_dump(mode="python")),
-                    erp=HttpErpClient(erp_url, runtime=runtime, session=session, trace=trace, speedup=speedup))
+                    erp=HttpErpClient(erp_url, runtime=runtime, client=erp_client, trace=trace, speedup=speedup))
                 receiver = Receiver(secret=SECRET, receive=engine.receive)
                 async with serving(create_receiver_app(receiver)) as hook_url:
                     engine.start()
@@ -81,6 +82,7 @@ def replay_http(scenario: Scenario, seed: int, script: Script, speedup: float,
         finally:
             await runtime.shutdown()
             await session.close()
+            await erp_client.close()
         if runtime.failures:
             raise runtime.failures[0]
         if codes is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.engine_config import EngineConfig, StoreSection
 from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
-from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_session
+from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_erp_client, new_session
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.seeds import stream
 from rehearse.sim.serving import serving
@@ -80,10 +80,11 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
     runtime = AsyncioRuntime(time.time())  # the wall clock: this is the live world
     store = open_store(config.store, commit_every=CHANGES_MAX)  # group commit: the endpoint waits for it
     session = new_session()
+    erp_client = new_erp_client()
     engine = OrchestratedEngine(
         runtime=runtime, store=store, trace=trace, random=stream(seed, "engine"),
         settings=settings_from(config.engine.model_dump(mode="python")),
-        erp=HttpErpClient(config.erp.url, runtime=runtime, session=session, trace=trace),
+        erp=HttpErpClient(config.erp.url, runtime=runtime, client=erp_client, trace=trace),
         billing=HttpBillingClient(billing_url=config.billing.url, payments_url=config.payments.url,
                                   runtime=runtime, session=session, trace=trace))
     committer = GroupCommit(engine)  # a delivery is acknowledged once the change recording it is committed
@@ -113,6 +114,7 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
             await committing
         await runtime.shutdown()
         await session.close()
+        await erp_client.close()
         engine.store.close()
     engine.receiver = receiver
     return engine

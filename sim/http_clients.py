@@ -1,5 +1,6 @@
-"""The engine's live clients: the ERP and billing ports (``rehearse.sync.ports``) over HTTP with
-aiohttp, raising the same exceptions as the in-process clients (``rehearse.sync.errors``):
+"""The engine's live clients: the ERP and billing ports (``rehearse.sync.ports``) over HTTP (the
+ERP's calls on `rehearse.sim.http1`'s lean client, billing's lists with aiohttp), raising the same
+exceptions as the in-process clients (``rehearse.sync.errors``):
 
 - an error answer -> `ErpError` (status, NetSuite code, message, Retry-After in seconds);
 - a connection that could not be made -> `ErpConnectError` (nothing was applied);
@@ -13,12 +14,14 @@ with ``--validate-contracts`` checks against the providers' documents. Each call
 
 from __future__ import annotations
 
-import asyncio
+import json
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
 from rehearse.sim.erp_wire import HttpRequest, billing_list, erp_lookup, erp_post
+from rehearse.sim.http1 import ConnectFailed, Http1Client, Http1Error, split_url
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
 from rehearse.sync.model import Address, Charge, Customer, ErpDocument, Invoice, InvoiceLine
 from rehearse.sync.ports import Runtime
@@ -26,38 +29,55 @@ from rehearse.sync.ports import Runtime
 REQUEST_TIMEOUT_S = 900.0  # NetSuite's request timeout (15 minutes), scenario seconds
 
 
+_JSON = {"Content-Type": "application/json"}
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar and "/": what a path may hold unescaped
+
+
 def new_session(connections_max: int = 256) -> aiohttp.ClientSession:
-    """A client session for the live clients: keep-alive connections, up to `connections_max`."""
+    """A client session for the billing client's lists: keep-alive connections, up to `connections_max`."""
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections_max, limit_per_host=0))
 
 
-class HttpErpClient:
-    """`rehearse.sync.ports.ErpClient` against a NetSuite-like ERP at `base_url`."""
+def new_erp_client(connections_max: int = 256) -> Http1Client:
+    """The connections the ERP client sends on (close with ``await client.close()``)."""
+    return Http1Client(connections_max=connections_max, timeout_s=REQUEST_TIMEOUT_S)
 
-    def __init__(self, base_url: str, *, runtime: Runtime, session: aiohttp.ClientSession, trace,
+
+class HttpErpClient:
+    """`rehearse.sync.ports.ErpClient` against a NetSuite-like ERP at `base_url`, over `client`'s
+    keep-alive connections (`rehearse.sim.http1`: the ERP calls are the engine's hottest path)."""
+
+    def __init__(self, base_url: str, *, runtime: Runtime, client: Http1Client, trace,
                  timeout_s: float = REQUEST_TIMEOUT_S, speedup: float = 1.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.origin, base_path = split_url(self.base_url)
+        self.base_path = base_path.rstrip(b"/")
         self.runtime = runtime
-        self.session = session
+        self.client = client
         self.trace = trace
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s / speedup)
+        self.timeout_s = timeout_s / speedup
 
     async def _send(self, request: HttpRequest, key: str, label: str = "") -> tuple[int, Any, float | None]:
         runtime = self.runtime
         started_s = runtime.now()
+        body = b"" if request.body is None else json.dumps(request.body, separators=(",", ":")).encode()
+        target = self.base_path + quote(request.path, safe=_PATH_SAFE).encode()
+        if request.query:
+            target += b"?" + urlencode(request.query).encode()
         try:
-            async with self.session.request(request.method, self.base_url + request.path, json=request.body,
-                                             timeout=self.timeout) as response:
-                payload = await response.json(content_type=None)
-                retry_after = response.headers.get("Retry-After")
-                status = response.status
-        except aiohttp.ClientConnectorError as error:
+            response = await self.client.request(self.origin, request.method.encode(), target, body,
+                                                 _JSON if body else {}, timeout_s=self.timeout_s)
+            text = response.body.strip()
+            payload = json.loads(text) if text else None
+        except ConnectFailed as error:
             self._traced(key, f"{label}CONNECT_ERROR", started_s)
-            raise ErpConnectError(f"could not connect to the ERP: {error.os_error}") from None
-        except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as error:
+            raise ErpConnectError(f"could not connect to the ERP: {error}") from None
+        except (Http1Error, ValueError) as error:
             # Sent, but no whole answer: the ERP may or may not have applied it.
             self._traced(key, f"{label}TIMEOUT", started_s)
             raise ErpTimeout(f"no answer from the ERP for {key}: {type(error).__name__}") from None
+        status = response.status
+        retry_after = response.headers.get("retry-after")
         code = payload.get("error", {}).get("code", "") if isinstance(payload, dict) and status >= 400 else ""
         self._traced(key, f"{label}{code or status}" if label else (code or str(status)), started_s)
         return status, payload, float(retry_after) if retry_after and retry_after.isdigit() else None

@@ -12,25 +12,35 @@ timeout or a refused connection is a failed attempt, retried the same way.
 The trace gets the same records as in simulation (``webhook.failed`` with the reason,
 ``webhook.duplicated``, ``webhook.lost``, ``fault.injected``); it never sees a secret, a signature
 or a header.
+
+Attempts that are due wait in one first-in first-out queue worked off by at most `connections_max`
+delivery workers, each sending on a keep-alive connection of its own, as a platform's webhook
+workers do: at a billing peak thousands of events fall due within a second, and a task per attempt
+would pile them up inside the HTTP client's connection pool, where their timeout would already be
+running (`timeout_s` is for one attempt once it is on the wire).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import random
 import time
 from typing import Any, NamedTuple
 
-import aiohttp
-
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan
+from rehearse.sim.http1 import AnswerTimeout, Http1Client, Http1Error, Origin, split_url
 from rehearse.sim.http_faults import LiveClock
 from rehearse.sync import signatures, wire
 from rehearse.sync.model import Event
 
 DELIVERY_TIMEOUT_S = 10.0  # wall seconds an endpoint has to answer one attempt
+# Delivery workers (and so connections) at most: enough to keep an endpoint that answers once its
+# store has committed (a loop turn or a few milliseconds later) busy, few enough that each worker's
+# connection stays warm.
+CONNECTIONS_MAX = 64
 
 
 class WebhookEndpoint(NamedTuple):
@@ -49,7 +59,9 @@ class HttpWebhookSender:
     def __init__(self, *, endpoints: list[WebhookEndpoint], clock: LiveClock, latency: LogNormal,
                  rng: random.Random, trace, faults: FaultPlan | None = None,
                  retry_delays_s: tuple[float, ...] = (), timeout_s: float = DELIVERY_TIMEOUT_S,
-                 wall_clock=time.time) -> None:
+                 wall_clock=time.time, connections_max: int = CONNECTIONS_MAX) -> None:
+        if connections_max < 1:
+            raise ValueError("a webhook sender needs at least one connection")
         self.endpoints = list(endpoints)
         self.clock = clock
         self.latency = latency
@@ -63,8 +75,12 @@ class HttpWebhookSender:
         self.delivered = 0
         self.lost = 0
         self.last_lost_s = float("-inf")  # scenario time the sender last gave an event up
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self.connections_max = connections_max
+        self._client: Http1Client | None = None
+        self._targets: dict[str, tuple[Origin, bytes]] = {}  # endpoint URL -> where its requests go
+        self._due: collections.deque[tuple[Event, bytes, WebhookEndpoint, int]] = collections.deque()
+        self._workers: set[asyncio.Task] = set()
+        self._waiting: collections.deque[asyncio.Future] = collections.deque()  # idle workers' wake-ups
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
@@ -100,11 +116,32 @@ class HttpWebhookSender:
         loop.call_later(self.clock.wall_s(delay_s), self._start, event, body, endpoint, attempt)
 
     def _start(self, event: Event, body: bytes, endpoint: WebhookEndpoint, attempt: int) -> None:
+        """An attempt fell due: queue it for the next free worker (a new one while under the cap)."""
         if self._closed:
             return
-        task = asyncio.get_running_loop().create_task(self._attempt(event, body, endpoint, attempt))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._due.append((event, body, endpoint, attempt))
+        waiting = self._waiting
+        while waiting:
+            wake = waiting.popleft()
+            if not wake.done():
+                wake.set_result(None)
+                return
+        if len(self._workers) < self.connections_max:
+            task = asyncio.get_running_loop().create_task(self._work())
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
+
+    async def _work(self) -> None:
+        """One delivery worker: attempts due deliveries one at a time, oldest first."""
+        due = self._due
+        loop = asyncio.get_running_loop()
+        while not self._closed:  # not only cancellation: asyncio can lose a cancel in a race
+            if not due:
+                wake = loop.create_future()
+                self._waiting.append(wake)
+                await wake
+                continue
+            await self._attempt(*due.popleft())
 
     def _injected(self, fault, event: Event, now: float) -> None:
         self.trace.emit(now, "fault.injected", object_id=_object_id(event), code=fault.kind, detail=fault.name)
@@ -140,18 +177,21 @@ class HttpWebhookSender:
 
     async def _post(self, body: bytes, endpoint: WebhookEndpoint) -> str:
         """One signed POST; "" when acknowledged, else why not."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        client = self._client
+        if client is None:  # one connection per worker, so a request never waits for one
+            client = self._client = Http1Client(connections_max=self.connections_max, timeout_s=self.timeout_s)
+        target = self._targets.get(endpoint.url)
+        if target is None:
+            target = self._targets[endpoint.url] = split_url(endpoint.url)
         header = signatures.sign(body, endpoint.secret, int(self.wall_clock()))
         try:
-            async with self._session.post(endpoint.url, data=body, headers={
-                    "Content-Type": "application/json", signatures.HEADER: header}) as response:
-                await response.read()
-                return "" if 200 <= response.status < 300 else "not_acknowledged"
-        except asyncio.TimeoutError:
+            response = await client.request(target[0], b"POST", target[1], body, {
+                "Content-Type": "application/json", signatures.HEADER: header})
+        except AnswerTimeout:
             return "timeout"
-        except aiohttp.ClientError:
+        except Http1Error:
             return "connect_error"
+        return "" if 200 <= response.status < 300 else "not_acknowledged"
 
     def _finished(self) -> None:
         self.in_transit -= 1
@@ -163,13 +203,18 @@ class HttpWebhookSender:
         await self._idle.wait()
 
     async def aclose(self) -> None:
-        """Stop: cancel attempts under way and close the HTTP session."""
+        """Stop: cancel attempts under way and close the connections."""
         self._closed = True
-        for task in list(self._tasks):
+        self._due.clear()
+        for task in list(self._workers):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        while self._waiting:  # an idle worker whose cancel was lost wakes, sees `_closed` and ends
+            wake = self._waiting.popleft()
+            if not wake.done():
+                wake.set_result(None)
+        if self._client is not None:
+            await self._client.close()  # a request under way ends with AnswerLost
+        await asyncio.gather(*self._workers, return_exceptions=True)
 
 
 def _object_id(event: Event) -> str:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
-from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_session
+from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_erp_client, new_session
 from rehearse.sim.http_faults import PlanCallFaults
 from rehearse.sim.http_webhooks import HttpWebhookSender, WebhookEndpoint
 from rehearse.sim.runner import DRAIN_CHECK_S, Progress, resolved_parameters
@@ -118,6 +118,8 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
                 serving(create_receiver_app(receiver), host=host)) + WEBHOOK_PATH
             session = new_session()
             stack.push_async_callback(session.close)
+            erp_client = new_erp_client()
+            stack.push_async_callback(erp_client.close)
             if committer is not None:
                 committing = asyncio.ensure_future(committer.run())
                 stack.push_async_callback(_cancelled, committing)
@@ -130,7 +132,7 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
             stack.push_async_callback(sender.aclose)
             world.events.deliver = sender.send
             world.webhooks = sender  # what `world.quiet()` asks about deliveries in transit
-            world.engine.erp = HttpErpClient(urls["erp"], runtime=runtime, session=session, trace=trace,
+            world.engine.erp = HttpErpClient(urls["erp"], runtime=runtime, client=erp_client, trace=trace,
                                              speedup=speedup)
             world.engine.billing = HttpBillingClient(billing_url=urls["billing"], payments_url=urls["payments"],
                                                      runtime=runtime, session=session, trace=trace)

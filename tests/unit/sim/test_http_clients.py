@@ -10,7 +10,7 @@ import pytest
 from rehearse.fakes.erp.app import error_body
 from rehearse.fakes.http import FaultAnswer, FaultGate
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
-from rehearse.sim.http_clients import HttpErpClient, new_session
+from rehearse.sim.http_clients import HttpErpClient, new_erp_client
 from rehearse.sim.http_faults import LiveClock
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import load
@@ -38,13 +38,13 @@ def _run(answer: FaultAnswer | None, calls):
 
     async def main():
         runtime = AsyncioRuntime(scenario.run.start_s)
-        session = new_session()
+        connections = new_erp_client()
         try:
             async with serving(app) as url:
-                client = HttpErpClient(url, runtime=runtime, session=session, trace=TraceRecorder())
+                client = HttpErpClient(url, runtime=runtime, client=connections, trace=TraceRecorder())
                 return await calls(client), fakes.erp
         finally:
-            await session.close()
+            await connections.close()
 
     return asyncio.run(main())
 
@@ -90,13 +90,13 @@ def test_nobody_listening_is_a_connect_error() -> None:
         port = sock.getsockname()[1]  # free, and nobody listens once the socket closes
 
     async def main():
-        session = new_session()
+        connections = new_erp_client()
         try:
-            client = HttpErpClient(f"http://127.0.0.1:{port}", runtime=AsyncioRuntime(0.0), session=session,
+            client = HttpErpClient(f"http://127.0.0.1:{port}", runtime=AsyncioRuntime(0.0), client=connections,
                                    trace=TraceRecorder())
             with pytest.raises(ErpConnectError):
                 await client.post(CUSTOMER)
         finally:
-            await session.close()
+            await connections.close()
 
     asyncio.run(main())

@@ -148,3 +148,35 @@ def test_sender_delivers_at_least_once_over_http_with_faults_and_no_secret_in_th
         if frame[column].dtype == pl.String:
             assert not frame[column].str.contains(SECRET, literal=True).any(), column
     assert SECRET not in repr(WebhookEndpoint("http://x", SECRET))
+
+
+def test_a_burst_is_worked_off_by_at_most_connections_max_workers_each_delivered_once() -> None:
+    in_flight = {"now": 0, "max": 0}
+    got: list[str] = []
+
+    async def slow_receive(event: Event) -> bool:
+        in_flight["now"] += 1
+        in_flight["max"] = max(in_flight["max"], in_flight["now"])
+        await asyncio.sleep(0.002)
+        in_flight["now"] -= 1
+        got.append(event.id)
+        return True
+
+    receiver = Receiver(secret=SECRET, receive=slow_receive)
+
+    async def scenario() -> HttpWebhookSender:
+        async with serving(create_receiver_app(receiver)) as base_url:
+            sender = HttpWebhookSender(endpoints=[WebhookEndpoint(base_url + WEBHOOK_PATH, SECRET)],
+                                       clock=LiveClock(1769817600.0, speedup=1000.0),
+                                       latency=LogNormal(1.0, 2.0, stream(1, "w")), rng=stream(1, "f"),
+                                       trace=TraceRecorder(), connections_max=3)
+            for number in range(60):
+                sender.send(EVENT._replace(id=f"evt_{number}"))
+            await asyncio.wait_for(sender.drained(), 30)
+            await sender.aclose()
+            return sender
+
+    sender = asyncio.run(scenario())
+    assert sender.delivered == 60 and sender.lost == 0
+    assert sorted(got) == sorted(f"evt_{number}" for number in range(60))
+    assert 1 <= in_flight["max"] <= 3
