@@ -184,3 +184,20 @@ def allowed_methods(app: Any, scope: Scope) -> str:
         if match is not Match.NONE and getattr(route, "methods", None):
             methods |= set(route.methods)
     return ", ".join(sorted(methods))
+
+
+def answer_http_errors(app: Any, *, error: Callable[[int, str, str], Any], codes: dict[int, str],
+                       fallback: str) -> None:
+    """Answer the framework's own errors (an unknown path, a method the path does not serve) in the
+    fake's error shape: `error(status, code, message)` builds the response, `codes` names the code
+    per status (`fallback` for the others); a 405 lists every method the path serves in Allow."""
+    from starlette.exceptions import HTTPException
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Any, exc: HTTPException) -> Any:
+        response = error(exc.status_code, codes.get(exc.status_code, fallback), str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(app, request.scope)
+        return response

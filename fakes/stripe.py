@@ -15,10 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rehearse.fakes.http import (
-    allowed_methods, error_responses, request_error_message, retry_after_header, tidy_openapi,
+    answer_http_errors, error_responses, request_error_message, retry_after_header, tidy_openapi,
 )
 from rehearse.sync.model import Address
 
@@ -143,15 +142,8 @@ def install_stripe_errors(app: FastAPI) -> None:
         param = ".".join(str(item) for item in errors[0].get("loc", ())[1:]) if errors else None
         return error(400, "parameter_invalid", request_error_message(errors), param=param or None)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "resource_missing", 405: "method_not_allowed"}.get(exc.status_code, "api_error")
-        response = error(exc.status_code, code, str(exc.detail))
-        if exc.headers:
-            response.headers.update(exc.headers)
-        if exc.status_code == 405:
-            response.headers["Allow"] = allowed_methods(app, request.scope)
-        return response
+    answer_http_errors(app, error=error, codes={404: "resource_missing", 405: "method_not_allowed"},
+                       fallback="api_error")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -13,11 +13,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, RootModel
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rehearse.fakes.crm.accounts import Crm
 from rehearse.fakes.http import (
-    allowed_methods, error_responses, request_error_message, retry_after_header, tidy_openapi,
+    answer_http_errors, error_responses, request_error_message, retry_after_header, tidy_openapi,
 )
 from rehearse.fakes.machine import IllegalTransition
 
@@ -140,15 +139,8 @@ def create_app(crm: Crm, *, clock: Callable[[], float]) -> FastAPI:
         fields = sorted({str(e["loc"][-1]) for e in errors if e.get("loc") and len(e["loc"]) > 1})
         return _error(400, code, request_error_message(errors), fields)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "UNKNOWN_EXCEPTION")
-        response = _error(exc.status_code, code, str(exc.detail))
-        if exc.headers:
-            response.headers.update(exc.headers)
-        if exc.status_code == 405:
-            response.headers["Allow"] = allowed_methods(app, request.scope)
-        return response
+    answer_http_errors(app, error=_error, codes={404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"},
+                       fallback="UNKNOWN_EXCEPTION")
 
     def _account_json(salesforce_id: str) -> dict[str, Any]:
         account = crm.accounts[account_ids[salesforce_id]]

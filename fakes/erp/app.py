@@ -21,13 +21,12 @@ from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rehearse.fakes.erp.ledger import Erp
 from rehearse.fakes.erp.responses import INVALID_FLD_VALUE, RCRD_DSNT_EXIST, ErpResponse
 from rehearse.fakes.erp.state import CustomerRecord, InvoiceRecord, PaymentRecord
 from rehearse.fakes.http import (
-    EXTRA_LATENCY_KEY, Receive, Scope, Send, allowed_methods, error_responses, request_error_message,
+    EXTRA_LATENCY_KEY, Receive, Scope, Send, answer_http_errors, error_responses, request_error_message,
     retry_after_header, tidy_openapi,
 )
 from rehearse.sync.model import DOCUMENT_TYPES, ErpDocument, InvoiceLine, JournalLine
@@ -270,15 +269,8 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         return _error(400, INVALID_FLD_VALUE, request_error_message(error.errors()))
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "INVALID_URL", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "UNEXPECTED_ERROR")
-        response = _error(error.status_code, code, str(error.detail))
-        if error.headers:
-            response.headers.update(error.headers)
-        if error.status_code == 405:
-            response.headers["Allow"] = allowed_methods(app, request.scope)
-        return response
+    answer_http_errors(app, error=_error, codes={404: "INVALID_URL", 405: "METHOD_NOT_ALLOWED"},
+                       fallback="UNEXPECTED_ERROR")
 
     async def _gated(scope: Scope, apply: Callable[[], ErpResponse]) -> ErpResponse:
         rejection = erp.begin_request()
