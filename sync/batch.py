@@ -32,7 +32,7 @@ from rehearse.sync.model import ErpDocument, Event
 from rehearse.sync.posting import POSTED, post_once, routed
 from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
-    EXCEPTION, HELD, POSTED as POSTED_STATE, RETRY_WAIT, ExceptionRecord, MemoryStore, Posting,
+    EXCEPTION, HELD, POSTED as POSTED_STATE, RETRY_WAIT, MemoryStore, Posting, park_exception,
 )
 
 EXCEPTION_OWNERS = {"tax_incomplete": "tax", "permanent": "ar-operations", "retries_exhausted": "integration-on-call",
@@ -368,15 +368,9 @@ class BatchEngine:
             return
 
     def _exception(self, posting: Posting, reason: str, detail: str) -> None:
-        now = self.runtime.now()
-        posting.state = EXCEPTION
         self.staged.pop(posting.key, None)
-        self.store.save(posting)
-        document = posting.document
-        owner = EXCEPTION_OWNERS.get(reason, "ar-operations")
-        self.store.open_exception(ExceptionRecord(document.external_id, reason, owner, now, detail))
-        self.trace.emit(now, "engine.exception_opened", object_id=document.external_id, ref_id=document.source_id,
-                        code=reason, detail=owner)
+        park_exception(self.store, self.trace, posting, reason, EXCEPTION_OWNERS.get(reason, "ar-operations"),
+                       detail, self.runtime.now())
 
     def replay(self, external_id: str) -> bool:
         """A person resolved an exception: the item is staged again for the next run."""

@@ -27,7 +27,7 @@ from rehearse.sync import decisions, rules, wire
 from rehearse.sync.model import ErpDocument, Event
 from rehearse.sync.posting import POSTED, post_once, routed, without_external_id
 from rehearse.sync.ports import ErpClient, Random, Runtime, Trace
-from rehearse.sync.store import EXCEPTION, IN_FLIGHT, POSTED as POSTED_STATE, ExceptionRecord, MemoryStore, Posting
+from rehearse.sync.store import EXCEPTION, IN_FLIGHT, POSTED as POSTED_STATE, MemoryStore, Posting, park_exception
 
 EXCEPTION_OWNERS = {"tax_incomplete": "tax", "permanent": "ar-operations", "closed_period": "gl-accounting"}
 
@@ -284,14 +284,8 @@ class EventEngine:
         return without_external_id(document, known)
 
     def _exception(self, posting: Posting, reason: str, detail: str) -> None:
-        now = self.runtime.now()
-        posting.state = EXCEPTION
-        self.store.save(posting)
-        document = posting.document
-        owner = EXCEPTION_OWNERS.get(reason, "ar-operations")
-        self.store.open_exception(ExceptionRecord(document.external_id, reason, owner, now, detail))
-        self.trace.emit(now, "engine.exception_opened", object_id=document.external_id, ref_id=document.source_id,
-                        code=reason, detail=owner)
+        park_exception(self.store, self.trace, posting, reason, EXCEPTION_OWNERS.get(reason, "ar-operations"),
+                       detail, self.runtime.now())
 
     # -- people ----------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
 from rehearse.sync.model import Event, next_period
 from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
-    EXCEPTION, HELD, IN_FLIGHT, POSTED, QUEUED, RETRY_WAIT, ExceptionRecord, MemoryStore, Posting,
+    EXCEPTION, HELD, IN_FLIGHT, POSTED, QUEUED, RETRY_WAIT, MemoryStore, Posting, park_exception,
 )
 
 # Who owns an exception, by reason: the queue a person picks it up from.
@@ -430,14 +430,8 @@ class OrchestratedEngine:
                 self._enqueue(child, now)
 
     def _open_exception(self, posting: Posting, reason: str, detail: str) -> None:
-        now = self.runtime.now()
-        posting.state = EXCEPTION
-        document = posting.document
-        owner = EXCEPTION_OWNERS.get(reason, EXCEPTION_OWNERS["permanent"])
-        self.store.save(posting)
-        self.store.open_exception(ExceptionRecord(document.external_id, reason, owner, now, detail))
-        self.trace.emit(now, "engine.exception_opened", object_id=document.external_id,
-                        ref_id=document.source_id, code=reason, detail=owner)
+        park_exception(self.store, self.trace, posting, reason,
+                       EXCEPTION_OWNERS.get(reason, EXCEPTION_OWNERS["permanent"]), detail, self.runtime.now())
 
     def _dead_letter(self, event: Event, reason: str, now: float) -> bool:
         """An event the mapping cannot read: kept for replay (acknowledged), or, without a

@@ -48,6 +48,17 @@ class ExceptionRecord:
         self.detail = detail
 
 
+def park_exception(store, trace, posting: Posting, reason: str, owner: str, detail: str, now: float) -> None:
+    """Park a posting in `store`'s exception queue, owned by `owner`, since `now`, and trace it
+    (``engine.exception_opened``): what every pattern does with a posting a person must resolve."""
+    posting.state = EXCEPTION
+    store.save(posting)
+    document = posting.document
+    store.open_exception(ExceptionRecord(document.external_id, reason, owner, now, detail))
+    trace.emit(now, "engine.exception_opened", object_id=document.external_id, ref_id=document.source_id,
+               code=reason, detail=owner)
+
+
 class MemoryStore:
     """All engine state in dicts. Iteration is in insertion order, which is deterministic.
 
