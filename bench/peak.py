@@ -11,7 +11,10 @@ deliveries after sampled latencies, and two ERP posts (invoice, then payment) th
 FIFO `simpy.Store` work queue and a `simpy.Resource` of the engine's concurrency, with sampled latencies.
 
 Prints one JSON line: subscriptions, wall_s, subscriptions_per_s, skeleton_wall_s, skeleton_ratio
-(skeleton wall / harness wall), peak_rss_mib, and the run's reconciliation counts.
+(skeleton wall / harness wall), peak_rss_mib, where the harness's wall went (simulate_s: the
+simulation with the trace loaded; metrics_s: the reconciliation) and the peak RSS when the
+simulation was done (simulate_peak_rss_mib; peak_rss_mib is the whole process's), and the run's
+reconciliation counts.
 
     uv run python bench/peak.py --subscriptions 100000 [--faults] [--no-skeleton]
 
@@ -79,14 +82,21 @@ def _toml_inline(value) -> str:
 
 
 def run_harness(subscriptions: int, seed: int, overrides: list[str] | None = None) -> tuple[float, dict]:
-    """Simulate the peak and reconcile it; returns (wall seconds, metrics)."""
+    """Simulate the peak and reconcile it; returns (wall seconds, metrics). The metrics carry
+    ``bench_split``: the simulation's and the reconciliation's wall seconds, and the peak RSS once
+    the simulation (trace loaded) was done."""
     scenario, _ = load("month-end", overrides or peak_overrides(subscriptions))
     gc.collect()
     started = time.perf_counter()
     simulation = runner.simulate(scenario, seed)
+    simulated = time.perf_counter()
+    simulate_peak_rss_mib = runner.peak_rss_mib()
     metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
                               pattern=scenario.engine.pattern, gates=scenario.gates)
-    return time.perf_counter() - started, metrics
+    finished = time.perf_counter()
+    metrics["bench_split"] = {"simulate_s": round(simulated - started, 2), "metrics_s": round(finished - simulated, 2),
+                              "simulate_peak_rss_mib": simulate_peak_rss_mib}
+    return finished - started, metrics
 
 
 def run_skeleton(subscriptions: int, seed: int) -> float:
@@ -171,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "skeleton_wall_s": None if skeleton_wall_s is None else round(skeleton_wall_s, 2),
         "skeleton_ratio": None if skeleton_wall_s is None else round(skeleton_wall_s / wall_s, 3),
         "peak_rss_mib": runner.peak_rss_mib(),
+        **metrics["bench_split"],
         "invoices_matched": recon["invoices"]["matched"], "invoices_expected": recon["invoices"]["expected"],
         "payments_matched": recon["payments"]["matched"], "payments_expected": recon["payments"]["expected"],
         "duplicated": recon["invoices"]["duplicated"] + recon["payments"]["duplicated"],
