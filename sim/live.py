@@ -22,15 +22,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
-from rehearse.sim.distributions import LogNormal
 from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
 from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_erp_client, new_session
-from rehearse.sim.http_faults import PlanCallFaults
-from rehearse.sim.http_webhooks import HttpWebhookSender, WebhookEndpoint
+from rehearse.sim.http_webhooks import WebhookEndpoint
 from rehearse.sim.runner import DRAIN_CHECK_S, Progress, resolved_parameters
 from rehearse.sim.scenario import Scenario
-from rehearse.sim.seeds import stream
-from rehearse.sim.served import bare_apps, gated
+from rehearse.sim.served import webhook_sender, world_apps
 from rehearse.sim.serving import LOOPBACK, serving
 from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
 from rehearse.sim.world import World
@@ -94,13 +91,7 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
                                  sort_keys=True))
     world = World(scenario, seed, runtime, trace, work_dir, store=store)
     clock = RuntimeClock(runtime)
-    erp = scenario.erp
-    call_faults = PlanCallFaults(world.faults, clock=clock, rng=stream(seed, "faults/http"), erp=world.erp,
-                                 trace=trace)
-    apps = gated(bare_apps(crm=world.crm, billing=world.billing, payments=world.payments, tax=world.tax,
-                           erp=world.erp, clock=clock,
-                           erp_latency=LogNormal(erp.latency_ms_p50, erp.latency_ms_p95, stream(seed, "erp/latency"))),
-                 call_faults)
+    apps, _ = world_apps(world, seed, clock=clock, trace=trace)
     counted = {system: _CountingGate(apps[system]) for system in ("erp", "billing", "payments")}
     secret = secrets.token_hex(32)  # this run's signing secret: never traced, never printed
     committer = None
@@ -109,7 +100,6 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
         committer = GroupCommit(world.engine)
     receiver = Receiver(secret=secret, receive=world.engine.receive,
                         flushed=committer.flushed if committer else None)
-    billing = scenario.billing
     try:
         async with contextlib.AsyncExitStack() as stack:
             urls = {system: await stack.enter_async_context(serving(app, host=host))
@@ -123,15 +113,9 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
             if committer is not None:
                 committing = asyncio.ensure_future(committer.run())
                 stack.push_async_callback(_cancelled, committing)
-            sender = HttpWebhookSender(
-                endpoints=[WebhookEndpoint(urls["webhooks"], secret)], clock=clock,
-                latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95,
-                                  stream(seed, "webhooks/latency")),
-                rng=stream(seed, "faults/webhooks"), trace=trace, faults=world.faults,
-                retry_delays_s=tuple(billing.webhook_retry_delays_s))
+            sender = webhook_sender(world, seed, endpoints=[WebhookEndpoint(urls["webhooks"], secret)],
+                                    clock=clock, trace=trace)
             stack.push_async_callback(sender.aclose)
-            world.events.deliver = sender.send
-            world.webhooks = sender  # what `world.quiet()` asks about deliveries in transit
             world.engine.erp = HttpErpClient(urls["erp"], runtime=runtime, client=erp_client, trace=trace,
                                              speedup=speedup)
             world.engine.billing = HttpBillingClient(billing_url=urls["billing"], payments_url=urls["payments"],

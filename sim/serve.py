@@ -16,13 +16,10 @@ from typing import Any
 
 from rehearse.sim.admin import FaultAdmin, create_admin_app
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
-from rehearse.sim.distributions import LogNormal
-from rehearse.sim.http_faults import PlanCallFaults
 from rehearse.sim.http_webhooks import HttpWebhookSender, WebhookEndpoint
 from rehearse.sim.live import RuntimeClock
 from rehearse.sim.scenario import Scenario
-from rehearse.sim.seeds import stream
-from rehearse.sim.served import SYSTEMS, bare_apps, gated
+from rehearse.sim.served import SYSTEMS, webhook_sender, world_apps
 from rehearse.sim.serving import LOOPBACK, serving
 from rehearse.sim.world import World
 from rehearse.sync.model import parse_utc
@@ -77,22 +74,9 @@ async def serve(scenario: Scenario, seed: int, *, systems: tuple[str, ...] = SYS
     trace = trace or _NullTrace()
     world = World(scenario, seed, runtime, trace)
     clock = RuntimeClock(runtime)
-    erp = scenario.erp
-    call_faults = PlanCallFaults(world.faults, clock=clock, rng=stream(seed, "faults/http"), erp=world.erp,
-                                 trace=trace)
-    apps = gated(bare_apps(crm=world.crm, billing=world.billing, payments=world.payments, tax=world.tax,
-                           erp=world.erp, clock=clock,
-                           erp_latency=LogNormal(erp.latency_ms_p50, erp.latency_ms_p95, stream(seed, "erp/latency"))),
-                 call_faults)
-    billing = scenario.billing
-    sender = HttpWebhookSender(
-        endpoints=[WebhookEndpoint(url, webhook_secret) for url in webhook_urls], clock=clock,
-        latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95,
-                          stream(seed, "webhooks/latency")),
-        rng=stream(seed, "faults/webhooks"), trace=trace, faults=world.faults,
-        retry_delays_s=tuple(billing.webhook_retry_delays_s))
-    world.events.deliver = sender.send
-    world.webhooks = sender
+    apps, call_faults = world_apps(world, seed, clock=clock, trace=trace)
+    sender = webhook_sender(world, seed, endpoints=[WebhookEndpoint(url, webhook_secret) for url in webhook_urls],
+                            clock=clock, trace=trace)
 
     def apply(plan) -> None:  # the admin API's changes reach every reader of the plan
         world.faults = call_faults.plan = sender.faults = plan

@@ -30,6 +30,7 @@ from rehearse.fakes.tax.app import create_app as tax_app
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.http_faults import LiveClock, PlanCallFaults
+from rehearse.sim.http_webhooks import HttpWebhookSender
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
 from rehearse.sim.world import price_id
@@ -110,6 +111,33 @@ def gated(apps: dict[str, Any], faults) -> dict[str, FaultGate]:
     """Each app behind the call-fault gate, answering injected errors in its system's shape."""
     return {system: FaultGate(app, system=system, faults=faults, error_body=ERROR_BODIES[system])
             for system, app in apps.items()}
+
+
+def world_apps(world, seed: int, *, clock, trace) -> tuple[dict[str, FaultGate], PlanCallFaults]:
+    """A world's fakes as apps behind the call-fault gate, and the gate's faults (which read the
+    world's fault plan; replace their `plan` to change it while serving)."""
+    erp = world.scenario.erp
+    call_faults = PlanCallFaults(world.faults, clock=clock, rng=stream(seed, "faults/http"), erp=world.erp,
+                                 trace=trace)
+    apps = bare_apps(crm=world.crm, billing=world.billing, payments=world.payments, tax=world.tax,
+                     erp=world.erp, clock=clock,
+                     erp_latency=LogNormal(erp.latency_ms_p50, erp.latency_ms_p95, stream(seed, "erp/latency")))
+    return gated(apps, call_faults), call_faults
+
+
+def webhook_sender(world, seed: int, *, endpoints: list, clock, trace) -> HttpWebhookSender:
+    """The HTTP webhook sender for a world's events, on the scenario's latency and retry schedule,
+    meeting the world's delivery faults; it replaces the in-process sender (`world.webhooks`)."""
+    billing = world.scenario.billing
+    sender = HttpWebhookSender(
+        endpoints=endpoints, clock=clock,
+        latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95,
+                          stream(seed, "webhooks/latency")),
+        rng=stream(seed, "faults/webhooks"), trace=trace, faults=world.faults,
+        retry_delays_s=tuple(billing.webhook_retry_delays_s))
+    world.events.deliver = sender.send
+    world.webhooks = sender  # what `world.quiet()` asks about deliveries in transit
+    return sender
 
 
 def openapi_documents(scenario: Scenario, seed: int = 1) -> dict[str, dict]:
