@@ -36,7 +36,9 @@ DRAIN_CHECK_S = 60.0
 # busiest instant of a million-subscription peak takes a few seconds.
 STALL_LIMIT_S = 60.0
 
-Progress = Callable[[float, float, str], None]  # (virtual now, virtual end estimate, phase)
+# (virtual now, virtual end estimate, phase): "loading the book", "traffic", "drain", then, in
+# `run`, "reconciling" and "writing the report".
+Progress = Callable[[float, float, str], None]
 
 
 class Simulation(NamedTuple):
@@ -102,6 +104,8 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
     world = None
     try:
         world = World(scenario, seed, runtime, trace, work_dir, stall_limit_s=stall_limit_s, contracts=contracts)
+        if progress:
+            progress(start_s, world.window_end_s, "loading the book")
         world.load_book()  # long at scale, and no engine code runs in it: outside the watchdog
         with Watchdog(lambda: env.now, stall_limit_s):
             return _run_world(scenario, env, world, trace, progress)
@@ -159,6 +163,9 @@ def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress:
     wall_start = time.perf_counter()
     simulation = simulate(scenario, seed, progress, stall_limit_s, contracts)
     simulate_s = time.perf_counter() - wall_start
+    window_end_s = scenario.run.start_s + scenario.run.traffic_days * 86400.0
+    if progress:
+        progress(simulation.cutoff_s, window_end_s, "reconciling")
     metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
                               pattern=scenario.engine.label, gates=scenario.gates)
     metrics["drained"] = simulation.drained
@@ -168,6 +175,8 @@ def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress:
         "trace_rows": simulation.trace.height,
     }
     if out_dir is not None:
+        if progress:
+            progress(simulation.cutoff_s, window_end_s, "writing the report")
         write_outputs(out_dir, simulation.trace, metrics)
     metrics["wall"]["total_s"] = round(time.perf_counter() - wall_start, 3)
     metrics["wall"]["peak_rss_mib"] = peak_rss_mib()
