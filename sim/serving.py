@@ -17,6 +17,9 @@ LOOPBACK = "127.0.0.1"
 # never sends a request on a connection the server is closing (uvicorn's default is 5 s: that race
 # surfaces as a disconnect after the request went out, an unknown outcome, for no reason).
 KEEP_ALIVE_S = 75
+# How long a stopping server waits for requests still being answered before it cancels them: a
+# request stuck on the other side must not hold a shutdown forever (its client retries or looks up).
+GRACEFUL_SHUTDOWN_S = 5
 
 
 @contextlib.asynccontextmanager
@@ -27,7 +30,8 @@ async def serving(app: Any, *, host: str = LOOPBACK, port: int = 0) -> AsyncIter
     # No proxy stands in front of these servers: X-Forwarded-* headers are not trusted (nor parsed,
     # which saves a middleware layer per request).
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                            timeout_keep_alive=KEEP_ALIVE_S, proxy_headers=False)
+                            timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
