@@ -23,7 +23,7 @@ from rehearse.fakes.billing.states import INVOICE_STATES, SUBSCRIPTION_STATES
 from rehearse.fakes.payments.gateway import ACH_DEBIT, CARD
 from rehearse.fakes.payments.states import BANK_RETURN_CODE, HARD_DECLINES, SOFT_DECLINES
 from rehearse.sync import rules, wire
-from rehearse.sync.model import Charge, Customer, Event, Invoice, InvoiceLine, Subscription
+from rehearse.sync.model import Charge, Customer, Invoice, InvoiceLine, Subscription
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 VERSIONS = (wire.CURRENT_VERSION, wire.NEXT_VERSION)
@@ -164,11 +164,6 @@ def check_schemas(directory: Path = EVENTS_DIR) -> list[str]:
         if path.name not in expected:
             problems.append(f"{path}: no API version generates this file any more")
     return problems
-
-
-def event_payload(event: Event) -> dict[str, Any]:
-    """An event as it travels on the wire (`rehearse.sync.wire.envelope`)."""
-    return wire.envelope(event)
 
 
 _VALIDATORS: dict[str, Any] = {}

@@ -120,7 +120,7 @@ class SteppedWorld:
     def __init__(self, scenario: Scenario, seed: int | None = None, *, record_events: bool = False) -> None:
         import simpy
 
-        from rehearse.contracts.event_schemas import event_payload
+        from rehearse.sync.wire import envelope
         from rehearse.sim.recorder import TraceRecorder
         from rehearse.sim.runner import resolved_parameters
         from rehearse.sim.simpy_runtime import SimPyRuntime
@@ -142,7 +142,7 @@ class SteppedWorld:
             receive = self.world.webhooks.receiver
 
             def record_and_receive(event) -> bool:
-                self.events.append(event_payload(event))
+                self.events.append(envelope(event))
                 return receive(event)
 
             self.world.webhooks.receiver = record_and_receive

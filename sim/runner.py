@@ -163,7 +163,7 @@ def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress:
     wall_start = time.perf_counter()
     simulation = simulate(scenario, seed, progress, stall_limit_s, contracts)
     simulate_s = time.perf_counter() - wall_start
-    window_end_s = scenario.run.start_s + scenario.run.traffic_days * 86400.0
+    window_end_s = scenario.run.window_end_s
     if progress:
         progress(simulation.cutoff_s, window_end_s, "reconciling")
     metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,

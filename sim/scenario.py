@@ -60,6 +60,11 @@ class RunSection(_Section):
         """The start as Unix seconds."""
         return parse_utc(self.start)
 
+    @property
+    def window_end_s(self) -> float:
+        """The end of the traffic window (the start of the drain) as Unix seconds."""
+        return self.start_s + self.traffic_days * 86400.0
+
 
 class EntitySection(_Section):
     """A legal entity: its functional currency, the countries its customers live in, its share."""

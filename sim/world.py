@@ -55,7 +55,7 @@ class World:
         self.runtime = runtime
         self.trace = trace
         self.start_s = scenario.run.start_s
-        self.window_end_s = self.start_s + scenario.run.traffic_days * 86400.0
+        self.window_end_s = scenario.run.window_end_s
         self.prices = {
             price_id(plan.id, currency): Price(price_id(plan.id, currency), plan.id, plan.interval, currency, amount)
             for plan in scenario.plans for currency, amount in sorted(plan.prices_minor.items())

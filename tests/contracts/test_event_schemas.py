@@ -56,12 +56,12 @@ def test_every_event_type_maps_to_an_object_of_the_wire():
 
 def test_a_conforming_event_passes_in_both_versions():
     for version in event_schemas.VERSIONS:
-        payload = event_schemas.event_payload(Event("evt_1", "invoice.paid", 1.0, wire.to_wire(_invoice(), version)))
+        payload = wire.envelope(Event("evt_1", "invoice.paid", 1.0, wire.to_wire(_invoice(), version)))
         assert event_schemas.validate_event(payload) == []
 
 
 def test_violations_name_the_field():
-    base = event_schemas.event_payload(Event("evt_1", "invoice.finalized", 1.0, _invoice()))
+    base = wire.envelope(Event("evt_1", "invoice.finalized", 1.0, _invoice()))
     bad_status = json.loads(json.dumps(base))
     bad_status["data"]["object"]["status"] = "settled"
     assert event_schemas.validate_event(bad_status) == ["$.data.object.status: 'settled' is not one of "
@@ -97,7 +97,7 @@ def test_the_schema_describes_what_the_http_sender_posts():
 
 def test_next_version_renames_top_level_fields_only():
     charge = Charge("ch_1", "in_1", "cus_1", "US01", "USD", 4900, "succeeded", "", 2.0)
-    payload = event_schemas.event_payload(Event("evt_2", "charge.succeeded", 2.0,
+    payload = wire.envelope(Event("evt_2", "charge.succeeded", 2.0,
                                                 wire.to_wire(charge, wire.NEXT_VERSION)))
     assert "amount_in_minor" in payload["data"]["object"] and event_schemas.validate_event(payload) == []
     canonical = json.loads(json.dumps(payload))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rehearse.contracts.event_schemas import EVENT_TYPES, FIELD_ENUMS, VERSIONS, event_payload, object_of, validate_event
+from rehearse.contracts.event_schemas import EVENT_TYPES, FIELD_ENUMS, VERSIONS, object_of, validate_event
 from rehearse.contracts.rehearsal import SteppedWorld, load_scenario
 from rehearse.sync import wire
 from rehearse.sync.model import Address, Charge, Customer, Event, Invoice, InvoiceLine, Subscription
@@ -63,6 +63,6 @@ def test_any_model_record_on_the_wire_validates_and_reads_back(record, version, 
     payload = wire.to_wire(record, version)
     object_name = payload["object"]
     event_type = data.draw(st.sampled_from([t for t in EVENT_TYPES if object_of(t) == object_name]))
-    event = event_payload(Event("evt_1", event_type, 1.0, payload))
+    event = wire.envelope(Event("evt_1", event_type, 1.0, payload))
     assert validate_event(event) == []
     assert wire.from_wire(payload, (version,)) == record
