@@ -97,7 +97,7 @@ def run_harness(subscriptions: int, seed: int, overrides: list[str] | None = Non
     simulated = time.perf_counter()
     simulate_peak_rss_mib = runner.peak_rss_mib()
     loaded = phase_started.get("traffic", simulated)
-    metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
+    metrics = compute_metrics(simulation.recorded.scan(), scenario=scenario.name, seed=seed,
                               pattern=scenario.engine.pattern, gates=scenario.gates)
     finished = time.perf_counter()
     split = {"load_book_s": round(loaded - started, 2), "simulate_s": round(simulated - loaded, 2),

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from rehearse.sim.recorder import RecordedTrace
 from rehearse.sim.scenario import Scenario, ScenarioError, load
 from rehearse.sync.model import format_utc, parse_utc
 
@@ -41,16 +42,22 @@ class RehearsalError(Exception):
 
 
 class Outcome(NamedTuple):
-    """What a rehearsal leaves behind: `metrics` (as in metrics.json), the `trace` (polars) and
-    the folder the report went to, if one was asked for."""
+    """What a rehearsal leaves behind: `metrics` (as in metrics.json), the trace (`recorded`, read
+    lazily; `trace` is it as one polars frame) and the folder the report went to, if one was asked
+    for."""
 
     metrics: dict
-    trace: pl.DataFrame
+    recorded: RecordedTrace
     out_dir: Path | None = None
 
     def __repr__(self) -> str:
         return (f"Outcome(scenario={self.metrics.get('scenario')!r}, seed={self.metrics.get('seed')}, "
-                f"passed={self.passed}, failed_gates={self.failed_gates}, trace_rows={self.trace.height})")
+                f"passed={self.passed}, failed_gates={self.failed_gates}, trace_rows={self.recorded.height})")
+
+    @property
+    def trace(self) -> pl.DataFrame:
+        """The whole trace as one polars frame (loaded on first use)."""
+        return self.recorded.frame()
 
     @property
     def passed(self) -> bool:
@@ -107,7 +114,7 @@ def rehearse(scenario: str | Path | Scenario = "smoke", *, seed: int | None = No
     overrides = list(overrides) + ([f"engine.pattern={json.dumps(engine)}"] if engine else [])
     loaded = load_scenario(scenario, overrides)
     result = runner.run(loaded, loaded.run.seed if seed is None else seed, out_dir=out_dir)
-    return Outcome(result.metrics, result.trace, result.out_dir)
+    return Outcome(result.metrics, result.recorded, result.out_dir)
 
 
 class SteppedWorld:
@@ -299,7 +306,7 @@ class SteppedWorld:
         metrics = compute_metrics(frame, scenario=self.scenario.name, seed=self.seed,
                                   pattern=self.scenario.engine.pattern, gates=self.scenario.gates)
         metrics["drained"] = drained
-        self._finished = Outcome(metrics, frame)
+        self._finished = Outcome(metrics, RecordedTrace.of_frame(frame))
         self.close()
         return self._finished
 

@@ -9,8 +9,11 @@ rows that share a timestamp: the trace is written in the order things happened.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 import polars as pl
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 from rehearse.sync.trace import COLUMNS
 
@@ -117,24 +120,23 @@ def trace_frame(records: Iterable[Mapping[str, object]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=trace_schema(), orient="row")
 
 
-def conform(trace: pl.DataFrame) -> pl.DataFrame:
-    """Return the trace with every trace column present and of its trace dtype.
+def conform(trace: FrameT) -> FrameT:
+    """Return the trace (a frame or a lazy frame) with every trace column present and of its trace
+    dtype.
 
     Missing columns are added with their empty value; extra columns are kept. Casting a column that
     already has the right dtype costs nothing.
     """
     schema = trace_schema()
+    have = trace.collect_schema() if isinstance(trace, pl.LazyFrame) else trace.schema
     missing = [
         pl.lit(empty, dtype=schema[name]).alias(name)
         for name, _, empty in COLUMNS
-        if name not in trace.columns
+        if name not in have
     ]
-    if missing:
-        trace = trace.with_columns(missing)
-    casts = [
-        pl.col(name).cast(dtype) for name, dtype in schema.items() if trace.schema[name] != dtype
-    ]
-    return trace.with_columns(casts) if casts else trace
+    casts = [pl.col(name).cast(dtype) for name, dtype in schema.items() if name in have and have[name] != dtype]
+    changes = missing + casts
+    return trace.with_columns(changes) if changes else trace
 
 
 class KindFrames:
@@ -146,7 +148,7 @@ class KindFrames:
     Parameters
     ----------
     trace
-        A trace frame (see `rehearse.sync.trace`).
+        A trace frame (see `rehearse.sync.trace`), or a lazy one (read once, never whole).
 
     Attributes
     ----------
@@ -162,32 +164,39 @@ class KindFrames:
         Rows in the trace.
     """
 
-    def __init__(self, trace: pl.DataFrame) -> None:
-        trace = conform(trace)
+    def __init__(self, trace: pl.DataFrame | pl.LazyFrame) -> None:
+        lazy = conform(trace).lazy()
         # A categorical kind is one hash per row; after it, counting rows per kind and filtering
         # each kind are integer work. Comparing strings once per kind costs several times more.
-        kind = trace["kind"].cast(pl.Categorical)
-        kept = sorted({column for columns in KIND_COLUMNS.values() for column in columns})
-        numbered = trace.with_row_index(ROW_NUMBER).select(ROW_NUMBER, "t_s", *kept, kind)
-        parts = pl.collect_all(
+        numbered = lazy.with_row_index(ROW_NUMBER).with_columns(pl.col("kind").cast(pl.Categorical))
+        # One plan per kind (only its columns are ever materialised) plus the counts and the
+        # bounds of t_s, collected together so a lazy trace (Parquet chunks on disk) is read once
+        # per query and never held whole in memory.
+        *parts, counts, bounds = pl.collect_all(
             [
-                numbered.lazy()
-                .filter(pl.col("kind") == kind_name)
-                .select(ROW_NUMBER, "t_s", *columns)
-                for kind_name, columns in KIND_COLUMNS.items()
+                *(
+                    numbered.filter(pl.col("kind") == kind_name).select(ROW_NUMBER, "t_s", *columns)
+                    for kind_name, columns in KIND_COLUMNS.items()
+                ),
+                numbered.group_by("kind").agg(pl.len().alias("count")),
+                lazy.select(
+                    pl.col("t_s").max().alias("max"),
+                    pl.col("t_s").filter(pl.col("t_s") > 0).min().alias("min_set"),
+                ),
             ]
         )
         self._parts = dict(zip(KIND_COLUMNS, parts, strict=True))
         self._derived: dict[str, pl.DataFrame] = {}
-        self.counts = (
-            kind.value_counts(name="count")
-            .with_columns(pl.col("kind").cast(pl.String), pl.col("count").cast(pl.Int64))
-            .sort("kind")
-        )
+        self.counts = counts.with_columns(
+            pl.col("kind").cast(pl.String), pl.col("count").cast(pl.Int64)
+        ).sort("kind")
         self._count_by_kind = dict(self.counts.iter_rows())
-        self.row_count = trace.height
-        self.cutoff_t_s = _cutoff_t_s(trace, self.get("run.end"))
-        self.start_t_s = _start_t_s(trace, self.get("run.start"))
+        self.row_count = int(self.counts["count"].sum())
+        run_end, run_start = self.get("run.end"), self.get("run.start")
+        # The cut-off is the last run.end, else the latest t_s; the start the first run.start, else
+        # the earliest t_s that is set (0 means "not set" in the trace).
+        self.cutoff_t_s = float(run_end["t_s"][-1]) if run_end.height else float(bounds["max"][0] or 0.0)
+        self.start_t_s = float(run_start["t_s"][0]) if run_start.height else float(bounds["min_set"][0] or 0.0)
 
     def get(self, kind: str) -> pl.DataFrame:
         """Return the rows of one kind in trace order, with the columns `KIND_COLUMNS` lists."""
@@ -208,16 +217,3 @@ class KindFrames:
     def count(self, kind: str) -> int:
         """Return how many rows of a kind the trace has (any kind)."""
         return int(self._count_by_kind.get(kind, 0))
-
-
-def _cutoff_t_s(trace: pl.DataFrame, run_end: pl.DataFrame) -> float:
-    if run_end.height:
-        return float(run_end["t_s"][-1])
-    return float(trace["t_s"].max() or 0.0)
-
-
-def _start_t_s(trace: pl.DataFrame, run_start: pl.DataFrame) -> float:
-    if run_start.height:
-        return float(run_start["t_s"][0])
-    set_t_s = trace["t_s"].filter(trace["t_s"] > 0)
-    return float(set_t_s.min()) if set_t_s.len() else 0.0

@@ -316,7 +316,7 @@ def _faults(metrics: Mapping) -> str:
     ) + recovery_table
 
 
-def write_report(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> Path:
+def write_report(out_dir: Path, trace: pl.DataFrame | pl.LazyFrame, metrics: dict) -> Path:
     """Write ``out_dir/report.html``: the metrics as tables and two plots drawn from the trace.
 
     Parameters

@@ -82,7 +82,7 @@ def _recovery(frames: KindFrames) -> list[dict]:
 
 
 def compute_metrics(
-    trace: pl.DataFrame,
+    trace: pl.DataFrame | pl.LazyFrame,
     *,
     scenario: str,
     seed: int,
@@ -94,7 +94,8 @@ def compute_metrics(
     Parameters
     ----------
     trace
-        The run's trace (columns of `rehearse.sync.trace.COLUMNS`).
+        The run's trace (columns of `rehearse.sync.trace.COLUMNS`), whole or lazy (a lazy trace is
+        read once and never held whole).
     scenario, seed, pattern
         Copied into the result, to name the run.
     gates

@@ -109,7 +109,7 @@ def _latency_quantiles(samples: pl.DataFrame) -> dict:
     return result
 
 
-def run_summary(trace: pl.DataFrame) -> dict:
+def run_summary(trace: pl.DataFrame | pl.LazyFrame) -> dict:
     """Summarise a run's trace for comparisons: latency quantiles and backlog series.
 
     Parameters

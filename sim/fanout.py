@@ -68,7 +68,7 @@ def execute(spec: RunSpec) -> dict:
     """
     try:
         result = runner.run(spec.scenario, spec.seed)
-        summary = run_summary(result.trace)
+        summary = run_summary(result.recorded.scan())
     except Exception as error:  # noqa: BLE001 -- a failing run is a result of the sweep, not its end
         return _failure(spec, f"{type(error).__name__}: {error}", traceback.format_exc(limit=-4))
     return {"arm": spec.arm, "seed": spec.seed, "metrics": result.metrics, "summary": summary, "error": None,

@@ -187,7 +187,7 @@ def run(scenario: Scenario, seed: int, *, speedup: float, out_dir: Path | None =
     import time
 
     from rehearse.reports import compute_metrics
-    from rehearse.sim.recorder import TraceRecorder
+    from rehearse.sim.recorder import RecordedTrace, TraceRecorder
     from rehearse.sim.runner import RunResult, peak_rss_mib, write_outputs
 
     wall_start = time.perf_counter()
@@ -203,9 +203,9 @@ def run(scenario: Scenario, seed: int, *, speedup: float, out_dir: Path | None =
     metrics["live"] = {**live_world_parameters(result), "speedup": speedup}
     metrics["wall"] = {"simulate_s": round(run_s, 3), "trace_rows": frame.height}
     if out_dir is not None:
-        write_outputs(out_dir, frame, metrics)
+        write_outputs(out_dir, RecordedTrace.of_frame(frame), metrics)
     metrics["wall"]["total_s"] = round(time.perf_counter() - wall_start, 3)
     metrics["wall"]["peak_rss_mib"] = peak_rss_mib()
     if out_dir is not None:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    return RunResult(metrics, frame, out_dir)
+    return RunResult(metrics, RecordedTrace.of_frame(frame), out_dir)

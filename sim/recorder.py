@@ -11,6 +11,8 @@ and emission order is deterministic under simulation, so the same seed gives the
 
 from __future__ import annotations
 
+import shutil
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +89,69 @@ class TraceRecorder:
 
     def frame(self) -> pl.DataFrame:
         """All records in emission order, with the trace's columns."""
+        return self.recorded().frame()
+
+    def recorded(self, owns_spill_dir: bool = False) -> RecordedTrace:
+        """Everything recorded so far as a `RecordedTrace`; with `owns_spill_dir`, the spill
+        directory is removed when that object is no longer used."""
         self.flush()
-        chunks = [pl.read_parquet(path) for path in self._spilled] + self._chunks
-        if not chunks:
-            return pl.DataFrame(schema=SCHEMA)
-        # No rechunk: a copy of the whole trace would double the peak memory of a long run.
-        return pl.concat(chunks, rechunk=False).drop("seq")
+        return RecordedTrace(list(self._spilled), list(self._chunks), self._sequence,
+                             self._spill_dir if owns_spill_dir else None)
+
+
+class RecordedTrace:
+    """A finished trace: Parquet chunks on disk and frames in memory, read lazily.
+
+    At a million subscriptions the whole trace is twenty million rows, more than the simulation
+    itself needs in memory; `scan` and `write_parquet` never hold it whole, `frame` does (and
+    keeps it).
+
+    Parameters
+    ----------
+    paths
+        Spilled chunks, in emission order, each with a leading ``seq`` column.
+    frames
+        Chunks kept in memory (after the spilled ones), each with a leading ``seq`` column.
+    rows
+        Records in all chunks.
+    owned_dir
+        A directory to remove once this object is garbage (or the interpreter exits).
+    """
+
+    def __init__(self, paths: list[Path], frames: list[pl.DataFrame], rows: int,
+                 owned_dir: Path | None = None) -> None:
+        self._paths = paths
+        self._frames = frames
+        self.height = rows
+        self._frame: pl.DataFrame | None = None
+        if owned_dir is not None:
+            weakref.finalize(self, shutil.rmtree, owned_dir, ignore_errors=True)
+
+    @classmethod
+    def of_frame(cls, frame: pl.DataFrame) -> RecordedTrace:
+        """A trace that is already one frame (with the trace's columns)."""
+        recorded = cls([], [], frame.height)
+        recorded._frame = frame
+        return recorded
+
+    def scan(self) -> pl.LazyFrame:
+        """All records in emission order, with the trace's columns, as a lazy frame."""
+        if self._frame is not None and not (self._paths or self._frames):
+            return self._frame.lazy()
+        parts = ([pl.scan_parquet(self._paths)] if self._paths else []) + [chunk.lazy() for chunk in self._frames]
+        if not parts:
+            return pl.LazyFrame(schema=SCHEMA)
+        return pl.concat(parts, how="vertical").drop("seq")
+
+    def frame(self) -> pl.DataFrame:
+        """All records in emission order, with the trace's columns, loaded whole (once)."""
+        if self._frame is None:
+            chunks = [pl.read_parquet(path) for path in self._paths] + self._frames
+            # No rechunk: a copy of the whole trace would double the peak memory of a long run.
+            self._frame = (pl.concat(chunks, rechunk=False).drop("seq") if chunks
+                           else pl.DataFrame(schema=SCHEMA))
+        return self._frame
+
+    def write_parquet(self, path: Path) -> None:
+        """Write the trace to one Parquet file (zstd), streaming the chunks through."""
+        self.scan().sink_parquet(path, compression="zstd", statistics=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import resource
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ import simpy
 
 from rehearse.reports import compute_metrics, write_report
 from rehearse.sim.outputs import write_folder
-from rehearse.sim.recorder import TraceRecorder
+from rehearse.sim.recorder import RecordedTrace, TraceRecorder
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.simpy_runtime import SimPyRuntime
 from rehearse.sim.plugins import EngineFailure
@@ -42,11 +43,17 @@ Progress = Callable[[float, float, str], None]
 
 
 class Simulation(NamedTuple):
-    """What a simulated run leaves behind."""
+    """What a simulated run leaves behind: the trace (`recorded`, read lazily; `trace` loads it
+    whole), the cut-off and whether the engine drained."""
 
-    trace: pl.DataFrame
+    recorded: RecordedTrace
     cutoff_s: float
     drained: bool
+
+    @property
+    def trace(self) -> pl.DataFrame:
+        """The whole trace as one frame (loaded on first use)."""
+        return self.recorded.frame()
 
 
 def resolved_parameters(scenario: Scenario, seed: int) -> dict:
@@ -81,17 +88,22 @@ def simulate(scenario: Scenario, seed: int, progress: Progress | None = None,
     # few leftovers once at the end.
     collecting = gc.isenabled()
     gc.disable()
+    # The spilled chunks are the trace: the directory lives as long as the `RecordedTrace`.
+    spill_dir = Path(tempfile.mkdtemp(prefix="rehearse-trace-"))
     try:
-        with tempfile.TemporaryDirectory(prefix="rehearse-trace-") as spill_dir:
-            trace = TraceRecorder(Path(spill_dir))
-            cutoff_s, drained = _simulate(scenario, seed, trace, progress, Path(spill_dir), stall_limit_s, contracts)
-            # `World.release` let reference counting free the book; the collector frees the few
-            # cycles left (SimPy processes, suspended coroutines) before the whole trace is loaded.
-            gc.collect()
-            return Simulation(trace.frame(), cutoff_s, drained)
+        trace = TraceRecorder(spill_dir)
+        cutoff_s, drained = _simulate(scenario, seed, trace, progress, spill_dir, stall_limit_s, contracts)
+        recorded = trace.recorded(owns_spill_dir=True)
+    except BaseException:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        raise
     finally:
+        # `World.release` let reference counting free the book; the collector frees the few
+        # cycles left (SimPy processes, suspended coroutines).
+        gc.collect()
         if collecting:
             gc.enable()
+    return Simulation(recorded, cutoff_s, drained)
 
 
 def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Progress | None,
@@ -149,11 +161,17 @@ def peak_rss_mib() -> float:
 
 
 class RunResult(NamedTuple):
-    """Metrics (with `wall`), the trace, and where the files went."""
+    """Metrics (with `wall`), the trace (`recorded`, read lazily; `trace` loads it whole), and
+    where the files went."""
 
     metrics: dict
-    trace: pl.DataFrame
+    recorded: RecordedTrace
     out_dir: Path | None
+
+    @property
+    def trace(self) -> pl.DataFrame:
+        """The whole trace as one frame (loaded on first use)."""
+        return self.recorded.frame()
 
 
 def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress: Progress | None = None,
@@ -166,31 +184,31 @@ def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress:
     window_end_s = scenario.run.window_end_s
     if progress:
         progress(simulation.cutoff_s, window_end_s, "reconciling")
-    metrics = compute_metrics(simulation.trace, scenario=scenario.name, seed=seed,
+    metrics = compute_metrics(simulation.recorded.scan(), scenario=scenario.name, seed=seed,
                               pattern=scenario.engine.label, gates=scenario.gates)
     metrics["drained"] = simulation.drained
     metrics["wall"] = {
         "simulate_s": round(simulate_s, 3),
         "metrics_s": round(time.perf_counter() - wall_start - simulate_s, 3),
-        "trace_rows": simulation.trace.height,
+        "trace_rows": simulation.recorded.height,
     }
     if out_dir is not None:
         if progress:
             progress(simulation.cutoff_s, window_end_s, "writing the report")
-        write_outputs(out_dir, simulation.trace, metrics)
+        write_outputs(out_dir, simulation.recorded, metrics)
     metrics["wall"]["total_s"] = round(time.perf_counter() - wall_start, 3)
     metrics["wall"]["peak_rss_mib"] = peak_rss_mib()
     if out_dir is not None:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    return RunResult(metrics, simulation.trace, out_dir)
+    return RunResult(metrics, simulation.recorded, out_dir)
 
 
-def write_outputs(out_dir: Path, trace: pl.DataFrame, metrics: dict) -> None:
+def write_outputs(out_dir: Path, trace: RecordedTrace, metrics: dict) -> None:
     """Write trace.parquet, metrics.json and report.html into `out_dir`, whole or not at all."""
 
     def write(staging: Path) -> None:
-        trace.write_parquet(staging / "trace.parquet", compression="zstd", statistics=False)
+        trace.write_parquet(staging / "trace.parquet")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-        write_report(staging, trace, metrics)
+        write_report(staging, trace.scan(), metrics)
 
     write_folder(out_dir, write)

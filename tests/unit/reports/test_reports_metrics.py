@@ -79,6 +79,20 @@ def test_same_trace_same_metrics_even_with_rows_in_another_physical_layout():
     assert json.dumps(compute(trace)) == json.dumps(compute(rechunked))
 
 
+def test_a_lazy_trace_gives_the_same_metrics_as_the_frame(tmp_path):
+    trace = sample_trace()
+    trace.head(6).write_parquet(tmp_path / "a.parquet")
+    trace.tail(trace.height - 6).write_parquet(tmp_path / "b.parquet")
+    lazy = pl.scan_parquet([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    assert json.dumps(compute(lazy)) == json.dumps(compute(trace))
+
+
+def test_a_lazy_trace_without_run_rows_takes_its_bounds_from_t_s():
+    trace = sample_trace().filter(~pl.col("kind").is_in(["run.start", "run.end"]))
+    assert json.dumps(compute(trace.lazy())) == json.dumps(compute(trace))
+    assert compute(trace.lazy())["cutoff_t_s"] == trace["t_s"].max()
+
+
 def test_counts_are_rows_per_kind_sorted():
     counts = compute(sample_trace())["counts"]
     kinds = [row["kind"] for row in counts]
@@ -91,3 +105,4 @@ def test_missing_columns_are_filled_with_their_empty_value():
     trace = sample_trace().drop("debit_minor", "credit_minor", "value")
     metrics = compute(trace)
     assert metrics["reconciliation"]["invoices"]["expected"] == 2
+    assert json.dumps(compute(trace.lazy())) == json.dumps(metrics)

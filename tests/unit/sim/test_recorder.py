@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 import rehearse.sim.recorder as recorder_module
-from rehearse.sim.recorder import TraceRecorder
+from rehearse.sim.recorder import RecordedTrace, TraceRecorder
 from rehearse.sync.trace import COLUMNS
 
 DTYPES = {"Float64": pl.Float64, "Int64": pl.Int64, "String": pl.String}
@@ -127,3 +127,63 @@ def test_spilled_chunks_land_in_the_spill_dir_and_read_back_equal(monkeypatch, t
     assert frame.equals(expected)
     assert spilling.frame().equals(expected)
     assert len(list(tmp_path.glob("*.parquet"))) == 7  # nothing new to spill
+
+
+@pytest.mark.parametrize("spilled", [True, False], ids=["spilled", "in-memory"])
+def test_a_recorded_trace_scans_and_writes_what_its_frame_holds(monkeypatch, tmp_path, spilled):
+    whole = TraceRecorder()
+    emit_mixed(whole, 25)
+    expected = whole.frame()
+    monkeypatch.setattr(recorder_module, "CHUNK_ROWS", 4)
+    spill_dir = tmp_path / "spill"
+    spill_dir.mkdir()
+    chunked = TraceRecorder(spill_dir=spill_dir if spilled else None)
+    emit_mixed(chunked, 25)
+    recorded = chunked.recorded()
+    assert len(list(spill_dir.glob("*.parquet"))) == (7 if spilled else 0)
+    assert recorded.height == 25
+    assert recorded.scan().collect().equals(expected)
+    recorded.write_parquet(tmp_path / "trace.parquet")
+    assert pl.read_parquet(tmp_path / "trace.parquet").equals(expected)
+    assert recorded.frame().equals(expected)
+
+
+def test_a_recorded_trace_writes_the_same_bytes_for_the_same_records(monkeypatch, tmp_path):
+    monkeypatch.setattr(recorder_module, "CHUNK_ROWS", 4)
+    written = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        recorder = TraceRecorder(spill_dir=tmp_path / name)
+        emit_mixed(recorder, 25)
+        recorder.recorded().write_parquet(tmp_path / f"{name}.parquet")
+        written.append((tmp_path / f"{name}.parquet").read_bytes())
+    assert written[0] == written[1]
+
+
+def test_a_recorded_trace_that_owns_its_spill_dir_removes_it_once_unused(monkeypatch, tmp_path):
+    monkeypatch.setattr(recorder_module, "CHUNK_ROWS", 4)
+    spill_dir = tmp_path / "spill"
+    spill_dir.mkdir()
+    recorder = TraceRecorder(spill_dir=spill_dir)
+    emit_mixed(recorder, 25)
+    recorded = recorder.recorded(owns_spill_dir=True)
+    assert recorded.frame().height == 25
+    assert spill_dir.exists()
+    del recorded
+    assert not spill_dir.exists()
+
+
+def test_an_empty_recorded_trace_has_the_schema():
+    recorded = TraceRecorder().recorded()
+    assert recorded.height == 0
+    assert recorded.scan().collect().schema == EXPECTED_SCHEMA
+
+
+def test_a_frame_wrapped_as_a_recorded_trace_is_that_frame(tmp_path):
+    recorder = TraceRecorder()
+    emit_mixed(recorder, 9)
+    frame = recorder.frame()
+    recorded = RecordedTrace.of_frame(frame)
+    assert recorded.height == 9
+    assert recorded.frame() is frame
+    assert recorded.scan().collect().equals(frame)
