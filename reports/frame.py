@@ -170,15 +170,17 @@ class KindFrames:
         # each kind are integer work. Comparing strings once per kind costs several times more.
         numbered = lazy.with_row_index(ROW_NUMBER).with_columns(pl.col("kind").cast(pl.Categorical))
         # One plan per kind (only its columns are ever materialised) plus the counts and the
-        # bounds of t_s, collected together so a lazy trace (Parquet chunks on disk) is read once
-        # per query and never held whole in memory.
+        # bounds of t_s, collected together, so a lazy trace (Parquet chunks on disk) is never
+        # held whole in memory. The counts read the plain trace, not `numbered`: sharing that
+        # plan makes polars cache it, every kept column of every row (at 300,000 subscriptions,
+        # 1.35 GB instead of 0.7 GB).
         *parts, counts, bounds = pl.collect_all(
             [
                 *(
                     numbered.filter(pl.col("kind") == kind_name).select(ROW_NUMBER, "t_s", *columns)
                     for kind_name, columns in KIND_COLUMNS.items()
                 ),
-                numbered.group_by("kind").agg(pl.len().alias("count")),
+                lazy.group_by("kind").agg(pl.len().alias("count")),
                 lazy.select(
                     pl.col("t_s").max().alias("max"),
                     pl.col("t_s").filter(pl.col("t_s") > 0).min().alias("min_set"),
