@@ -8,6 +8,7 @@ SQLite (`sqlite_store`) and PostgreSQL (`postgres_store`).
 
 from __future__ import annotations
 
+from rehearse.sync.event_ids import EventIds
 from rehearse.sync.model import ErpDocument, Event
 
 # Posting states (DOMAIN.md section 8).
@@ -70,7 +71,7 @@ class MemoryStore:
     __slots__ = ("seen_event_ids", "object_ranks", "postings", "waiting", "exceptions", "dead_letters")
 
     def __init__(self) -> None:
-        self.seen_event_ids: set[str] = set()  # membership only, never iterated
+        self.seen_event_ids = EventIds()  # membership only, never iterated
         self.object_ranks: dict[str, int] = {}
         self.postings: dict[str, Posting] = {}
         self.waiting: dict[str, list[Posting]] = {}  # parent external id -> held children
@@ -95,11 +96,7 @@ class MemoryStore:
 
     def mark_seen(self, event_id: str) -> bool:
         """Remember an event id; False when it was seen before."""
-        seen = self.seen_event_ids
-        if event_id in seen:
-            return False
-        seen.add(event_id)
-        return True
+        return self.seen_event_ids.add_new(event_id)
 
     def set_rank(self, object_id: str, rank: int) -> None:
         """The latest state rank known for a source object."""
