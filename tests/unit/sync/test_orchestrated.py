@@ -246,6 +246,20 @@ def test_a_payment_before_its_invoice_before_its_customer_is_held_then_posted_in
     assert harness.records("engine.retry").is_empty()  # no INVALID_KEY_OR_REF round trips
 
 
+def test_the_hold_index_is_a_fresh_dict_once_every_held_posting_is_released() -> None:
+    harness = Harness()
+    for index in range(3):
+        harness.deliver(charge_succeeded(charge_id=f"ch_{index}"))
+    harness.run(0.5)
+    assert len(harness.engine.store.waiting["in_1"]) == 3
+    grown = harness.engine.store.waiting
+    harness.deliver(invoice_finalized(), after_s=1.0)
+    harness.deliver(customer_created(), after_s=2.0)
+    harness.run()
+    assert harness.engine.store.waiting == {} and harness.engine.store.waiting is not grown
+    assert len(harness.erp.payments) == 3
+
+
 # -- posting: duplicates and unknown outcomes -----------------------------------------------------
 
 
