@@ -135,7 +135,8 @@ class RecordedTrace:
         return recorded
 
     def scan(self) -> pl.LazyFrame:
-        """All records in emission order, with the trace's columns, as a lazy frame."""
+        """All records in emission order, with the trace's columns, as a lazy frame. It reads the
+        spilled chunks, so collect it while this object is alive (their directory goes with it)."""
         if self._frame is not None and not (self._paths or self._frames):
             return self._frame.lazy()
         parts = ([pl.scan_parquet(self._paths)] if self._paths else []) + [chunk.lazy() for chunk in self._frames]
