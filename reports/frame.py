@@ -13,11 +13,11 @@ from typing import TypeVar
 
 import polars as pl
 
-FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
-
 from rehearse.sync.trace import COLUMNS
 
 __all__ = ["KIND_COLUMNS", "ROW_NUMBER", "KindFrames", "conform", "trace_frame", "trace_schema"]
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 ROW_NUMBER = "row_nr"
 
