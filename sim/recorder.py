@@ -69,16 +69,19 @@ class TraceRecorder:
             # Transposing in Python and building one Series per column is several times faster
             # than polars' row-oriented constructor.
             columns = zip(*rows)
-            part = pl.DataFrame([pl.Series(name, column, dtype=dtype)
-                                 for (name, dtype), column in zip(schema.items(), columns)])
-            fill = [
-                pl.lit(kind, dtype=pl.String).alias("kind") if name == "kind"
-                else pl.lit(empty, dtype=SCHEMA[name]).alias(name)
-                for name, _, empty in COLUMNS if name not in schema
-            ]
-            parts.append(part.with_columns(fill).select(["seq", *SCHEMA]))
+            series = [pl.Series(name, column, dtype=dtype) for (name, dtype), column in zip(schema.items(), columns)]
+            series.append(pl.Series("kind", [kind], dtype=pl.String).new_from_index(0, len(rows)))
+            parts.append(pl.DataFrame(series))
         self._groups = {key: [] for key in self._groups}
-        chunk = pl.concat(parts).sort("seq")
+        # One pass for all groups: a column a group did not emit is null after the diagonal
+        # concatenation and takes its empty value here.
+        merged = pl.concat(parts, how="diagonal")
+        chunk = merged.lazy().select(
+            "seq",
+            *(pl.col(name).fill_null(pl.lit(empty, dtype=SCHEMA[name])) if name in merged.columns
+              else pl.lit(empty, dtype=SCHEMA[name]).alias(name)
+              for name, _, empty in COLUMNS),
+        ).sort("seq").collect()
         if self._spill_dir is None:
             self._chunks.append(chunk)
         else:
