@@ -20,7 +20,7 @@ import polars as pl
 
 from rehearse.sync.trace import COLUMNS
 
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 50_000
 
 _DTYPES = {"Float64": pl.Float64, "Int64": pl.Int64, "String": pl.String}
 SCHEMA = {name: _DTYPES[dtype] for name, dtype, _ in COLUMNS}
