@@ -12,8 +12,8 @@ FIFO `simpy.Store` work queue and a `simpy.Resource` of the engine's concurrency
 
 Prints one JSON line: subscriptions, wall_s, subscriptions_per_s, skeleton_wall_s, skeleton_ratio
 (skeleton wall / harness wall), peak_rss_mib, where the harness's wall went (load_book_s: the
-customers and subscriptions before the peak; simulate_s: the peak and drain, freeing the world and
-loading the trace; metrics_s: the reconciliation) and the peak RSS when the simulation was done
+customers and subscriptions before the peak; simulate_s: the peak and drain and freeing the world;
+metrics_s: the reconciliation, which reads the spilled trace lazily) and the peak RSS when the simulation was done
 (simulate_peak_rss_mib; peak_rss_mib is the whole process's), and the run's reconciliation counts.
 
     uv run python bench/peak.py --subscriptions 100000 [--faults] [--no-skeleton]
@@ -84,7 +84,7 @@ def _toml_inline(value) -> str:
 def run_harness(subscriptions: int, seed: int, overrides: list[str] | None = None) -> tuple[float, dict, dict]:
     """Simulate the peak and reconcile it; returns (wall seconds, metrics, split): the split holds
     the wall seconds of loading the book, of the simulation and of the reconciliation, and the peak
-    RSS once the simulation (trace loaded) was done."""
+    RSS once the simulation was done."""
     scenario, _ = load("month-end", overrides or peak_overrides(subscriptions))
     gc.collect()
     phase_started: dict[str, float] = {}  # the runner's progress phases, by when each began
