@@ -424,11 +424,7 @@ class OrchestratedEngine:
                         code=document.doc_type, value=float(posting.attempts))
         posting.document = None  # done with: the ERP has it, and a run holds millions of postings
         self.store.save(posting)
-        waiting = self.store.waiting
-        children = waiting.pop(key, None)
-        if children is not None and not waiting:
-            # An emptied dict keeps its table: after a peak's holds that is 32 MB per million.
-            self.store.waiting = {}
+        children = self.store.release_held(key)
         if children:
             for child in children:
                 self._enqueue(child, now)

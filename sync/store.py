@@ -98,6 +98,14 @@ class MemoryStore:
         """Remember an event id; False when it was seen before."""
         return self.seen_event_ids.add_new(event_id)
 
+    def release_held(self, parent_key: str) -> list[Posting] | None:
+        """Take the postings held for `parent_key` out of `waiting` (None when there are none)."""
+        children = self.waiting.pop(parent_key, None)
+        if children is not None and not self.waiting:
+            # An emptied dict keeps its table: after a peak's holds, 32 MB per million subscriptions.
+            self.waiting = {}
+        return children
+
     def set_rank(self, object_id: str, rank: int) -> None:
         """The latest state rank known for a source object."""
         self.object_ranks[object_id] = rank
