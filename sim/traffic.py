@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,10 @@ class Traffic:
             running += entity.share / book_total
             self._book_cumulative.append((running, entity))
         self._renewals: list[tuple[float, int, str]] = []  # (due_s, tie-breaker, subscription id)
+        # The book's renewals, sorted once when the run starts: a peak's million would otherwise
+        # all sit in the heap, each pop paying for its depth. Popped in the same order as the
+        # heap's, since both are ordered by (due_s, tie-breaker).
+        self._book_renewals: deque[tuple[float, int, str]] = deque()
         self._renewal_seq = 0
         self.customer_count = 0
         self.new_customer_ids: list[str] = []
@@ -110,8 +115,10 @@ class Traffic:
             internal_id = world.erp.preload_customer(document)
             world.store.mark_posted_before(document, internal_id)
             if record.period_end_s < window_end_s:
-                self._push_renewal(record.period_end_s, record.id)
+                self._renewal_seq += 1
+                self._book_renewals.append((record.period_end_s, self._renewal_seq, record.id))
             self._plan_changes(record.id, plan.interval)
+        self._book_renewals = deque(sorted(self._book_renewals))
         if progress:
             progress(f"book loaded: {traffic.subscriptions} subscriptions")
 
@@ -147,21 +154,27 @@ class Traffic:
         world = self.world
         runtime = world.runtime
         billing = world.billing
-        heap = self._renewals
+        heap, book = self._renewals, self._book_renewals
         per_tick = max(1, int(world.scenario.billing.renewals_per_s * RENEWAL_TICK_S))
         while True:
-            if not heap:
+            if not heap and not book:
                 self._idle = True
                 await self._wake.get()  # a new subscription pushed a renewal
                 continue
             now_s = runtime.now()
-            if heap[0][0] > now_s:
-                await runtime.sleep(heap[0][0] - now_s)
+            next_s = (book[0] if book and (not heap or book[0] < heap[0]) else heap[0])[0]
+            if next_s > now_s:
+                await runtime.sleep(next_s - now_s)
                 continue
             for _ in range(per_tick):
-                if not heap or heap[0][0] > now_s:
+                if book and (not heap or book[0] < heap[0]):
+                    if book[0][0] > now_s:
+                        break
+                    _, _, subscription_id = book.popleft()
+                elif heap and heap[0][0] <= now_s:
+                    _, _, subscription_id = heapq.heappop(heap)
+                else:
                     break
-                _, _, subscription_id = heapq.heappop(heap)
                 record = billing.subscriptions[subscription_id]
                 if record.status not in _LIVE:
                     continue

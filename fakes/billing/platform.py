@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rehearse.fakes.billing.states import INVOICE, SUBSCRIPTION
+from rehearse.fakes.delay_line import DelayLine
 from rehearse.fakes.events import EventLog
 from rehearse.fakes.payments.gateway import ChargeOutcomeUnknown, PaymentsGateway
 from rehearse.fakes.tax.engine import TaxAddressError, TaxEngine
@@ -103,6 +104,8 @@ class Billing:
         self._subscription_count = 0
         self._invoice_count = 0
         self._descriptions: dict[str, str] = {}
+        # Draft invoices waiting for finalization: one timer for all of them, not one each.
+        self.finalizing = DelayLine(schedule, settings.finalize_delay_s, self.finalize)
 
     # -- customers and subscriptions ------------------------------------------------------------
 
@@ -163,7 +166,7 @@ class Billing:
         lines = [*record.pending_lines, self._period_line(record)]
         record.pending_lines = ()
         invoice = self._draft(record, lines, now_s)
-        self.schedule(self.settings.finalize_delay_s, self.finalize, invoice.id)
+        self.finalizing.put(invoice.id, now_s)
         return invoice
 
     def change_price(self, subscription_id: str, price_id: str, now_s: float, always_invoice: bool) -> Invoice | None:
