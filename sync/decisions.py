@@ -99,11 +99,14 @@ def breaker_admits(breaker: Breaker, now_s: float) -> tuple[Breaker, float]:
     return breaker, 1.0  # half open: the probe is out; look again in a second
 
 
+CLOSED = Breaker()  # shared: a success, every ERP call's usual outcome, needs no new state
+
+
 def breaker_after(breaker: Breaker, failed: bool, now_s: float, failures_max: int, cooldown_s: float) -> Breaker:
     """The state after a call's outcome: `failures_max` failures in a row, or a failed probe,
     open the circuit for `cooldown_s`; a success closes it."""
     if not failed:
-        return Breaker()
+        return CLOSED
     failures = breaker.failures + 1
     if breaker.state == "half_open" or failures >= failures_max:
         return Breaker("open", failures, now_s + cooldown_s)
