@@ -1,9 +1,11 @@
 """The trace recorder: collects trace records fast and turns them into one polars DataFrame.
 
 Each call site emits the same keywords every time, so records are grouped by (kind, field names)
-and kept as plain tuples; every `CHUNK_ROWS` records the groups are turned into a polars frame in
-the trace's column layout (`rehearse.sync.trace.COLUMNS`). Python objects therefore live only for
-one chunk, and the finished trace is compact Arrow memory.
+and kept one after another in one flat list per group (a group of width w has its column j at
+``rows[j::w]``, a slice taken in C; transposing tuples with ``zip(*rows)`` cost as much again as
+building the columns); every `CHUNK_ROWS` records the groups are turned into a polars frame in the
+trace's column layout (`rehearse.sync.trace.COLUMNS`). Python objects therefore live only for one
+chunk, and the finished trace is compact Arrow memory.
 
 Row order: records keep their emission order (a sequence number is a hidden column until the end),
 and emission order is deterministic under simulation, so the same seed gives the same frame.
@@ -33,7 +35,8 @@ class TraceRecorder:
     def __init__(self, spill_dir: Path | None = None) -> None:
         self._spill_dir = spill_dir
         self._spilled: list[Path] = []
-        self._groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        # (kind, field names) -> the group's records back to back: seq, t_s, then the fields' values
+        self._groups: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
         self._sequence = 0
         self._flush_at = CHUNK_ROWS
         self._chunks: list[pl.DataFrame] = []
@@ -48,7 +51,7 @@ class TraceRecorder:
                 raise TypeError(f"trace kind {kind!r}: unknown columns {sorted(unknown)}")
             rows = self._groups[key] = []
         self._sequence = sequence = self._sequence + 1
-        rows.append((sequence, t_s, *fields.values()))
+        rows.extend((sequence, t_s, *fields.values()))
         if sequence >= self._flush_at:
             self.flush()
 
@@ -66,11 +69,11 @@ class TraceRecorder:
             if not rows:
                 continue
             schema = {"seq": pl.Int64, "t_s": pl.Float64, **{name: SCHEMA[name] for name in names}}
-            # Transposing in Python and building one Series per column is several times faster
-            # than polars' row-oriented constructor.
-            columns = zip(*rows)
-            series = [pl.Series(name, column, dtype=dtype) for (name, dtype), column in zip(schema.items(), columns)]
-            series.append(pl.Series("kind", [kind], dtype=pl.String).new_from_index(0, len(rows)))
+            width = len(schema)
+            # One Series per column is several times faster than polars' row-oriented constructor.
+            series = [pl.Series(name, rows[index::width], dtype=dtype)
+                      for index, (name, dtype) in enumerate(schema.items())]
+            series.append(pl.Series("kind", [kind], dtype=pl.String).new_from_index(0, len(rows) // width))
             parts.append(pl.DataFrame(series))
         self._groups = {key: [] for key in self._groups}
         # One pass for all groups: a column a group did not emit is null after the diagonal
