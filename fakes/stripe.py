@@ -1,6 +1,6 @@
 """What the Stripe-like apps (billing, payments, tax) share: the error shape
 ``{"error": {"type": ..., "code": ..., "message": ...}}``, list envelopes with cursor pagination,
-the malformed-request handler and record serialization.
+the malformed-request handler, the address a request carries, and record serialization.
 
 Objects are served with the canonical field names of ``rehearse.sync.model`` (money in integer
 minor units, times in Unix seconds) plus Stripe's ``object`` tag.
@@ -14,7 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rehearse.fakes.http import (
     answer_http_errors, error_responses, request_error_message, retry_after_header, tidy_openapi,
@@ -25,6 +25,17 @@ ErrorType = Literal["api_error", "card_error", "idempotency_error", "invalid_req
 
 LIST_LIMIT_MAX = 100
 LIST_LIMIT_DEFAULT = 10
+
+
+class AddressBody(BaseModel):
+    """A postal address in a request (a customer's, or the one a tax calculation is for)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    line1: Annotated[str, Field(max_length=200)] = ""
+    city: Annotated[str, Field(max_length=100)] = ""
+    region: Annotated[str, Field(max_length=100)] = ""
+    postal_code: Annotated[str, Field(max_length=20)] = ""
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
 class StripeErrorDetail(BaseModel):

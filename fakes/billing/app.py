@@ -18,22 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from rehearse.fakes.billing.platform import Billing
 from rehearse.fakes.machine import IllegalTransition
 from rehearse.fakes.stripe import (
-    ERRORS_LIST, ERRORS_READ, ERRORS_WRITE, LIST_LIMIT_DEFAULT, Cursor, Limit, ListOf, error, install_stripe_errors,
-    missing, page, record_json,
+    ERRORS_LIST, ERRORS_READ, ERRORS_WRITE, LIST_LIMIT_DEFAULT, AddressBody, Cursor, Limit, ListOf, error,
+    install_stripe_errors, missing, page, record_json,
 )
 from rehearse.sync.model import Address, Customer
 
 _Strict = ConfigDict(extra="forbid", strict=True)
 Id = Annotated[str, Field(min_length=1, max_length=255)]
 
-
-class AddressBody(BaseModel):
-    model_config = _Strict
-    line1: Annotated[str, Field(max_length=200)] = ""
-    city: Annotated[str, Field(max_length=100)] = ""
-    region: Annotated[str, Field(max_length=100)] = ""
-    postal_code: Annotated[str, Field(max_length=20)] = ""
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
 class CustomerCreate(BaseModel):

@@ -9,21 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from rehearse.fakes.stripe import ERRORS_LIST, error, install_stripe_errors
+from rehearse.fakes.stripe import ERRORS_LIST, AddressBody, error, install_stripe_errors
 from rehearse.fakes.tax.engine import TaxAddressError, TaxEngine
 from rehearse.sync.model import Address
 
 _Strict = ConfigDict(extra="forbid", strict=True)
 AMOUNT_MINOR_MAX = 10**12  # a trillion minor units per line: beyond any invoice line
 
-
-class TaxAddressBody(BaseModel):
-    model_config = _Strict
-    line1: Annotated[str, Field(max_length=200)] = ""
-    city: Annotated[str, Field(max_length=100)] = ""
-    region: Annotated[str, Field(max_length=100)] = ""
-    postal_code: Annotated[str, Field(max_length=20)] = ""
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
 class LineItemBody(BaseModel):
@@ -37,7 +29,7 @@ class CalculationCreate(BaseModel):
         "currency": "USD", "address": {"postal_code": "73301", "region": "TX", "country": "US"},
         "line_items": [{"reference": "basic", "amount_minor": 1000}]}]})
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    address: TaxAddressBody
+    address: AddressBody
     line_items: Annotated[list[LineItemBody], Field(min_length=1, max_length=100)]
 
 
