@@ -20,8 +20,9 @@ class DelayLine:
 
     `schedule(delay_s, callback, *args)` is the fakes' clock: it calls `callback(*args, now_s)`
     later. Only the earliest waiting item has a timer; when it fires, every item then due is
-    called, and the next one's timer is armed. `put` times must not decrease (they are the clock's
-    now); raises ValueError otherwise.
+    called, and the next one's timer is armed. Put times are the clock's now, so they do not
+    decrease; if they ever do (a live clock reset after loading a book), that item gets a timer of
+    its own, as it would without the line.
     """
 
     __slots__ = ("_schedule", "_callback", "delay_s", "_waiting", "_armed")
@@ -40,7 +41,8 @@ class DelayLine:
         waiting = self._waiting
         due_s = now_s + self.delay_s
         if waiting and due_s < waiting[-1][0]:
-            raise ValueError(f"put at {now_s} after an item due at {waiting[-1][0]}: times must not decrease")
+            self._schedule(self.delay_s, self._callback, item)  # out of order: not for the queue
+            return
         waiting.append((due_s, item))
         if not self._armed:
             self._armed = True

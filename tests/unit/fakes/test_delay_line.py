@@ -68,12 +68,14 @@ def test_a_zero_delay_calls_back_at_the_same_time() -> None:
     assert calls == [("x", START_S)]
 
 
-def test_a_put_earlier_than_a_waiting_item_is_refused() -> None:
-    line = DelayLine(lambda *args: None, 10.0, lambda item, now_s: None)
+def test_a_put_earlier_than_a_waiting_item_gets_a_timer_of_its_own() -> None:
+    scheduled = []
+    line = DelayLine(lambda delay_s, callback, *args: scheduled.append((delay_s, callback, args)), 10.0,
+                     lambda item, now_s: None)
     line.put("a", 100.0)
-    with pytest.raises(ValueError, match="times must not decrease"):
-        line.put("b", 99.0)
+    line.put("b", 99.0)  # a clock that went back
     assert len(line) == 1
+    assert [(delay_s, args) for delay_s, _, args in scheduled] == [(10.0, ()), (10.0, ("b",))]
 
 
 def test_a_negative_delay_is_refused() -> None:
