@@ -53,7 +53,7 @@ class Traffic:
             running += entity.share / book_total
             self._book_cumulative.append((running, entity))
         self._renewals: list[tuple[float, int, str]] = []  # (due_s, tie-breaker, subscription id)
-        # The book's renewals, sorted once when the run starts: a peak's million would otherwise
+        # The book's renewals, sorted once the book is loaded: a peak's million would otherwise
         # all sit in the heap, each pop paying for its depth. Popped in the same order as the
         # heap's, since both are ordered by (due_s, tie-breaker).
         self._book_renewals: deque[tuple[float, int, str]] = deque()
