@@ -1,0 +1,39 @@
+"""bench/peak.py end to end at a small N: the JSON line issue 2 fixes, and its bad arguments.
+(The benchmark's figures come from running it; nothing here times anything.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PEAK = Path(__file__).resolve().parents[2] / "bench" / "peak.py"
+
+
+def _peak(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PEAK), *args], capture_output=True, text=True, timeout=240)
+
+
+def test_the_peak_prints_one_json_line_with_the_issues_keys_and_a_reconciled_run() -> None:
+    done = _peak("--subscriptions", "300", "--faults")
+    assert done.returncode == 0, done.stderr
+    [line] = done.stdout.splitlines()
+    result = json.loads(line)
+    for key in ("subscriptions", "wall_s", "subscriptions_per_s", "skeleton_wall_s", "skeleton_ratio",
+                "peak_rss_mib", "cpu_s", "faults_wall_s", "faults_ratio"):
+        assert isinstance(result[key], (int, float)) and result[key] > 0, key
+    assert result["subscriptions"] == 300
+    assert result["skeleton_ratio"] == pytest.approx(result["skeleton_wall_s"] / result["wall_s"], abs=0.01)
+    assert result["invoices_matched"] == result["invoices_expected"] == 300
+    assert result["payments_matched"] == result["payments_expected"] > 0
+    assert result["duplicated"] == 0 and result["faults_missing"] == 0 and result["faults_duplicated"] == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_a_bad_subscription_count_exits_2_naming_the_option(value: str) -> None:
+    done = _peak("--subscriptions", value, "--no-skeleton")
+    assert done.returncode == 2
+    assert "--subscriptions" in done.stderr and done.stdout == ""
