@@ -128,6 +128,7 @@ def _simulate(scenario: Scenario, seed: int, trace: TraceRecorder, progress: Pro
     finally:
         if world is not None:
             world.close()
+            runtime.close_processes()  # while the world is whole: see there
             # The pending records still point at the book's ids: turned into a chunk first, they
             # leave nothing scattered among the freed objects, so the memory goes back to the OS.
             trace.flush()

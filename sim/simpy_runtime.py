@@ -74,6 +74,8 @@ class SimPyRuntime:
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
+        # Spawned processes not finished yet, with their coroutines (see `close_processes`).
+        self._running: dict[simpy.Process, Coroutine[Any, Any, Any]] = {}
         # `now` is called tens of times per subscription: bind the clock's getter once instead of
         # a method that reads a property (two Python calls).
         self.now: Callable[[], float] = type(env).now.fget.__get__(env)
@@ -88,7 +90,27 @@ class SimPyRuntime:
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run a coroutine as a SimPy process."""
-        self.env.process(coroutine)
+        process = self.env.process(coroutine)
+        self._running[process] = coroutine
+        process.callbacks.append(self._finished)
+
+    def _finished(self, process: simpy.Process) -> None:
+        self._running.pop(process, None)
+
+    def close_processes(self) -> None:
+        """Close every spawned coroutine still suspended, in the order they were spawned.
+
+        A finished run leaves workers waiting on the clock or a queue. Left to the garbage
+        collector, they are closed after `World.release` has emptied the objects they use, and
+        a `finally` that reads one of them (``if generation == self.generation``) fails inside
+        the collector, which prints the error on the user's terminal. Closed here, while the
+        world is whole, their `finally` blocks run as they would on any cancellation."""
+        running, self._running = self._running, {}
+        for coroutine in running.values():
+            try:
+                coroutine.close()
+            except Exception:  # noqa: BLE001 - the run is over; its results are already recorded
+                pass
 
     def call_later(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
         """Call `callback(*args)` after `delay_s` virtual seconds, without a process."""

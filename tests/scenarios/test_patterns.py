@@ -138,3 +138,14 @@ def test_each_pattern_is_deterministic(pattern):
     first = runner.simulate(scenario, 5).trace
     assert first.equals(runner.simulate(scenario, 5).trace)
     assert not first.equals(runner.simulate(scenario, 6).trace)
+
+
+@pytest.mark.parametrize("pattern", [*PATTERNS, "orchestrated"])
+def test_a_finished_run_closes_its_suspended_workers_without_an_error_on_the_terminal(pattern, monkeypatch):
+    """bad-month-end ends with workers suspended inside `try`/`finally`; closed by the garbage
+    collector after the world was released, their `finally` failed and Python printed the error."""
+    unraisable = []
+    monkeypatch.setattr("sys.unraisablehook", unraisable.append)
+    scenario, _ = load("bad-month-end", [f'engine.pattern="{pattern}"', "traffic.subscriptions=400"])
+    runner.simulate(scenario, scenario.run.seed)
+    assert [str(item.exc_value) for item in unraisable] == []

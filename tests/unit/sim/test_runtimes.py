@@ -137,6 +137,57 @@ def test_simpy_a_failing_call_later_callback_makes_run_raise():
         runtime.env.run()
 
 
+def test_simpy_close_processes_runs_the_finally_of_suspended_coroutines_in_spawn_order():
+    runtime = simpy_runtime()
+    closed = []
+
+    async def waiting(name, wait_s):
+        try:
+            await runtime.sleep(wait_s)
+        finally:
+            closed.append(name)
+
+    async def waiting_on_a_queue():
+        try:
+            await runtime.queue().get()
+        finally:
+            closed.append("queue")
+
+    runtime.spawn(waiting("done", 1.0))
+    runtime.spawn(waiting("late", 100.0))
+    runtime.spawn(waiting_on_a_queue())
+    runtime.spawn(waiting("later", 200.0))
+    runtime.env.run(until=START_S + 10.0)
+    assert closed == ["done"]  # finished on its own; the others wait
+    runtime.close_processes()
+    assert closed == ["done", "late", "queue", "later"]
+    runtime.close_processes()  # nothing left to close
+    assert closed == ["done", "late", "queue", "later"]
+
+
+def test_simpy_close_processes_goes_on_when_a_cleanup_fails():
+    runtime = simpy_runtime()
+    closed = []
+
+    async def failing_cleanup():
+        try:
+            await runtime.sleep(100.0)
+        finally:
+            raise AttributeError("the world is gone")
+
+    async def tidy():
+        try:
+            await runtime.sleep(100.0)
+        finally:
+            closed.append("tidy")
+
+    runtime.spawn(failing_cleanup())
+    runtime.spawn(tidy())
+    runtime.env.run(until=START_S + 1.0)
+    runtime.close_processes()
+    assert closed == ["tidy"]
+
+
 # -- asyncio --------------------------------------------------------------------------------------
 
 
