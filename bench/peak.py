@@ -13,11 +13,10 @@ FIFO `simpy.Store` work queue and a `simpy.Resource` of the engine's concurrency
 Prints one JSON line: subscriptions, wall_s, subscriptions_per_s, skeleton_wall_s, skeleton_ratio
 (skeleton wall / harness wall), peak_rss_mib, cpu_s (the CPU time the process spent in the harness,
 all threads: well under wall_s means other work held the cores), where the harness's wall went
-(load_book_s: the
-customers and subscriptions before the peak; simulate_s: the peak and drain and freeing the world;
-metrics_s: the reconciliation, which reads the spilled trace lazily) and the peak RSS when the
-simulation was done (simulate_peak_rss_mib; peak_rss_mib is the whole process's), and the run's
-reconciliation counts.
+(load_book_s: the customers and subscriptions before the peak; simulate_s: the peak and drain and
+freeing the world; metrics_s: the reconciliation, which reads the spilled trace lazily) and the
+peak RSS when the simulation was done (simulate_peak_rss_mib; peak_rss_mib is the whole
+process's), and the run's reconciliation counts.
 
     uv run python bench/peak.py --subscriptions 100000 [--faults] [--no-skeleton]
 
