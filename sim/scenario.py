@@ -343,15 +343,19 @@ def builtin_names() -> list[str]:
 
 
 def resolve_path(name_or_path: str) -> Path:
-    """A scenario file from a path or a built-in name."""
+    """A scenario file from a path or a built-in name. A file of that path wins over a built-in of
+    that name; a folder never does (``rehearse run smoke --out smoke`` leaves a folder ``smoke``,
+    and the next ``rehearse run smoke`` still means the built-in)."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ScenarioError([f"{name_or_path}: no such scenario file"])
+    if path.is_file():
         return path
+    if path.suffix == ".toml":
+        raise ScenarioError([f"{name_or_path}: no such scenario file"])
     candidate = builtin_dir() / f"{name_or_path}.toml"
     if candidate.is_file():
         return candidate
+    if path.exists():
+        raise ScenarioError([f"{name_or_path}: a folder, not a scenario file (built-in: {', '.join(builtin_names())})"])
     raise ScenarioError([
         f"{name_or_path}: not a file and not a built-in scenario (built-in: {', '.join(builtin_names())})"])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load, parse_override
+from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load, parse_override, resolve_path
 
 # A small valid scenario; each bad case below changes one piece of it.
 VALID = '''\
@@ -349,7 +349,19 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_a_directory_is_not_a_scenario_file(tmp_path: Path) -> None:
     [message] = rejection(tmp_path)
-    assert message == f"{tmp_path}: no such scenario file"
+    assert message.startswith(f"{tmp_path}: a folder, not a scenario file (built-in: ")
+
+
+def test_a_folder_named_like_a_built_in_does_not_hide_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "smoke").mkdir()  # what `rehearse run smoke --out smoke` leaves behind
+    assert resolve_path("smoke") == builtin_dir() / "smoke.toml"
+
+
+def test_a_file_named_like_a_built_in_is_taken_as_the_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "smoke").write_text(VALID)
+    assert resolve_path("smoke") == Path("smoke")
 
 
 def test_invalid_toml_is_named_with_its_line(tmp_path: Path) -> None:
