@@ -22,6 +22,7 @@ from rehearse.sim import runner
 from rehearse.sim.cli_contracts import check_command, export_command
 from rehearse.sim.cli_fanout import compare_command, sweep_command
 from rehearse.sim.cli_live import engine_command, serve_command
+from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
 from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
 from rehearse.sync.model import format_utc
@@ -116,8 +117,9 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
                      "scenario, whose parameters are traced"])
     seed = loaded.run.seed if seed is None else seed
     out_dir = out_dir or Path("runs") / f"{loaded.name}-seed{seed}"
-    if out_dir.exists() and not out_dir.is_dir():
-        _fail_input([f"--out {out_dir}: exists and is not a folder"])
+    problem = out_dir_problem(out_dir)
+    if problem:
+        _fail_input([f"--out {out_dir}: {problem}"])
     console = Console(stderr=True)
     console.print(f"[bold]rehearse run[/] scenario [cyan]{loaded.name}[/] ({path}) seed [cyan]{seed}[/] "
                   f"{'engine' if loaded.engine.factory else 'pattern'} [cyan]{loaded.engine.label}[/]"

@@ -52,7 +52,12 @@ def export_command(out_dir: Path | None, check_only: bool) -> None:
             click.echo(f"{system}: contracts/openapi/{system}.json differs from the code; run "
                        "`rehearse contracts export`")
         sys.exit(1 if drifted else 0)
-    for path in write_documents(documents, out_dir or checked_in_dir()):
+    target = out_dir or checked_in_dir()
+    try:
+        written = write_documents(documents, target)
+    except OSError as error:
+        _fail_input(f"--out {target}: cannot write there: {error.strerror or error}")
+    for path in written:
         click.echo(f"wrote {path}")
 
 

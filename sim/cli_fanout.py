@@ -27,6 +27,7 @@ from rich.table import Table
 from rehearse.reports.fanout import fanout_document
 from rehearse.reports.fanout_html import write_comparison_html, write_sweep_html
 from rehearse.sim.fanout import ClusterError, default_workers, fan_out, open_executor
+from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plan import Plan, arms_from, plan_runs, write_folder
 from rehearse.sim.scenario import ScenarioError
 
@@ -140,8 +141,9 @@ def _write(out_dir: Path, stem: str, document: dict, write_html, plan: Plan, res
 
 
 def _check_out(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        _fail_input([f"--out {out_dir}: exists and is not a folder"])
+    problem = out_dir_problem(out_dir)
+    if problem:
+        _fail_input([f"--out {out_dir}: {problem}"])
 
 
 def _number(value: float) -> str:

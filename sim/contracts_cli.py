@@ -88,5 +88,9 @@ def schemas_command(check: bool, directory: Path | None) -> None:
             sys.exit(1)
         click.echo(f"event schemas in {directory} match the code ({len(event_schemas.VERSIONS)} API versions)")
         return
-    for path in event_schemas.write_schemas(directory):
+    try:
+        written = event_schemas.write_schemas(directory)
+    except OSError as error:
+        _fail_input([f"--dir {directory}: cannot write there: {error.strerror or error}"])
+    for path in written:
         click.echo(f"wrote {path}")

@@ -30,3 +30,17 @@ def write_folder(out_dir: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def out_dir_problem(out_dir: Path) -> str | None:
+    """Why a result could not be written to ``out_dir`` (None when it can), found before any work
+    starts: the way `write_folder` writes, by making the parent folder and a folder inside it."""
+    if out_dir.exists() and not out_dir.is_dir():
+        return "exists and is not a folder"
+    parent = out_dir.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.probe.", dir=parent)).rmdir()
+    except OSError as error:
+        return f"cannot write a folder in {parent}: {error.strerror or error}"
+    return None

@@ -90,3 +90,26 @@ def test_an_unreachable_store_url_exits_2_before_anything_is_written(tmp_path):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"--store-url: cannot connect to PostgreSQL at postgresql://app@127.0.0.1:{port}/books" in result.output
     assert "s3cret" not in result.output and not out.exists()
+
+
+def test_an_out_folder_that_cannot_be_made_exits_2_before_the_run(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for command in (["run", "smoke", *FAST], ["sweep", "smoke", "--seeds", "1", "--workers", "1", *FAST],
+                    ["compare", "smoke", "--seeds", "1", "--pattern", "p2p", "--workers", "1", *FAST]):
+        out = blocker / "run"
+        result = CliRunner().invoke(main, [*command, "--out", str(out)])
+        assert result.exit_code == 2, (command, result.output)
+        assert f"--out {out}: cannot write a folder in {blocker}" in result.output
+        assert "Traceback" not in result.output and "rehearse run" not in result.output  # refused before it ran
+
+
+def test_contracts_export_and_schemas_to_a_folder_that_cannot_be_made_exit_2(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["contracts", "export", "--out", str(blocker / "docs")])
+    assert result.exit_code == 2, result.output
+    assert f"--out {blocker / 'docs'}: cannot write there" in result.output
+    result = CliRunner().invoke(main, ["contracts", "schemas", "--dir", str(blocker / "events")])
+    assert result.exit_code == 2, result.output
+    assert f"--dir {blocker / 'events'}: cannot write there" in result.output
