@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,7 +34,8 @@ async def serving(app: Any, *, host: str = LOOPBACK, port: int = 0) -> AsyncIter
                             timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                             proxy_headers=False)
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    listening = listen(host, port)
+    task = asyncio.create_task(server.serve(sockets=[listening]))
     try:
         while not server.started:
             if task.done():
@@ -45,3 +47,22 @@ async def serving(app: Any, *, host: str = LOOPBACK, port: int = 0) -> AsyncIter
     finally:
         server.should_exit = True
         await task
+        listening.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (port 0: a free one), for uvicorn to serve on.
+
+    Bound here rather than by uvicorn, which answers an address it cannot bind (a port in use, a
+    host that does not resolve) by logging and exiting the process from inside its task; here that
+    is an `OSError` (``socket.gaierror`` for a name) that callers turn into a clear message."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    listening = socket.socket(family, kind, proto)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        listening.bind(address)
+    except OSError:
+        listening.close()
+        raise
+    return listening

@@ -4,9 +4,13 @@ against the catalogue), and the traffic driver's events arrive as signed webhook
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aiohttp
+import pytest
+from click.testing import CliRunner
 
+from rehearse.sim.cli import main
 from rehearse.sim.scenario import load
 from rehearse.sim.serve import serve
 from rehearse.sim.serving import serving
@@ -65,3 +69,35 @@ def test_traffic_driver_delivers_signed_webhooks_in_real_time() -> None:
     asyncio.run(scenario_run())
     assert {event.type for event in received} >= {"customer.created"}
     assert receiver.refused == {}
+
+
+def test_a_port_in_use_or_a_host_that_does_not_resolve_is_an_oserror_not_an_exit() -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+
+    async def serve_on(host: str, port: int) -> None:
+        async with serving(create_receiver_app(Receiver(secret="whsec_x", receive=lambda event: True)), host=host, port=port):
+            pass
+
+    try:
+        with pytest.raises(OSError, match="in use"):
+            asyncio.run(serve_on("127.0.0.1", port))
+        with pytest.raises(OSError):
+            asyncio.run(serve_on("no-such-host.invalid", 0))
+    finally:
+        taken.close()
+
+
+def test_rehearse_serve_on_a_port_in_use_exits_2_naming_the_options() -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = CliRunner().invoke(main, ["serve", "--port-base", str(port), "--no-traffic", "--duration-s", "1"])
+    finally:
+        taken.close()
+    assert result.exit_code == 2, result.output
+    assert f"--host 127.0.0.1 --port-base {port}: Address already in use" in result.output
