@@ -127,3 +127,19 @@ def test_bad_config_names_file_key_and_reason(tmp_path: Path) -> None:
     assert "payments: Field required" in messages and "webhooks.port" in messages
     result = CliRunner().invoke(main, ["engine", "--config", str(path)])
     assert result.exit_code == 2 and "erp.url" in result.output
+
+
+def test_a_webhook_port_in_use_is_exit_2_naming_the_file(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    path = _config(tmp_path, {"erp": "http://127.0.0.1:9", "billing": "http://127.0.0.1:9",
+                              "payments": "http://127.0.0.1:9"}, port)
+    path.write_text(path.read_text() + "[run]\ninitial_load = false\nduration_s = 1\n")
+    try:
+        result = CliRunner().invoke(main, ["engine", "--config", str(path)], env={"TEST_SECRET": SECRET})
+    finally:
+        taken.close()
+    assert result.exit_code == 2, result.output
+    assert f"{path}: webhooks: Address already in use" in result.output and "Traceback" not in result.output
