@@ -202,10 +202,11 @@ def run(scenario: Scenario, seed: int, *, speedup: float, out_dir: Path | None =
     metrics["drained"] = result.drained
     metrics["live"] = {**live_world_parameters(result), "speedup": speedup}
     metrics["wall"] = {"simulate_s": round(run_s, 3), "trace_rows": frame.height}
+    recorded = RecordedTrace.of_frame(frame)
     if out_dir is not None:
-        write_outputs(out_dir, RecordedTrace.of_frame(frame), metrics)
+        write_outputs(out_dir, recorded, metrics)
     metrics["wall"]["total_s"] = round(time.perf_counter() - wall_start, 3)
     metrics["wall"]["peak_rss_mib"] = peak_rss_mib()
     if out_dir is not None:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    return RunResult(metrics, RecordedTrace.of_frame(frame), out_dir)
+    return RunResult(metrics, recorded, out_dir)
