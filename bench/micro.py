@@ -1,4 +1,4 @@
-"""Micro-benchmarks behind two of the peak's design choices; prints one JSON line.
+"""Micro-benchmarks behind three of the peak's design choices; prints one JSON line.
 
 - ``heap_pop_push_us``: one `heapq.heappop` and one `heappush` on SimPy's kind of event heap
   (entries ``(time, priority, event id, event)``), by heap size. Why billing's finalizations wait
@@ -6,6 +6,9 @@
   720,000 of them were pending at once.
 - ``transpose_us_per_row``: turning a chunk of trace records into columns, as tuples transposed
   with ``zip(*rows)`` against one flat list sliced per column (`rehearse.sim.recorder`).
+- ``record_us_per_row``: tracing a chunk of oracle records with one `TraceRecorder.emit` call each
+  against one `TraceRecorder.emit_columns` call (the oracle's way at the cut-off: two million
+  records at a million subscriptions); both include turning the chunk into a polars frame.
 
     uv run python bench/micro.py
 """
@@ -53,11 +56,33 @@ def transpose_us_per_row() -> dict[str, float]:
     return {"zip": round(zipped_s / ROWS * 1e6, 3), "flat_slices": round(sliced_s / ROWS * 1e6, 3)}
 
 
+def record_us_per_row() -> dict[str, float]:
+    """Microseconds per record to trace a chunk of records (`ROWS`, so the recorder turns them into
+    a frame at the last one) one call each and as columns."""
+    from rehearse.sim.recorder import TraceRecorder
+
+    names = ("object_id", "ref_id", "code", "entity", "currency", "amount_minor")
+    columns = {name: [RECORD[index]] * ROWS for index, name in enumerate(names)}
+    one_by_one, by_columns = TraceRecorder(), TraceRecorder()
+    started = time.perf_counter()
+    emit = one_by_one.emit
+    for row in zip(*columns.values()):
+        emit(1.77e9, "oracle.payment", object_id=row[0], ref_id=row[1], code=row[2], entity=row[3],
+             currency=row[4], amount_minor=row[5])
+    one_by_one_s = time.perf_counter() - started
+    started = time.perf_counter()
+    by_columns.emit_columns(1.77e9, "oracle.payment", **columns)
+    by_columns_s = time.perf_counter() - started
+    assert one_by_one.frame().equals(by_columns.frame())
+    return {"emit": round(one_by_one_s / ROWS * 1e6, 3), "emit_columns": round(by_columns_s / ROWS * 1e6, 3)}
+
+
 def main() -> int:
     rng = random.Random(1)
     print(json.dumps({
         "heap_pop_push_us": {str(size): round(heap_pop_push_us(size, rng), 2) for size in HEAP_SIZES},
         "transpose_us_per_row": transpose_us_per_row(),
+        "record_us_per_row": record_us_per_row(),
     }))
     return 0
 

@@ -187,3 +187,37 @@ def test_a_frame_wrapped_as_a_recorded_trace_is_that_frame(tmp_path):
     assert recorded.height == 9
     assert recorded.frame() is frame
     assert recorded.scan().collect().equals(frame)
+
+
+def test_emit_columns_records_the_same_rows_as_one_emit_each(monkeypatch):
+    monkeypatch.setattr(recorder_module, "CHUNK_ROWS", 3)  # the columns cross chunk boundaries
+    ids = [f"in_{index}" for index in range(5)]
+    one_by_one, by_columns = TraceRecorder(), TraceRecorder()
+    for recorder in (one_by_one, by_columns):
+        recorder.emit(1.0, "run.start")
+    for object_id, amount_minor in zip(ids, range(5)):
+        one_by_one.emit(2.0, "oracle.invoice", object_id=object_id, amount_minor=amount_minor)
+    by_columns.emit_columns(2.0, "oracle.invoice", object_id=ids, amount_minor=range(5))
+    for recorder in (one_by_one, by_columns):
+        recorder.emit(3.0, "oracle.invoice", object_id="in_9", amount_minor=9)
+        recorder.emit(4.0, "run.end")
+    assert len(by_columns) == 8
+    assert by_columns.frame().equals(one_by_one.frame())
+
+
+def test_emit_columns_with_no_rows_records_nothing():
+    recorder = TraceRecorder()
+    recorder.emit_columns(1.0, "oracle.invoice", object_id=[], amount_minor=[])
+    recorder.emit_columns(1.0, "run.end")
+    assert len(recorder) == 0
+    assert recorder.frame().height == 0
+
+
+def test_emit_columns_refuses_unknown_columns_and_columns_of_different_lengths():
+    recorder = TraceRecorder()
+    with pytest.raises(TypeError, match="'oracle.invoice': unknown columns \\['colour'\\]"):
+        recorder.emit_columns(1.0, "oracle.invoice", object_id=["in_1"], colour=["red"])
+    with pytest.raises(ValueError, match="'oracle.invoice': columns of different lengths"):
+        recorder.emit_columns(1.0, "oracle.invoice", object_id=["in_1", "in_2"], amount_minor=[1])
+    assert len(recorder) == 0
+    assert recorder.frame().height == 0

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+import rehearse.sim.oracle as oracle_module
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.identities import US_STATES, Identities
 from rehearse.sim.oracle import emit_expectations, service_periods
@@ -232,3 +233,27 @@ def test_oracle_detail_lists_every_line_service_period():
 def test_oracle_of_an_empty_world_emits_nothing():
     empty = SimpleNamespace(customers={}, invoices={}, charges={})
     assert oracle_rows(empty, empty, []) == []
+
+
+def test_oracle_keeps_record_order_around_exceptions_and_reversals_across_slices(monkeypatch):
+    monkeypatch.setattr(oracle_module, "SLICE_ROWS", 2)
+    untaxed = invoice("in_3", "open", FEB_S)._replace(tax_status="requires_location_inputs")
+    billing = SimpleNamespace(customers={}, invoices={
+        "in_1": invoice("in_1", "paid", FEB_S), "in_2": invoice("in_2", "paid", FEB_S), "in_3": untaxed,
+        "in_4": invoice("in_4", "open", FEB_S), "in_5": invoice("in_5", "paid", FEB_S),
+        "in_6": invoice("in_6", "paid", FEB_S), "in_7": invoice("in_7", "paid", FEB_S),
+    })
+    charges = {charge_id: charge(charge_id, status)._replace(invoice_id=invoice_id) for charge_id, status, invoice_id in (
+        ("ch_1", "succeeded", "in_1"), ("ch_2", "reversed", "in_2"), ("ch_3", "succeeded", "in_3"),
+        ("ch_5", "succeeded", "in_5"), ("ch_6", "succeeded", "in_6"), ("ch_7", "reversed", "in_7"),
+    )}
+    rows = oracle_rows(billing, SimpleNamespace(charges=charges), [])
+    assert [(row["kind"], row["object_id"]) for row in rows] == [
+        ("oracle.invoice", "in_1"), ("oracle.invoice", "in_2"), ("oracle.exception", "in_3"),
+        ("oracle.invoice", "in_4"), ("oracle.invoice", "in_5"), ("oracle.invoice", "in_6"),
+        ("oracle.invoice", "in_7"),
+        ("oracle.payment", "ch_1"), ("oracle.payment", "ch_2"), ("oracle.reversal", "ch_2"),
+        ("oracle.payment", "ch_5"), ("oracle.payment", "ch_6"), ("oracle.payment", "ch_7"),
+        ("oracle.reversal", "ch_7"),
+    ]
+    assert [row["parent_id"] for row in rows if row["kind"] == "oracle.reversal"] == ["in_2", "in_7"]
