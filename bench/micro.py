@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import json
@@ -64,6 +65,7 @@ def record_us_per_row() -> dict[str, float]:
     names = ("object_id", "ref_id", "code", "entity", "currency", "amount_minor")
     columns = {name: [RECORD[index]] * ROWS for index, name in enumerate(names)}
     one_by_one, by_columns = TraceRecorder(), TraceRecorder()
+    gc.disable()  # as during a simulation (`rehearse.sim.runner.simulate`)
     started = time.perf_counter()
     emit = one_by_one.emit
     for row in zip(*columns.values()):
@@ -73,6 +75,7 @@ def record_us_per_row() -> dict[str, float]:
     started = time.perf_counter()
     by_columns.emit_columns(1.77e9, "oracle.payment", **columns)
     by_columns_s = time.perf_counter() - started
+    gc.enable()
     assert one_by_one.frame().equals(by_columns.frame())
     return {"emit": round(one_by_one_s / ROWS * 1e6, 3), "emit_columns": round(by_columns_s / ROWS * 1e6, 3)}
 
