@@ -30,12 +30,6 @@ WEBHOOK_TIMEOUT_S = 20.0
 
 
 def _object_id(event: Event) -> str:
-    """The id of the object an event is about, in either payload form."""
-    data = event.data
-    return data["id"] if type(data) is dict else data.id
-
-
-def _object_id(event: Event) -> str:
     """The id of the object an event carries, whether its payload is a record or a wire dict (an
     event sent in another API version)."""
     data = event.data
