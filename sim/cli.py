@@ -19,7 +19,6 @@ from rich.table import Table
 
 from rehearse.contracts.consumer import ContractViolation
 from rehearse.sim import runner
-from rehearse.sim.cli_contracts import check_command, export_command
 from rehearse.sim.cli_fanout import compare_command, sweep_command
 from rehearse.sim.cli_live import engine_command, serve_command
 from rehearse.sim.outputs import out_dir_problem
@@ -230,10 +229,8 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
                   f"({_fmt(wall.get('trace_rows'))} trace rows, {_fmt(wall.get('total_s'))} s wall)", highlight=False)
 
 
-from rehearse.sim.contracts_cli import contracts  # noqa: E402 (registered after the core commands)
+from rehearse.sim.cli_contracts import contracts  # noqa: E402 (registered after the core commands)
 
-contracts.add_command(export_command)
-contracts.add_command(check_command)
 main.add_command(contracts)
 main.add_command(compare_command)
 main.add_command(sweep_command)

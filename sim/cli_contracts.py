@@ -1,7 +1,13 @@
-"""``rehearse contracts export`` and ``rehearse contracts check``: the fakes' OpenAPI documents,
-generated from code, and Schemathesis run against the fakes (in process, or at a live URL).
+"""`rehearse contracts`: the contracts of the fakes and of the events, on the command line.
 
-Exit status: 0 when every check passed, 1 when one failed, 2 for bad input.
+- ``rehearse contracts export [--check]``: each fake's OpenAPI document, generated from its app.
+- ``rehearse contracts check``: Schemathesis against each fake (in process, or at a live URL).
+- ``rehearse contracts diff OLD NEW [--format text|json]``: breaking changes between two versions of
+  an OpenAPI document.
+- ``rehearse contracts schemas [--check]``: the JSON Schemas of the webhook events, from the code.
+
+Exit status: 0 when every check passed (nothing breaks, nothing drifted), 1 when one failed, 2 for
+bad input.
 """
 
 from __future__ import annotations
@@ -22,9 +28,13 @@ from rehearse.sim.served import ServedFakes, openapi_documents
 CONTRACTS_SCENARIO = "smoke"  # its entities (US01, EU01) and prices are the documents' examples
 
 
+EXIT_BREAKING = 1
+EXIT_BAD_INPUT = 2
+
+
 def _fail_input(message: str) -> None:
     Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    sys.exit(2)
+    sys.exit(EXIT_BAD_INPUT)
 
 
 def _systems(selected: tuple[str, ...]) -> list[str]:
@@ -32,11 +42,12 @@ def _systems(selected: tuple[str, ...]) -> list[str]:
 
 
 @click.group("contracts")
-def contracts_group() -> None:
-    """The fakes' OpenAPI documents and the checks that run them."""
+def contracts() -> None:
+    """Contracts: the fakes' OpenAPI documents (export, check with Schemathesis), breaking changes
+    between two documents (diff), and the webhook events' JSON Schemas (schemas)."""
 
 
-@contracts_group.command("export")
+@contracts.command("export")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for <system>.json (default: the checked-in contracts/openapi).")
 @click.option("--check", "check_only", is_flag=True,
@@ -61,7 +72,7 @@ def export_command(out_dir: Path | None, check_only: bool) -> None:
         click.echo(f"wrote {path}")
 
 
-@contracts_group.command("check")
+@contracts.command("check")
 @click.option("--system", "systems", multiple=True, type=click.Choice(SYSTEMS),
               help="Check only this fake (repeatable; default: all).")
 @click.option("--url", default=None, help="Check a live server at this base URL instead (needs one --system).")
@@ -114,3 +125,67 @@ def _print(results) -> None:
                           highlight=False, soft_wrap=True)
         for error in result.errors:
             console.print(f"[red]{result.system}[/] error: {error}", highlight=False, soft_wrap=True)
+
+
+@contracts.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              help="text: a list for people (default); json: one document for machines.")
+def diff_command(old: Path, new: Path, output_format: str) -> None:
+    """Report the changes from OLD to NEW (OpenAPI 3.x, JSON or YAML), breaking ones first.
+    Exit 0 when nothing breaks, 1 when something does, 2 when a document cannot be read."""
+    from rehearse.contracts.diff import BREAKING, DocumentError, diff_files
+
+    try:
+        changes = diff_files(old, new)
+    except DocumentError as error:
+        _fail_input(str(error))
+        return
+    breaking = [item for item in changes if item.severity == BREAKING]
+    info = [item for item in changes if item.severity != BREAKING]
+    if output_format == "json":
+        click.echo(json.dumps({"old": str(old), "new": str(new), "breaking": len(breaking), "info": len(info),
+                               "changes": [item.as_dict() for item in changes]}, indent=2))
+    else:
+        console = Console()
+        for title, group, style in (("breaking changes", breaking, "bold red"), ("other changes", info, "yellow")):
+            if not group:
+                continue
+            console.print(f"[{style}]{title} ({len(group)})[/]", highlight=False)
+            for item in group:
+                place = "  ".join(part for part in (item.where, item.field) if part)
+                console.print(f"  [bold]{item.operation}[/]  {place}{'  ' if place else ''}"
+                              f"[{style}]{item.kind}[/]: {item.detail}", highlight=False, soft_wrap=True)
+        verdict = (f"[bold red]BREAKING[/]  {len(breaking)} breaking, {len(info)} other" if breaking
+                   else f"[bold green]COMPATIBLE[/]  no breaking change, {len(info)} other")
+        console.print(f"{verdict} ({old} -> {new})", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_BREAKING if breaking else 0)
+
+
+@contracts.command("schemas")
+@click.option("--check", is_flag=True, help="Do not write: exit 1 when the checked-in schemas differ from the code.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the schemas (default: the package's contracts/events).")
+def schemas_command(check: bool, directory: Path | None) -> None:
+    """Write the JSON Schemas of the webhook events (one per API version), generated from the
+    canonical model, or check that the checked-in ones match it."""
+    from rehearse.contracts import event_schemas
+
+    directory = directory or event_schemas.EVENTS_DIR
+    if directory.is_absolute() and directory.is_relative_to(Path.cwd()):
+        directory = directory.relative_to(Path.cwd())
+    if check:
+        problems = event_schemas.check_schemas(directory)
+        for problem in problems:
+            click.echo(f"drift: {problem}", err=True)
+        if problems:
+            sys.exit(1)
+        click.echo(f"event schemas in {directory} match the code ({len(event_schemas.VERSIONS)} API versions)")
+        return
+    try:
+        written = event_schemas.write_schemas(directory)
+    except OSError as error:
+        _fail_input(f"--dir {directory}: cannot write there: {error.strerror or error}")
+    for path in written:
+        click.echo(f"wrote {path}")
