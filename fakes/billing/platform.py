@@ -298,7 +298,7 @@ class Billing:
         """Act on a charge attempt's result: paid, or dunning."""
         invoice_id = invoice.id
         if charge.status == "succeeded":
-            self._paid(invoice._replace(amount_paid_minor=invoice.amount_paid_minor + charge.amount_minor), now_s)
+            self._paid(invoice, now_s, charge.amount_minor)
             return
         self.trace.emit(now_s, "billing.invoice_payment_failed", object_id=invoice.id, code=charge.decline_code)
         self.events.publish("invoice.payment_failed", now_s, invoice)
@@ -338,8 +338,10 @@ class Billing:
         else:
             self._exhausted(invoice, record, now_s)
 
-    def _paid(self, invoice: Invoice, now_s: float) -> None:
-        invoice = invoice._replace(status=INVOICE.next(invoice.status, "pay"))
+    def _paid(self, invoice: Invoice, now_s: float, charged_minor: int = 0) -> None:
+        """The invoice is paid, by a charge of `charged_minor` (0: nothing was due)."""
+        invoice = invoice._replace(status=INVOICE.next(invoice.status, "pay"),
+                                   amount_paid_minor=invoice.amount_paid_minor + charged_minor)
         self.invoices[invoice.id] = invoice
         self._failed_first_s.pop(invoice.id, None)
         self.trace.emit(now_s, "billing.invoice_paid", object_id=invoice.id, entity=invoice.entity,
