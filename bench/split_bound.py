@@ -182,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     whole_s, source_s, sink_s = min(whole), min(source), min(sink)
     print(json.dumps({
         "subscriptions": args.subscriptions,
-        "whole_s": round(whole_s, 2), "source_s": round(source_s, 2), "sink_s": round(sink_s, 2),
-        "whole_s_all": [round(value, 2) for value in whole], "source_s_all": [round(value, 2) for value in source],
-        "sink_s_all": [round(value, 2) for value in sink],
-        "pickle_s": round(pickle_s, 2), "unpickle_s": round(unpickle_s, 2), "deliveries": len(deliveries),
+        "whole_s": round(whole_s, 3), "source_s": round(source_s, 3), "sink_s": round(sink_s, 3),
+        "whole_s_all": [round(value, 3) for value in whole], "source_s_all": [round(value, 3) for value in source],
+        "sink_s_all": [round(value, 3) for value in sink],
+        "pickle_s": round(pickle_s, 3), "unpickle_s": round(unpickle_s, 3), "deliveries": len(deliveries),
         "erp_documents": whole_documents, "sink_erp_documents": sink_documents,
         "bound": round(whole_s / max(source_s + pickle_s, sink_s + unpickle_s), 2),
     }))

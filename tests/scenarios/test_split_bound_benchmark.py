@@ -29,7 +29,8 @@ def test_the_sink_replays_the_whole_runs_deliveries_into_the_same_erp_documents(
     assert result["sink_erp_documents"] == result["erp_documents"] > 300
     assert result["deliveries"] >= 4 * 300  # four webhooks a renewal, some duplicated
     slower_side_s = max(result["source_s"] + result["pickle_s"], result["sink_s"] + result["unpickle_s"])
-    assert result["bound"] == pytest.approx(result["whole_s"] / slower_side_s, abs=0.01)
+    # The seconds are printed to the millisecond, so at this size the quotient is good to a few percent.
+    assert result["bound"] == pytest.approx(result["whole_s"] / slower_side_s, rel=0.05)
 
 
 @pytest.mark.parametrize("args", [["--subscriptions", "0"], ["--subscriptions", "many"], ["--repeat", "0"]])
