@@ -1,4 +1,4 @@
-"""Micro-benchmarks behind three of the peak's design choices; prints one JSON line.
+"""Micro-benchmarks behind four of the peak's design choices; prints one JSON line.
 
 - ``heap_pop_push_us``: one `heapq.heappop` and one `heappush` on SimPy's kind of event heap
   (entries ``(time, priority, event id, event)``), by heap size. Why billing's finalizations wait
@@ -9,6 +9,9 @@
 - ``record_us_per_row``: tracing a chunk of oracle records with one `TraceRecorder.emit` call each
   against one `TraceRecorder.emit_columns` call (the oracle's way at the cut-off: two million
   records at a million subscriptions); both include turning the chunk into a polars frame.
+- ``keyword_call_us``: a call with twelve keywords (an ``erp.document`` record) into a function
+  that takes ``**fields`` against one that names them as keyword-only parameters, as
+  `TraceRecorder.emit` does: the first builds a dict per call.
 
     uv run python bench/micro.py
 """
@@ -80,12 +83,35 @@ def record_us_per_row() -> dict[str, float]:
     return {"emit": round(one_by_one_s / ROWS * 1e6, 3), "emit_columns": round(by_columns_s / ROWS * 1e6, 3)}
 
 
+def _into_dict(t_s, kind, **fields):
+    return fields
+
+
+def _into_parameters(t_s, kind, *, object_id="", ref_id="", parent_id="", entity="", currency="", amount_minor=0,
+                     tax_minor=0, debit_minor=0, credit_minor=0, period="", code="", detail="", value=0.0):
+    return object_id
+
+
+def keyword_call_us() -> dict[str, float]:
+    """Microseconds for one call with twelve keywords, into ``**fields`` and into parameters."""
+    result = {}
+    for name, function in (("into_dict", _into_dict), ("into_parameters", _into_parameters)):
+        started = time.perf_counter()
+        for _ in range(OPERATIONS):
+            function(1.77e9, "erp.document", object_id="erp_1", ref_id="in_1", parent_id="cus_1", entity="US01",
+                     currency="USD", amount_minor=100, tax_minor=8, debit_minor=108, credit_minor=108,
+                     period="2026-02", code="invoice", detail="1769904000-1772323200")
+        result[name] = round((time.perf_counter() - started) / OPERATIONS * 1e6, 3)
+    return result
+
+
 def main() -> int:
     rng = random.Random(1)
     print(json.dumps({
         "heap_pop_push_us": {str(size): round(heap_pop_push_us(size, rng), 2) for size in HEAP_SIZES},
         "transpose_us_per_row": transpose_us_per_row(),
         "record_us_per_row": record_us_per_row(),
+        "keyword_call_us": keyword_call_us(),
     }))
     return 0
 

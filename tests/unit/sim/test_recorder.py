@@ -3,6 +3,8 @@ across kinds, the same result whether records are chunked, spilled to disk or ke
 
 from __future__ import annotations
 
+import inspect
+
 import polars as pl
 import pytest
 
@@ -221,3 +223,36 @@ def test_emit_columns_refuses_unknown_columns_and_columns_of_different_lengths()
         recorder.emit_columns(1.0, "oracle.invoice", object_id=["in_1", "in_2"], amount_minor=[1])
     assert len(recorder) == 0
     assert recorder.frame().height == 0
+
+
+def test_emit_names_every_column_after_t_s_and_kind_in_order_with_its_empty_value():
+    parameters = list(inspect.signature(TraceRecorder.emit).parameters.values())
+    keyword_only = [p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert [p.name for p in parameters[1:3]] == ["t_s", "kind"]
+    assert [(p.name, p.default) for p in keyword_only] == [(name, empty) for name, _, empty in COLUMNS[2:]]
+    assert parameters[-1].kind is inspect.Parameter.VAR_KEYWORD  # only to name the kind in the error
+
+
+def test_a_column_given_as_none_takes_its_empty_value(monkeypatch, tmp_path):
+    monkeypatch.setattr(recorder_module, "CHUNK_ROWS", 2)
+    recorder = TraceRecorder(tmp_path)
+    recorder.emit(1.0, "erp.call", object_id=None, code="201", value=None)
+    recorder.emit(2.0, "erp.call", object_id="in_1", amount_minor=None)
+    recorder.emit(3.0, "run.end")
+    assert recorder.frame().rows(named=True) == [
+        {**EMPTY, "t_s": 1.0, "kind": "erp.call", "code": "201"},
+        {**EMPTY, "t_s": 2.0, "kind": "erp.call", "object_id": "in_1"},
+        {**EMPTY, "t_s": 3.0, "kind": "run.end"},
+    ]
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_has_finds_a_kind_pending_in_a_chunk_or_spilled(monkeypatch, tmp_path, spill):
+    monkeypatch.setattr(recorder_module, "CHUNK_ROWS", 2)
+    recorder = TraceRecorder(tmp_path if spill else None)
+    recorder.emit(1.0, "engine.posted", object_id="in_1")
+    assert recorder.has("engine.posted")  # pending
+    recorder.emit(2.0, "run.end")  # the chunk is full: flushed
+    assert recorder.has("engine.posted") and recorder.has("run.end")
+    assert not recorder.has("engine.queued")
+    assert len(recorder) == 2
