@@ -1,5 +1,9 @@
 """The safety monitor: forwards every record, and traces each invariant violation as it happens."""
 
+import inspect
+
+import pytest
+
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.safety import SafetyMonitor
 
@@ -58,3 +62,17 @@ def test_a_period_closed_for_one_entity_only_concerns_that_entity():
     document(safety, 2.0, "invoice", "in_1", period="2026-01", entity="US01")
     document(safety, 3.0, "invoice", "in_2", period="2026-01", entity="EU01")
     assert violations(recorder) == [(3.0, "I14", "in_2")]
+
+
+def test_emit_takes_the_recorders_parameters():
+    recorder_parameters = inspect.signature(TraceRecorder.emit).parameters
+    monitor_parameters = inspect.signature(SafetyMonitor.emit).parameters
+    assert [(p.name, p.kind, p.default) for p in monitor_parameters.values()] == [
+        (p.name, p.kind, p.default) for p in recorder_parameters.values()]
+
+
+def test_an_unknown_column_is_refused_by_the_recorder_naming_the_kind():
+    safety, recorder = monitor()
+    with pytest.raises(TypeError, match="'erp.document': unknown columns \\['colour'\\]"):
+        safety.emit(1.0, "erp.document", ref_id="in_1", code="invoice", colour="red")
+    assert len(recorder) == 0
