@@ -36,9 +36,11 @@ class SafetyMonitor:
              debit_minor: int = 0, credit_minor: int = 0, period: str = "", code: str = "", detail: str = "",
              value: float = 0.0, **unknown: Any) -> None:
         """Forward a record; check it when it is one of the ERP's."""
+        if unknown:  # refused as the recorder refuses it (forwarding `**unknown` would build a dict per call)
+            raise TypeError(f"trace kind {kind!r}: unknown columns {sorted(unknown)}")
         self.trace.emit(t_s, kind, object_id=object_id, ref_id=ref_id, parent_id=parent_id, entity=entity,
                         currency=currency, amount_minor=amount_minor, tax_minor=tax_minor, debit_minor=debit_minor,
-                        credit_minor=credit_minor, period=period, code=code, detail=detail, value=value, **unknown)
+                        credit_minor=credit_minor, period=period, code=code, detail=detail, value=value)
         if kind == "erp.document":
             self._document(t_s, code, ref_id, entity, period, amount_minor, debit_minor, credit_minor)
         elif kind == "erp.payment_applied":

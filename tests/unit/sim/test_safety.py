@@ -71,7 +71,7 @@ def test_emit_takes_the_recorders_parameters():
         (p.name, p.kind, p.default) for p in recorder_parameters.values()]
 
 
-def test_an_unknown_column_is_refused_by_the_recorder_naming_the_kind():
+def test_an_unknown_column_is_refused_naming_the_kind_and_nothing_is_recorded():
     safety, recorder = monitor()
     with pytest.raises(TypeError, match="'erp.document': unknown columns \\['colour'\\]"):
         safety.emit(1.0, "erp.document", ref_id="in_1", code="invoice", colour="red")
