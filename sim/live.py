@@ -182,14 +182,18 @@ def live_world_parameters(result: LiveResult) -> dict[str, Any]:
 def run(scenario: Scenario, seed: int, *, speedup: float, out_dir: Path | None = None,
         progress: Progress | None = None, host: str = LOOPBACK, store_url: str | None = None):
     """A live run end to end: the same metrics, report and trace files as `rehearse.sim.runner.run`,
-    plus ``metrics["live"]``; wall-clock figures under ``metrics["wall"]``."""
+    plus ``metrics["live"]``; wall-clock figures under ``metrics["wall"]``. Refuses an `out_dir`
+    as `rehearse.sim.runner.run` does, before anything runs."""
     import tempfile
     import time
 
     from rehearse.reports import compute_metrics
+    from rehearse.sim.outputs import OutputFolderError, replace_problem
     from rehearse.sim.recorder import RecordedTrace, TraceRecorder
     from rehearse.sim.runner import RunResult, peak_rss_mib, write_outputs
 
+    if out_dir is not None and (problem := replace_problem(out_dir)):
+        raise OutputFolderError(f"{out_dir}: {problem}")
     wall_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rehearse-live-") as work:
         trace = TraceRecorder(Path(work))

@@ -113,3 +113,37 @@ def test_contracts_export_and_schemas_to_a_folder_that_cannot_be_made_exit_2(tmp
     result = CliRunner().invoke(main, ["contracts", "schemas", "--dir", str(blocker / "events")])
     assert result.exit_code == 2, result.output
     assert f"--dir {blocker / 'events'}: cannot write there" in result.output
+
+
+def test_an_out_folder_holding_other_files_is_refused_and_left_as_it_was(tmp_path):
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "notes.txt").write_text("mine")
+    for command in (["run", "smoke", *FAST], ["sweep", "smoke", "--seeds", "1", "--workers", "1", *FAST],
+                    ["compare", "smoke", "--seeds", "1", "--pattern", "p2p", "--workers", "1", *FAST]):
+        result = CliRunner().invoke(main, [*command, "--out", str(project)])
+        assert result.exit_code == 2, (command, result.output)
+        assert f"--out {project}: holds notes.txt, src, not part of a rehearse result" in result.output
+        assert "Traceback" not in result.output and "rehearse run" not in result.output  # refused before it ran
+    assert sorted(path.name for path in project.iterdir()) == ["notes.txt", "src"]
+    assert (project / "notes.txt").read_text() == "mine"
+
+
+def test_the_current_folder_is_refused_as_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("mine")
+    for out in (".", "", str(tmp_path), str(tmp_path.parent)):
+        result = CliRunner().invoke(main, ["run", "smoke", *FAST, "--out", out])
+        assert result.exit_code == 2, (out, result.output)
+        assert "is the current folder or holds it" in result.output
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_a_folder_with_an_earlier_result_is_replaced(tmp_path):
+    out = tmp_path / "result"
+    first = CliRunner().invoke(main, ["run", "smoke", *FAST, "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(main, ["run", "smoke", *FAST, "--seed", "2", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert sorted(path.name for path in out.iterdir()) == ["metrics.json", "report.html", "trace.parquet"]
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 2
