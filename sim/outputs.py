@@ -41,9 +41,9 @@ def write_folder(out_dir: Path, write: Callable[[Path], None]) -> None:
         write(staging)
         os.chmod(staging, 0o755)
         if out_dir.exists():
-            previous = out_dir.with_name(f".{out_dir.name}.previous")
-            shutil.rmtree(previous, ignore_errors=True)
-            out_dir.rename(previous)
+            # A fresh name of its own: a fixed one could be a folder somebody keeps there.
+            previous = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.previous.", dir=out_dir.parent))
+            out_dir.rename(previous)  # onto the empty folder just made, which rename(2) allows
             staging.rename(out_dir)
             shutil.rmtree(previous, ignore_errors=True)
         else:

@@ -89,3 +89,14 @@ def test_runner_run_refuses_a_foreign_out_dir_before_simulating(tmp_path, monkey
     with pytest.raises(OutputFolderError, match="holds notes.txt"):
         runner.run(scenario, 1, out_dir=out)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_folder_next_to_the_result_is_never_touched(tmp_path):
+    out = tmp_path / "one"
+    write_folder(out, _result)
+    kept = tmp_path / ".one.previous"  # the name an earlier version used for the result it replaced
+    kept.mkdir()
+    (kept / "mine.txt").write_text("mine")
+    write_folder(out, _result)
+    assert (kept / "mine.txt").read_text() == "mine"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".one.previous", "one"]
