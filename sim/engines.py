@@ -33,5 +33,5 @@ def build_engine(section, ports: EnginePorts, *, stall_limit_s: float = 60.0) ->
         with Watchdog(lambda: None, stall_limit_s):  # nothing moves while a factory runs: it must return
             engine = factory(guarded_ports)
     except Exception as error:
-        raise EngineFailure(spec, f"its factory raised {type(error).__name__}: {error}") from error
+        raise EngineFailure(spec, f"failed to start: its factory raised {type(error).__name__}: {error}") from error
     return GuardedEngine(engine, spec)
