@@ -28,7 +28,7 @@ from rehearse.sim.served import ServedFakes, openapi_documents
 CONTRACTS_SCENARIO = "smoke"  # its entities (US01, EU01) and prices are the documents' examples
 
 
-EXIT_BREAKING = 1
+EXIT_FAILED = 1  # a check failed: drift, a breaking change, a contract violation
 EXIT_BAD_INPUT = 2
 
 
@@ -62,7 +62,7 @@ def export_command(out_dir: Path | None, check_only: bool) -> None:
         for system in drifted:
             click.echo(f"{system}: contracts/openapi/{system}.json differs from the code; run "
                        "`rehearse contracts export`")
-        sys.exit(1 if drifted else 0)
+        sys.exit(EXIT_FAILED if drifted else 0)
     target = out_dir or checked_in_dir()
     try:
         written = write_documents(documents, target)
@@ -107,7 +107,7 @@ def check_command(systems: tuple[str, ...], url: str | None, max_examples: int, 
                                 "passed": r.passed} for r in results], indent=2))
     else:
         _print(results)
-    sys.exit(0 if all(result.passed for result in results) else 1)
+    sys.exit(0 if all(result.passed for result in results) else EXIT_FAILED)
 
 
 def _print(results) -> None:
@@ -160,7 +160,7 @@ def diff_command(old: Path, new: Path, output_format: str) -> None:
         verdict = (f"[bold red]BREAKING[/]  {len(breaking)} breaking, {len(info)} other" if breaking
                    else f"[bold green]COMPATIBLE[/]  no breaking change, {len(info)} other")
         console.print(f"{verdict} ({old} -> {new})", highlight=False, soft_wrap=True)
-    sys.exit(EXIT_BREAKING if breaking else 0)
+    sys.exit(EXIT_FAILED if breaking else 0)
 
 
 @contracts.command("schemas")
@@ -180,7 +180,7 @@ def schemas_command(check: bool, directory: Path | None) -> None:
         for problem in problems:
             click.echo(f"drift: {problem}", err=True)
         if problems:
-            sys.exit(1)
+            sys.exit(EXIT_FAILED)
         click.echo(f"event schemas in {directory} match the code ({len(event_schemas.VERSIONS)} API versions)")
         return
     try:

@@ -188,12 +188,12 @@ def run(scenario: Scenario, seed: int, *, speedup: float, out_dir: Path | None =
     import time
 
     from rehearse.reports import compute_metrics
-    from rehearse.sim.outputs import OutputFolderError, replace_problem
+    from rehearse.sim.outputs import refuse_unreplaceable
     from rehearse.sim.recorder import RecordedTrace, TraceRecorder
     from rehearse.sim.runner import RunResult, peak_rss_mib, write_outputs
 
-    if out_dir is not None and (problem := replace_problem(out_dir)):
-        raise OutputFolderError(f"{out_dir}: {problem}")
+    if out_dir is not None:
+        refuse_unreplaceable(out_dir)
     wall_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rehearse-live-") as work:
         trace = TraceRecorder(Path(work))

@@ -31,9 +31,7 @@ def write_folder(out_dir: Path, write: Callable[[Path], None]) -> None:
 
     Raises `OutputFolderError`, before anything is written, when ``out_dir`` holds anything but an
     earlier result, or is the current folder or one that holds it (see `replace_problem`)."""
-    problem = replace_problem(out_dir)
-    if problem:
-        raise OutputFolderError(f"{out_dir}: {problem}")
+    refuse_unreplaceable(out_dir)
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -69,6 +67,14 @@ def replace_problem(out_dir: Path) -> str | None:
     named = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
     return (f"holds {named}, not part of a rehearse result, and a result replaces its folder whole: "
             "give a new or empty folder, or one that holds an earlier result")
+
+
+def refuse_unreplaceable(out_dir: Path) -> None:
+    """Raise `OutputFolderError` when a result must not replace ``out_dir`` (`replace_problem`);
+    callers that run for long call it first, so they refuse before doing the work."""
+    problem = replace_problem(out_dir)
+    if problem:
+        raise OutputFolderError(f"{out_dir}: {problem}")
 
 
 def out_dir_problem(out_dir: Path) -> str | None:

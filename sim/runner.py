@@ -22,7 +22,7 @@ import polars as pl
 import simpy
 
 from rehearse.reports import compute_metrics, write_report
-from rehearse.sim.outputs import OutputFolderError, replace_problem, write_folder
+from rehearse.sim.outputs import refuse_unreplaceable, write_folder
 from rehearse.sim.recorder import RecordedTrace, TraceRecorder
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.simpy_runtime import SimPyRuntime
@@ -181,8 +181,8 @@ def run(scenario: Scenario, seed: int, *, out_dir: Path | None = None, progress:
     Raises `EngineFailure` before anything is written when the engine fails (see `simulate`), and
     `OutputFolderError` before anything runs when `out_dir` holds anything but an earlier result
     (see `rehearse.sim.outputs.replace_problem`); `contracts`: see `simulate`."""
-    if out_dir is not None and (problem := replace_problem(out_dir)):
-        raise OutputFolderError(f"{out_dir}: {problem}")
+    if out_dir is not None:
+        refuse_unreplaceable(out_dir)
     wall_start = time.perf_counter()
     simulation = simulate(scenario, seed, progress, stall_limit_s, contracts)
     simulate_s = time.perf_counter() - wall_start

@@ -27,7 +27,6 @@ _Strict = ConfigDict(extra="forbid", strict=True)
 Id = Annotated[str, Field(min_length=1, max_length=255)]
 
 
-
 class CustomerCreate(BaseModel):
     """A new customer, billed in `currency` by legal entity `entity`."""
 

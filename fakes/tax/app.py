@@ -17,7 +17,6 @@ _Strict = ConfigDict(extra="forbid", strict=True)
 AMOUNT_MINOR_MAX = 10**12  # a trillion minor units per line: beyond any invoice line
 
 
-
 class LineItemBody(BaseModel):
     model_config = _Strict
     reference: Annotated[str, Field(max_length=200)] = ""

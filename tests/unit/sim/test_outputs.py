@@ -43,11 +43,15 @@ def test_a_folder_holding_anything_else_is_refused_untouched(tmp_path, other):
     out = tmp_path / "project"
     out.mkdir()
     _result(out)
-    (out / other).mkdir() if other.startswith(".") else (out / other).write_text("mine")
+    if other.startswith("."):
+        (out / other).mkdir()
+    else:
+        (out / other).write_text("mine")
     with pytest.raises(OutputFolderError, match=f"holds {other}, not part of a rehearse result"):
         write_folder(out, _result)
     assert other in {path.name for path in out.iterdir()}
-    assert out_dir_problem(out) == replace_problem(out) is not None
+    problem = replace_problem(out)
+    assert problem is not None and out_dir_problem(out) == problem
 
 
 def test_a_folder_named_like_a_result_file_is_not_a_result(tmp_path):
