@@ -45,10 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peak import peak_overrides  # noqa: E402 - the benchmark next door defines the peak
 
-from rehearse.fakes.erp import Erp  # noqa: E402
-from rehearse.sim.distributions import LogNormal  # noqa: E402
+from rehearse.sim import wiring  # noqa: E402
 from rehearse.sim.engines import build_engine  # noqa: E402
-from rehearse.sim.erp_client import InProcessErpClient  # noqa: E402
 from rehearse.sim.faults import FaultPlan  # noqa: E402
 from rehearse.sim.recorder import TraceRecorder  # noqa: E402
 from rehearse.sim.runner import DRAIN_CHECK_S  # noqa: E402
@@ -103,13 +101,8 @@ def run_sink(scenario: Scenario, seed: int, work_dir: Path, deliveries: list, pr
     runtime = SimPyRuntime(env)
     trace = TraceRecorder(work_dir)
     faults = FaultPlan(scenario.faults, heal_s=scenario.run.window_end_s)
-    erp = Erp(entities={entity.id: entity.currency for entity in scenario.entities},
-              concurrency_limit=scenario.erp.concurrency_limit, trace=SafetyMonitor(trace),
-              retry_after_s=scenario.erp.retry_after_s)
-    client = InProcessErpClient(
-        runtime=runtime, erp=erp,
-        latency=LogNormal(scenario.erp.latency_ms_p50, scenario.erp.latency_ms_p95, stream(seed, "erp/latency")),
-        rng=stream(seed, "faults/erp"), trace=trace, faults=faults)
+    erp = wiring.new_erp(scenario, SafetyMonitor(trace), missing=wiring.missing_entities(faults))
+    client = wiring.erp_client(scenario, seed, runtime=runtime, erp=erp, trace=trace, faults=faults)
     store = MemoryStore()
     for document in preloaded:
         store.mark_posted_before(document, erp.preload_customer(document))

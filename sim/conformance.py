@@ -14,9 +14,8 @@ from typing import NamedTuple
 import simpy
 
 from rehearse.fakes.erp import Erp
+from rehearse.sim import wiring
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
-from rehearse.sim.distributions import LogNormal
-from rehearse.sim.erp_client import InProcessErpClient
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import Scenario
@@ -67,16 +66,12 @@ def record_deliveries(scenario: Scenario, seed: int) -> Script:
 
 def _fresh(scenario: Scenario, seed: int, runtime, script: Script, pattern: str = "orchestrated"):
     trace = TraceRecorder()
-    erp = Erp(entities={e.id: e.currency for e in scenario.entities},
-              concurrency_limit=scenario.erp.concurrency_limit, trace=trace,
-              retry_after_s=scenario.erp.retry_after_s)
+    erp = wiring.new_erp(scenario, trace)
     store = MemoryStore()
     for document in script.preloaded:
         store.mark_posted_before(document, erp.preload_customer(document))
-    client = InProcessErpClient(
-        runtime=runtime, erp=erp,
-        latency=LogNormal(scenario.erp.latency_ms_p50, scenario.erp.latency_ms_p95, stream(seed, "erp/latency")),
-        rng=stream(seed, "faults/erp"), trace=trace, faults=FaultPlan(scenario.faults))
+    client = wiring.erp_client(scenario, seed, runtime=runtime, erp=erp, trace=trace,
+                               faults=FaultPlan(scenario.faults))
     if pattern == "event":
         engine = event.create(EnginePorts(runtime=runtime, erp=client, billing=None, store=store, trace=trace,
                                           random=stream(seed, "engine"), settings=scenario.engine.model_dump()))

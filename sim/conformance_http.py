@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import time
 
-from rehearse.fakes.erp import Erp
 from rehearse.fakes.erp.app import create_app, error_body
 from rehearse.fakes.http import FaultGate
+from rehearse.sim import wiring
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.conformance import Script, erp_documents
-from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.http_clients import HttpErpClient, new_erp_client, new_session
 from rehearse.sim.http_faults import PlanCallFaults
@@ -40,13 +39,11 @@ def replay_http(scenario: Scenario, seed: int, script: Script, speedup: float,
         runtime = AsyncioRuntime(script.start_s, speedup)
         clock = RuntimeClock(runtime)
         trace = TraceRecorder()
-        erp = Erp(entities={e.id: e.currency for e in scenario.entities},
-                  concurrency_limit=scenario.erp.concurrency_limit, trace=trace,
-                  retry_after_s=scenario.erp.retry_after_s)
+        erp = wiring.new_erp(scenario, trace)
         store = MemoryStore()
         for document in script.preloaded:
             store.mark_posted_before(document, erp.preload_customer(document))
-        latency = LogNormal(scenario.erp.latency_ms_p50, scenario.erp.latency_ms_p95, stream(seed, "erp/latency"))
+        latency = wiring.erp_latency(scenario, seed)
         app = FaultGate(create_app(erp, clock=clock.now, latency_s=lambda: clock.wall_s(latency.sample_s())),
                         system="erp", error_body=error_body,
                         faults=PlanCallFaults(FaultPlan(scenario.faults), clock=clock, rng=stream(seed, "faults/erp"),

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from rehearse.fakes.billing import Billing, BillingSettings
+from rehearse.fakes.billing import Billing
 from rehearse.fakes.billing.app import create_app as billing_app
 from rehearse.fakes.crm import Crm
 from rehearse.fakes.crm.app import create_app as crm_app
@@ -22,19 +22,19 @@ from rehearse.fakes.erp.app import create_app as erp_app
 from rehearse.fakes.erp.app import error_body as netsuite_error
 from rehearse.fakes.events import EventLog
 from rehearse.fakes.http import FaultGate
-from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
+from rehearse.fakes.payments import PaymentsGateway
 from rehearse.fakes.payments.app import create_app as payments_app
 from rehearse.fakes.stripe import error_body as stripe_error
 from rehearse.fakes.tax import TaxEngine
 from rehearse.fakes.tax.app import create_app as tax_app
+from rehearse.sim import wiring
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.http_faults import LiveClock, PlanCallFaults
 from rehearse.sim.http_webhooks import HttpWebhookSender
 from rehearse.sim.scenario import Scenario
 from rehearse.sim.seeds import stream
-from rehearse.sim.world import price_id
-from rehearse.sync.model import Event, Price
+from rehearse.sync.model import Event
 
 SYSTEMS = ("crm", "billing", "payments", "tax", "erp")
 ERROR_BODIES = {"crm": salesforce_error, "billing": stripe_error, "payments": stripe_error, "tax": stripe_error,
@@ -57,33 +57,22 @@ class ServedFakes:
         self.trace = trace or _NullTrace()
         self.events_published: list[Event] = []
         self.deliver = deliver or self.events_published.append
-        self.prices = {
-            price_id(plan.id, currency): Price(price_id(plan.id, currency), plan.id, plan.interval, currency, amount)
-            for plan in scenario.plans for currency, amount in sorted(plan.prices_minor.items())
-        }
-        erp_settings = scenario.erp
-        self.erp = Erp(entities={e.id: e.currency for e in scenario.entities},
-                       concurrency_limit=erp_settings.concurrency_limit, trace=self.trace,
-                       retry_after_s=erp_settings.retry_after_s)
+        plan = faults or FaultPlan([])
+        self.prices = wiring.prices(scenario)
+        self.erp = wiring.new_erp(scenario, self.trace, missing=wiring.missing_entities(plan))
         self.events = EventLog(lambda event: self.deliver(event))
         self.tax = TaxEngine()
-        payments = scenario.payments
-        self.payments = PaymentsGateway(
-            settings=PaymentSettings(payments.success_probability, payments.retry_success_probability,
-                                     payments.hard_decline_share),
-            rng=stream(seed, "payments"), events=self.events, trace=self.trace)
-        billing = scenario.billing
+        self.payments = PaymentsGateway(settings=wiring.payment_settings(scenario), rng=stream(seed, "payments"),
+                                        events=self.events, trace=self.trace)
         self.billing = Billing(
-            settings=BillingSettings(billing.finalize_delay_s, tuple(billing.dunning_retry_days),
-                                     billing.exhausted_action),
-            prices=self.prices, tax=self.tax, payments=self.payments, events=self.events, trace=self.trace,
-            schedule=self.schedule)
+            settings=wiring.billing_settings(scenario), prices=self.prices, tax=self.tax, payments=self.payments,
+            events=self.events, trace=self.trace, schedule=self.schedule)
         self.crm = Crm(trace=self.trace)
-        latency = LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency"))
-        self.faults = PlanCallFaults(faults or FaultPlan([]), clock=clock, rng=stream(seed, "faults/http"),
-                                     erp=self.erp, trace=self.trace)
+        self.faults = PlanCallFaults(plan, clock=clock, rng=stream(seed, "faults/http"), erp=self.erp,
+                                     trace=self.trace)
         self.bare_apps = bare_apps(crm=self.crm, billing=self.billing, payments=self.payments, tax=self.tax,
-                                   erp=self.erp, clock=clock, erp_latency=latency if erp_latency else None)
+                                   erp=self.erp, clock=clock,
+                                   erp_latency=wiring.erp_latency(scenario, seed) if erp_latency else None)
         self.apps = gated(self.bare_apps, self.faults)
 
     def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
@@ -116,25 +105,20 @@ def gated(apps: dict[str, Any], faults) -> dict[str, FaultGate]:
 def world_apps(world, seed: int, *, clock, trace) -> tuple[dict[str, FaultGate], PlanCallFaults]:
     """A world's fakes as apps behind the call-fault gate, and the gate's faults (which read the
     world's fault plan; replace their `plan` to change it while serving)."""
-    erp = world.scenario.erp
     call_faults = PlanCallFaults(world.faults, clock=clock, rng=stream(seed, "faults/http"), erp=world.erp,
                                  trace=trace)
     apps = bare_apps(crm=world.crm, billing=world.billing, payments=world.payments, tax=world.tax,
-                     erp=world.erp, clock=clock,
-                     erp_latency=LogNormal(erp.latency_ms_p50, erp.latency_ms_p95, stream(seed, "erp/latency")))
+                     erp=world.erp, clock=clock, erp_latency=wiring.erp_latency(world.scenario, seed))
     return gated(apps, call_faults), call_faults
 
 
 def webhook_sender(world, seed: int, *, endpoints: list, clock, trace) -> HttpWebhookSender:
     """The HTTP webhook sender for a world's events, on the scenario's latency and retry schedule,
     meeting the world's delivery faults; it replaces the in-process sender (`world.webhooks`)."""
-    billing = world.scenario.billing
     sender = HttpWebhookSender(
-        endpoints=endpoints, clock=clock,
-        latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95,
-                          stream(seed, "webhooks/latency")),
+        endpoints=endpoints, clock=clock, latency=wiring.webhook_latency(world.scenario, seed),
         rng=stream(seed, "faults/webhooks"), trace=trace, faults=world.faults,
-        retry_delays_s=tuple(billing.webhook_retry_delays_s))
+        retry_delays_s=tuple(world.scenario.billing.webhook_retry_delays_s))
     world.events.deliver = sender.send
     world.webhooks = sender  # what `world.quiet()` asks about deliveries in transit
     return sender

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rehearse.sim import wiring
 from rehearse.sim.identities import Identities
 from rehearse.sync import rules
 from rehearse.sync.model import Customer, add_months, next_period, period_of, period_start_s
@@ -44,7 +45,7 @@ class Traffic:
             self._entity_cumulative.append((total, entity))
         # The existing book was synced before the run, so it only has customers in subsidiaries the
         # ERP knows; a subsidiary missing there gets customers from new deals only.
-        missing = {fault.entity for fault in world.faults.of("missing_subsidiary")}
+        missing = wiring.missing_entities(world.faults)
         book_entities = [e for e in scenario.entities if e.id not in missing] or list(scenario.entities)
         book_total = sum(e.share for e in book_entities)
         self._book_cumulative = []

@@ -8,16 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rehearse.fakes.billing import Billing, BillingSettings
+from rehearse.fakes.billing import Billing
 from rehearse.fakes.crm import Crm
-from rehearse.fakes.erp import Erp
 from rehearse.fakes.events import EventLog
-from rehearse.fakes.payments import PaymentSettings, PaymentsGateway
+from rehearse.fakes.payments import PaymentsGateway
 from rehearse.fakes.tax import TaxEngine
+from rehearse.sim import wiring
 from rehearse.sim.billing_client import InProcessBillingClient
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.engines import build_engine
-from rehearse.sim.erp_client import InProcessErpClient
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.oracle import emit_expectations
 from rehearse.sim.payment_faults import PaymentFaultDraws
@@ -28,15 +27,10 @@ from rehearse.sim.traffic import Traffic
 from rehearse.sim.webhooks import WebhookSender
 from rehearse.sync import wire
 from rehearse.sync.engine import EnginePorts
-from rehearse.sync.model import Event, Price, parse_utc
+from rehearse.sync.model import Event, parse_utc
 from rehearse.sync.ports import Runtime
 from rehearse.sync.sqlite_store import SqliteStore
 from rehearse.sync.store import MemoryStore
-
-
-def price_id(plan_id: str, currency: str) -> str:
-    """The id of a plan's price in one currency."""
-    return f"{plan_id}:{currency}"
 
 
 def _not_built(event: Event) -> bool:
@@ -56,23 +50,14 @@ class World:
         self.trace = trace
         self.start_s = scenario.run.start_s
         self.window_end_s = scenario.run.window_end_s
-        self.prices = {
-            price_id(plan.id, currency): Price(price_id(plan.id, currency), plan.id, plan.interval, currency, amount)
-            for plan in scenario.plans for currency, amount in sorted(plan.prices_minor.items())
-        }
-        erp_settings = scenario.erp
+        self.prices = wiring.prices(scenario)
         # Faults act in the safety phase (the traffic window) and are healed for the liveness phase.
         self.faults = FaultPlan(scenario.faults, heal_s=self.window_end_s)
         self.safety = SafetyMonitor(trace)
-        self._missing_entities = {fault.entity for fault in self.faults.of("missing_subsidiary")}
-        self.erp = Erp(entities={e.id: e.currency for e in scenario.entities if e.id not in self._missing_entities},
-                       concurrency_limit=erp_settings.concurrency_limit, trace=self.safety,
-                       retry_after_s=erp_settings.retry_after_s)
-        self.erp_client = InProcessErpClient(
-            runtime=runtime, erp=self.erp,
-            latency=LogNormal(erp_settings.latency_ms_p50, erp_settings.latency_ms_p95, stream(seed, "erp/latency")),
-            rng=stream(seed, "faults/erp"), trace=trace, faults=self.faults, contracts=contracts,
-        )
+        self._missing_entities = set(wiring.missing_entities(self.faults))
+        self.erp = wiring.new_erp(scenario, self.safety, missing=self._missing_entities)
+        self.erp_client = wiring.erp_client(scenario, seed, runtime=runtime, erp=self.erp, trace=trace,
+                                            faults=self.faults, contracts=contracts)
         if store is not None:
             self.store: MemoryStore = store
         elif scenario.engine.store == "postgres":
@@ -84,26 +69,19 @@ class World:
             self.store = SqliteStore(work_dir / "engine-store.sqlite3", synchronous="OFF")
         else:
             self.store = MemoryStore()
-        billing = scenario.billing
         self.webhooks = WebhookSender(
-            runtime=runtime,
-            latency=LogNormal(billing.webhook_latency_ms_p50, billing.webhook_latency_ms_p95, stream(seed, "webhooks/latency")),
-            rng=stream(seed, "faults/webhooks"), faults=self.faults,
-            retry_delays_s=tuple(billing.webhook_retry_delays_s),
+            runtime=runtime, latency=wiring.webhook_latency(scenario, seed), rng=stream(seed, "faults/webhooks"),
+            faults=self.faults, retry_delays_s=tuple(scenario.billing.webhook_retry_delays_s),
             receiver=_not_built, trace=trace,
         )
         self.events = EventLog(self.webhooks.send)
         self.tax = TaxEngine()
-        payments = scenario.payments
         self.payments = PaymentsGateway(
-            settings=PaymentSettings(payments.success_probability, payments.retry_success_probability,
-                                     payments.hard_decline_share, payments.ach_share),
+            settings=wiring.payment_settings(scenario),
             rng=stream(seed, "payments"), events=self.events, trace=trace, schedule=self.schedule,
             faults=PaymentFaultDraws(self.faults, stream(seed, "faults/payments"), trace))
         self.billing = Billing(
-            settings=BillingSettings(billing.finalize_delay_s, tuple(billing.dunning_retry_days),
-                                     billing.exhausted_action,
-                                     lookup_unknown_outcomes=billing.lookup_unknown_outcomes),
+            settings=wiring.billing_settings(scenario),
             prices=self.prices, tax=self.tax, payments=self.payments, events=self.events, trace=trace,
             schedule=self.schedule)
         # The engine comes last: its billing client reads the fakes, which exist only now.
