@@ -16,7 +16,8 @@ all threads: well under wall_s means other work held the cores), where the harne
 (load_book_s: the customers and subscriptions before the peak; simulate_s: the peak and drain and
 freeing the world; metrics_s: the reconciliation, which reads the spilled trace lazily) and the
 peak RSS when the simulation was done (simulate_peak_rss_mib; peak_rss_mib is the whole
-process's), and the run's reconciliation counts.
+process's), and the run's reconciliation counts. Progress goes to stderr, a line per phase with
+the seconds since the start, so a million-subscription run (minutes) shows where it is.
 
     uv run python bench/peak.py --subscriptions 100000 [--faults] [--no-skeleton]
 
@@ -40,8 +41,9 @@ import simpy
 from rehearse.reports import compute_metrics
 from rehearse.sim import runner
 from rehearse.sim.scenario import ScenarioError, load
+from rehearse.sync.model import format_utc
 
-WEBHOOKS_PER_RENEWAL = 4  # invoice.created, invoice.finalized, charge.succeeded, invoice.paid
+STARTED = time.perf_counter()
 
 
 class FifoStore(simpy.Store):
@@ -91,8 +93,10 @@ def run_harness(subscriptions: int, seed: int, overrides: list[str] | None = Non
     gc.collect()
     phase_started: dict[str, float] = {}  # the runner's progress phases, by when each began
 
-    def progress(_now_s: float, _end_s: float, phase: str) -> None:
-        phase_started.setdefault(phase, time.perf_counter())
+    def progress(now_s: float, _end_s: float, phase: str) -> None:
+        if phase not in phase_started:
+            phase_started[phase] = time.perf_counter()
+            say(f"harness: {phase} (virtual {format_utc(now_s)})")
 
     started = time.perf_counter()
     cpu_started_s = time.process_time()
@@ -100,6 +104,7 @@ def run_harness(subscriptions: int, seed: int, overrides: list[str] | None = Non
     simulated = time.perf_counter()
     simulate_peak_rss_mib = runner.peak_rss_mib()
     loaded = phase_started.get("traffic", simulated)
+    say("harness: reconciling")
     metrics = compute_metrics(simulation.recorded.scan(), scenario=scenario.name, seed=seed,
                               pattern=scenario.engine.pattern, gates=scenario.gates)
     finished = time.perf_counter()
@@ -149,6 +154,7 @@ def run_skeleton(subscriptions: int, seed: int) -> float:
                 yield slot
                 yield env.timeout(rng.lognormvariate(erp_mu, erp_sigma))
 
+    say(f"skeleton: {subscriptions:,} subscriptions in bare SimPy")
     env.process(renewals())
     for _ in range(scenario.engine.concurrency):
         env.process(worker())
@@ -156,6 +162,12 @@ def run_skeleton(subscriptions: int, seed: int) -> float:
     started = time.perf_counter()
     env.run(until=scenario.run.drain_limit_days * 86400.0)
     return time.perf_counter() - started
+
+
+def say(message: str) -> None:
+    """One progress line on stderr, with the seconds since the benchmark started; stdout keeps only
+    the result line."""
+    print(f"[{time.perf_counter() - STARTED:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 def _lognormal(p50_ms: float, p95_ms: float) -> tuple[float, float]:
@@ -178,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         wall_s, metrics, split = run_harness(args.subscriptions, args.seed)
         faults_wall_s = None
         if args.faults:
+            say("the same peak with bad-month-end's faults")
             faults_wall_s, faults_metrics, _ = run_harness(
                 args.subscriptions, args.seed, with_bad_month_end_faults(args.subscriptions))
     except ScenarioError as error:

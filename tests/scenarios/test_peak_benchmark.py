@@ -30,6 +30,11 @@ def test_the_peak_prints_one_json_line_with_the_issues_keys_and_a_reconciled_run
     assert result["invoices_matched"] == result["invoices_expected"] == 300
     assert result["payments_matched"] == result["payments_expected"] > 0
     assert result["duplicated"] == 0 and result["faults_missing"] == 0 and result["faults_duplicated"] == 0
+    # Progress goes to stderr, a line per phase in order, each with the seconds since the start.
+    phases = [line.split("] ", 1)[1].split(" (")[0] for line in done.stderr.splitlines() if line.startswith("[")]
+    assert phases == ["skeleton: 300 subscriptions in bare SimPy", "harness: loading the book", "harness: traffic",
+                      "harness: reconciling", "the same peak with bad-month-end's faults",
+                      "harness: loading the book", "harness: traffic", "harness: reconciling"]
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "many"])
