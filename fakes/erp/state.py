@@ -36,46 +36,19 @@ INVOICE = StateMachine(
 )
 
 
-class CustomerRecord:
-    """A customer: `document` is the latest upserted version; the subsidiary never changes."""
+class _Record:
+    """What every ERP record is: its internal id and the document it was created from, whose fields
+    it reads instead of copying them."""
 
-    __slots__ = ("internal_id", "document", "modified_s")
+    __slots__ = ("internal_id", "document")
 
-    def __init__(self, internal_id: str, document: ErpDocument, modified_s: float) -> None:
+    def __init__(self, internal_id: str, document: ErpDocument) -> None:
         self.internal_id = internal_id
         self.document = document
-        self.modified_s = modified_s
 
     @property
     def entity(self) -> str:
-        """The legal entity (subsidiary) the customer belongs to."""
-        return self.document.entity
-
-    @property
-    def currency(self) -> str:
-        """The currency the customer is billed in."""
-        return self.document.currency
-
-    def __repr__(self) -> str:
-        return f"CustomerRecord({self.internal_id!r}, {self.document.external_id!r})"
-
-
-class InvoiceRecord:
-    """An AR invoice: its document plus status, open and applied amounts and last change time."""
-
-    __slots__ = ("internal_id", "document", "status", "open_minor", "applied_minor", "modified_s")
-
-    def __init__(self, internal_id: str, document: ErpDocument, modified_s: float) -> None:
-        self.internal_id = internal_id
-        self.document = document
-        self.status = OPEN
-        self.open_minor = document.amount_minor
-        self.applied_minor = 0  # payments applied; write-offs and voids are not counted here
-        self.modified_s = modified_s
-
-    @property
-    def entity(self) -> str:
-        """The legal entity the invoice is booked in."""
+        """The legal entity (subsidiary) the record is booked in."""
         return self.document.entity
 
     @property
@@ -85,8 +58,35 @@ class InvoiceRecord:
 
     @property
     def amount_minor(self) -> int:
-        """The invoice total, tax included."""
+        """The document's amount: an invoice's total, tax included; a payment's amount."""
         return self.document.amount_minor
+
+
+class CustomerRecord(_Record):
+    """A customer: `document` is the latest upserted version; the subsidiary never changes."""
+
+    __slots__ = ("modified_s",)
+
+    def __init__(self, internal_id: str, document: ErpDocument, modified_s: float) -> None:
+        super().__init__(internal_id, document)
+        self.modified_s = modified_s
+
+    def __repr__(self) -> str:
+        return f"CustomerRecord({self.internal_id!r}, {self.document.external_id!r})"
+
+
+class InvoiceRecord(_Record):
+    """An AR invoice: its document plus status, open and applied amounts and last change time."""
+
+    __slots__ = ("status", "open_minor", "applied_minor", "modified_s")
+
+    def __init__(self, internal_id: str, document: ErpDocument, modified_s: float) -> None:
+        self.internal_id = internal_id  # set here, not through super(): a peak creates a million
+        self.document = document
+        self.status = OPEN
+        self.open_minor = document.amount_minor
+        self.applied_minor = 0  # payments applied; write-offs and voids are not counted here
+        self.modified_s = modified_s
 
     def __repr__(self) -> str:
         return (
@@ -95,21 +95,16 @@ class InvoiceRecord:
         )
 
 
-class PaymentRecord:
+class PaymentRecord(_Record):
     """A customer payment: how much of it was applied to its invoice and how much was left over."""
 
-    __slots__ = ("internal_id", "document", "applied_minor", "unapplied_minor")
+    __slots__ = ("applied_minor", "unapplied_minor")
 
     def __init__(self, internal_id: str, document: ErpDocument, applied_minor: int) -> None:
-        self.internal_id = internal_id
+        self.internal_id = internal_id  # set here, not through super(): a peak creates a million
         self.document = document
         self.applied_minor = applied_minor
         self.unapplied_minor = document.amount_minor - applied_minor
-
-    @property
-    def amount_minor(self) -> int:
-        """The payment amount."""
-        return self.document.amount_minor
 
     def __repr__(self) -> str:
         return (
