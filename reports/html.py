@@ -17,7 +17,7 @@ import polars as pl
 
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.gates import GATES
-from rehearse.reports.latency import FLOWS, backlog_series, latency_samples
+from rehearse.reports.latency import FLOWS, backlog_busy_span, backlog_series, latency_samples
 from rehearse.reports.faults import fault_windows
 from rehearse.reports.plots import backlog_png, latency_png
 from rehearse.reports.reconcile import invoice_table, payment_table
@@ -25,8 +25,15 @@ from rehearse.reports.reconcile import invoice_table, payment_table
 __all__ = ["write_report"]
 
 REPORT_NAME = "report.html"
-BACKLOG_POINTS = 2_000  # samples across the run: enough to see an hour-long peak in a month
+BACKLOG_POINTS = 2_000  # samples across what the plot shows
 BACKLOG_STEP_S_MIN = 1.0
+# The backlog plot zooms in on where at least this share of the peak's sources wait, when that
+# stretch is shorter than this share of the run, with this much of its length (at least this many
+# seconds) on either side.
+BACKLOG_MATERIAL_SHARE = 0.01
+BACKLOG_ZOOM_BELOW_SHARE = 0.25
+BACKLOG_ZOOM_PAD_SHARE = 0.25
+BACKLOG_ZOOM_PAD_S_MIN = 300.0
 UNRECONCILED_ROWS_MAX = 20
 RECONCILIATION_ROWS = (
     "expected",
@@ -247,14 +254,35 @@ def _resilience(metrics: Mapping, frames: KindFrames) -> str:
         ("open exception reason", "count"),
         [(r["reason"], r["count"]) for r in resilience.get("exceptions_open_by_reason", [])],
     )
-    span_s = max(frames.cutoff_t_s - frames.start_t_s, 0.0)
-    step_s = max(span_s / BACKLOG_POINTS, BACKLOG_STEP_S_MIN)
-    backlog = _image(backlog_png(backlog_series(frames, step_s), frames.start_t_s, fault_windows(frames)),
-                     "ERP backlog")
     return (
         f"<h2>Resilience</h2>\n{_table(('metric', 'value'), scalars)}\n{calls}\n{ages}\n{reasons}\n"
-        f"<h3>ERP backlog over virtual time</h3>\n{backlog}"
+        f"<h3>ERP backlog over virtual time</h3>\n{_backlog(frames)}"
     )
+
+
+def _backlog(frames: KindFrames) -> str:
+    """The backlog plot over the run, or over the stretch where the backlog matters when that is
+    short (a month-end peak of minutes in a run of days would be a spike at one pixel)."""
+    start_t_s, end_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
+    span_s = end_t_s - start_t_s
+    busy = backlog_busy_span(frames, BACKLOG_MATERIAL_SHARE)
+    zoomed = busy is not None and busy[1] - busy[0] < span_s * BACKLOG_ZOOM_BELOW_SHARE
+    caption = ""
+    if zoomed:
+        pad_s = max((busy[1] - busy[0]) * BACKLOG_ZOOM_PAD_SHARE, BACKLOG_ZOOM_PAD_S_MIN)
+        start_t_s, end_t_s = max(start_t_s, busy[0] - pad_s), min(end_t_s, busy[1] + pad_s)
+        caption = (
+            f"<p>Shown: {_hours(start_t_s - frames.start_t_s)} to {_hours(end_t_s - frames.start_t_s)} h "
+            f"after the start of the run ({_utc(start_t_s)} to {_utc(end_t_s)}). Outside that stretch "
+            f"each backlog stays under {BACKLOG_MATERIAL_SHARE:.0%} of its highest count.</p>\n"
+        )
+    step_s = max((end_t_s - start_t_s) / BACKLOG_POINTS, BACKLOG_STEP_S_MIN)
+    series = backlog_series(frames, step_s, from_t_s=start_t_s, to_t_s=end_t_s)
+    return caption + _image(backlog_png(series, frames.start_t_s, fault_windows(frames)), "ERP backlog")
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600.0:,.2f}"
 
 
 def _counts_and_wall(metrics: Mapping) -> str:

@@ -15,18 +15,22 @@ a value that was observed, so it is exact and stable across platforms.
 
 from __future__ import annotations
 
+from functools import partial
+
 import polars as pl
 
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.reconcile import erp_documents_per_source
 
-__all__ = ["FLOWS", "backlog_series", "latency_samples", "latency_stats"]
+__all__ = ["FLOWS", "backlog_busy_span", "backlog_series", "latency_samples", "latency_stats"]
 
 # flow name -> (source kind, ERP document type)
 FLOWS: dict[str, tuple[str, str]] = {
     "invoice_to_erp": ("billing.invoice_finalized", "invoice"),
     "payment_to_erp": ("payments.charge_succeeded", "payment"),
 }
+# flow -> its column in the backlog series
+BACKLOG_COLUMNS = {"invoice_to_erp": "invoices_waiting", "payment_to_erp": "payments_waiting"}
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 QUANTILE_METHOD = "nearest"
 
@@ -131,7 +135,13 @@ def latency_stats(samples: pl.DataFrame) -> dict:
     return result
 
 
-def backlog_series(trace_or_frames: pl.DataFrame | KindFrames, step_s: float) -> pl.DataFrame:
+def backlog_series(
+    trace_or_frames: pl.DataFrame | KindFrames,
+    step_s: float,
+    *,
+    from_t_s: float | None = None,
+    to_t_s: float | None = None,
+) -> pl.DataFrame:
     """Sources waiting for their ERP document, sampled every ``step_s`` from the run's start.
 
     An invoice waits from its ``billing.invoice_finalized`` until its first ERP invoice document
@@ -145,6 +155,8 @@ def backlog_series(trace_or_frames: pl.DataFrame | KindFrames, step_s: float) ->
     step_s
         Seconds between samples (> 0). Samples run from the start (first ``run.start``, else the
         smallest set ``t_s``) to the cut-off inclusive.
+    from_t_s, to_t_s
+        Sample this stretch instead of the whole run (each clipped to the run).
 
     Returns
     -------
@@ -153,36 +165,80 @@ def backlog_series(trace_or_frames: pl.DataFrame | KindFrames, step_s: float) ->
     """
     if step_s <= 0:
         raise ValueError(f"step_s must be > 0, got {step_s}")
-    frames = (
-        trace_or_frames if isinstance(trace_or_frames, KindFrames) else KindFrames(trace_or_frames)
-    )
+    frames = _frames(trace_or_frames)
     start_t_s, cutoff_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
+    if from_t_s is not None:
+        start_t_s = min(max(from_t_s, start_t_s), cutoff_t_s)
+    if to_t_s is not None:
+        cutoff_t_s = max(min(to_t_s, cutoff_t_s), start_t_s)
     steps = int((cutoff_t_s - start_t_s) // step_s) + 1
     series = pl.DataFrame(
         {"t_s": pl.arange(0, steps, eager=True).cast(pl.Float64) * step_s + start_t_s}
     )
-    for flow, column in (
-        ("invoice_to_erp", "invoices_waiting"),
-        ("payment_to_erp", "payments_waiting"),
-    ):
-        times = _source_and_erp_times(frames, flow)
-        changes = (
-            pl.concat(
-                [
-                    times.select(pl.col("source_t_s").alias("t_s"), pl.lit(1).alias("delta")),
-                    times.filter(pl.col("erp_t_s").is_not_null()).select(
-                        # a document "before" its source still leaves the backlog no earlier
-                        pl.max_horizontal("erp_t_s", "source_t_s").alias("t_s"),
-                        pl.lit(-1).alias("delta"),
-                    ),
-                ]
-            )
-            .group_by("t_s")
-            .agg(pl.col("delta").sum())
-            .sort("t_s")
-            .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column))
-        )
+    for column, changes in _backlog_changes(frames).items():
         series = series.join_asof(changes, on="t_s", strategy="backward").with_columns(
             pl.col(column).fill_null(0)
         )
     return series
+
+
+def backlog_busy_span(
+    trace_or_frames: pl.DataFrame | KindFrames, share: float = 0.01
+) -> tuple[float, float] | None:
+    """Where the backlog matters: from the first moment either count reaches ``share`` of its
+    highest value (at least one source) to the last moment it falls below that again (the
+    cut-off if it never does); None when nothing ever waited.
+
+    Computed from every change, not from samples, so a peak of minutes in a month is found.
+
+    Examples
+    --------
+    A month-end peak: the ERP backlog of a run that started a day before it lies within about
+    an hour of midnight on the 1st, though the run lasts three days.
+    """
+    frames = _frames(trace_or_frames)
+    cutoff_t_s = max(frames.cutoff_t_s, frames.start_t_s)
+    starts, ends = [], []
+    for column, changes in _backlog_changes(frames).items():
+        if changes.is_empty():
+            continue
+        threshold = max(1, share * (changes[column].max() or 0))
+        above = changes.with_columns(next_t_s=pl.col("t_s").shift(-1)).filter(pl.col(column) >= threshold)
+        if above.is_empty():
+            continue
+        starts.append(above["t_s"].min())
+        ends.append(above["next_t_s"].fill_null(cutoff_t_s).max())
+    if not starts:
+        return None
+    return min(starts), max(ends)
+
+
+def _frames(trace_or_frames: pl.DataFrame | KindFrames) -> KindFrames:
+    return trace_or_frames if isinstance(trace_or_frames, KindFrames) else KindFrames(trace_or_frames)
+
+
+def _backlog_changes(frames: KindFrames) -> dict[str, pl.DataFrame]:
+    """Per backlog column, every moment its count changes and the count after it (``t_s``,
+    column), sorted by time."""
+    return {column: frames.derived(f"backlog_changes:{flow}", partial(_changes, frames, flow, column))
+            for flow, column in BACKLOG_COLUMNS.items()}
+
+
+def _changes(frames: KindFrames, flow: str, column: str) -> pl.DataFrame:
+    times = _source_and_erp_times(frames, flow)
+    return (
+        pl.concat(
+            [
+                times.select(pl.col("source_t_s").alias("t_s"), pl.lit(1).alias("delta")),
+                times.filter(pl.col("erp_t_s").is_not_null()).select(
+                    # a document "before" its source still leaves the backlog no earlier
+                    pl.max_horizontal("erp_t_s", "source_t_s").alias("t_s"),
+                    pl.lit(-1).alias("delta"),
+                ),
+            ]
+        )
+        .group_by("t_s")
+        .agg(pl.col("delta").sum())
+        .sort("t_s")
+        .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column))
+    )

@@ -77,7 +77,7 @@ def latency_png(samples: pl.DataFrame) -> bytes:
         if plotted == 0:
             axes.text(0.5, 0.5, "no latency samples", ha="center", va="center")
         else:
-            axes.legend(loc="lower right")
+            axes.legend(loc="upper left")  # the curves rise to the right: the upper left stays clear
         axes.set_xscale("symlog", linthresh=SYMLOG_LINEAR_BELOW_S)
         # plain numbers ("100", not 10^2): easier to read, and no mathtext to load
         axes.xaxis.set_major_formatter(PLAIN_NUMBER_FORMAT)
@@ -96,7 +96,8 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame |
     Parameters
     ----------
     backlog
-        `rehearse.reports.latency.backlog_series` output.
+        `rehearse.reports.latency.backlog_series` output: the whole run or a stretch of it (the
+        x axis spans the series).
     start_t_s
         The time shown as hour 0.
     windows
@@ -110,8 +111,12 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame |
 
     def draw(axes) -> None:
         hours = ((backlog["t_s"] - start_t_s) / SECONDS_PER_HOUR).to_numpy()
-        axes.plot(hours, backlog["invoices_waiting"].to_numpy(), label="invoices waiting")
-        axes.plot(hours, backlog["payments_waiting"].to_numpy(), label="payments waiting")
+        # Payments first, invoices over them dashed: where the two counts meet, both stay visible.
+        axes.plot(hours, backlog["payments_waiting"].to_numpy(), label="payments waiting", color="tab:orange")
+        axes.plot(hours, backlog["invoices_waiting"].to_numpy(), label="invoices waiting", color="tab:blue",
+                  linestyle="--")
+        if hours.size > 1:
+            axes.set_xlim(hours[0], hours[-1])  # the series' stretch, even when fault windows reach beyond
         axes.set_xlabel("hours since the start of the run (virtual time)")
         axes.set_ylabel("sources not yet in the ERP")
         axes.set_ylim(bottom=0)

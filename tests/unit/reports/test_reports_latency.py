@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from rehearse.reports import backlog_series, compute_metrics, trace_frame
+from rehearse.reports.latency import backlog_busy_span
 from rehearse.reports.testing import invoice_rows, payment_rows, run_rows
 
 
@@ -83,3 +84,43 @@ def test_backlog_counts_sources_waiting_at_each_step():
 def test_backlog_rejects_a_non_positive_step():
     with pytest.raises(ValueError, match="step_s"):
         backlog_series(trace_frame(run_rows(0.0, 1.0)), step_s=0.0)
+
+
+def _two_invoices_and_a_payment() -> pl.DataFrame:
+    return trace_frame(
+        [
+            *run_rows(0.0, 100.0),
+            *invoice_rows("in_1", finalized_t_s=10.0, erp_t_s=30.0),
+            *invoice_rows("in_2", finalized_t_s=20.0, erp_t_s=None),
+            *payment_rows("ch_1", "in_1", succeeded_t_s=40.0, erp_t_s=60.0),
+        ]
+    )
+
+
+def test_backlog_series_samples_a_stretch_clipped_to_the_run():
+    trace = _two_invoices_and_a_payment()
+    stretch = backlog_series(trace, step_s=10.0, from_t_s=20.0, to_t_s=50.0)
+    assert stretch["t_s"].to_list() == [20.0, 30.0, 40.0, 50.0]
+    assert stretch["invoices_waiting"].to_list() == [2, 1, 1, 1]
+    assert stretch["payments_waiting"].to_list() == [0, 0, 1, 1]
+    clipped = backlog_series(trace, step_s=10.0, from_t_s=-50.0, to_t_s=500.0)
+    assert clipped.equals(backlog_series(trace, step_s=10.0))
+
+
+def test_the_busy_span_runs_to_the_cut_off_while_a_source_still_waits():
+    # in_2 never reaches the ERP: one invoice waits from t=20 until the cut-off
+    assert backlog_busy_span(_two_invoices_and_a_payment()) == (10.0, 100.0)
+
+
+def test_the_busy_span_finds_a_short_peak_in_a_long_run_and_ignores_a_trickle():
+    records = [*run_rows(0.0, 100_000.0), *invoice_rows("in_early", finalized_t_s=1_000.0, erp_t_s=1_001.0)]
+    # 300 invoices at t=50,000 reach the ERP one a second: under 1% of 300 (3) waits from 50,298
+    records += [row for number in range(1, 301)
+                for row in invoice_rows(f"in_{number:03d}", finalized_t_s=50_000.0, erp_t_s=50_000.0 + number)]
+    trace = trace_frame(records)
+    assert backlog_busy_span(trace) == (50_000.0, 50_298.0)
+    assert backlog_busy_span(trace, share=0.5) == (50_000.0, 50_151.0)  # 150 wait from then on
+
+
+def test_the_busy_span_is_none_when_nothing_waited():
+    assert backlog_busy_span(trace_frame(run_rows(0.0, 100.0))) is None
