@@ -109,6 +109,12 @@ def _image(png: bytes, alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
+def _milliseconds(seconds: object) -> object:
+    """Seconds shown to the millisecond (latencies are sampled to the microsecond, which is noise
+    on a page); counts and missing values as they are."""
+    return round(seconds, 3) if isinstance(seconds, float) else seconds
+
+
 def _utc(t_s: float) -> str:
     try:
         return dt.datetime.fromtimestamp(t_s, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -222,12 +228,12 @@ def _latency(metrics: Mapping, frames: KindFrames) -> str:
     latency = metrics["latency_s"]
     stats = ("count", "p50", "p95", "p99", "max")
     overall = _table(
-        ("flow", *stats), [(flow, *(latency[flow][s] for s in stats)) for flow in FLOWS]
+        ("flow", *stats), [(flow, *(_milliseconds(latency[flow][s]) for s in stats)) for flow in FLOWS]
     )
     per_entity = _table(
         ("entity", "flow", *stats),
         [
-            (row["entity"], flow, *(row[flow][s] for s in stats))
+            (row["entity"], flow, *(_milliseconds(row[flow][s]) for s in stats))
             for row in latency["by_entity"]
             for flow in FLOWS
         ],

@@ -108,3 +108,14 @@ def test_the_backlog_plot_zooms_in_on_a_short_peak_and_says_so(tmp_path):
 def test_the_backlog_plot_shows_the_whole_run_when_the_backlog_spans_it(report):
     html = report[0].read_text(encoding="utf-8")
     assert _plot_caption(html) is None  # in_2 waits from 3,000 s to the cut-off at 20,000 s
+
+
+def test_latencies_are_shown_to_the_millisecond(tmp_path):
+    trace = trace_frame([*run_rows(0.0, 1_000.0),
+                         *invoice_rows("in_1", finalized_t_s=100.0, erp_t_s=130.1234567)])
+    metrics = compute_metrics(trace, scenario="t", seed=1, pattern="orchestrated", gates={})
+    assert metrics["latency_s"]["invoice_to_erp"]["p50"] == pytest.approx(30.1234567)  # metrics keep it all
+    html = write_report(tmp_path, trace, metrics).read_text(encoding="utf-8")
+    latency = html.split("<h2>Latency (seconds, virtual time)</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "<td>invoice_to_erp</td><td class=\"n\">1</td><td class=\"n\">30.123</td>" in latency
+    assert "30.1234" not in latency
