@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from rehearse.reports.aggregate import ComparedMetric
-from rehearse.reports.latency import FLOWS
+from rehearse.reports.latency import FLOWS, ZOOM_BELOW_SHARE
 from rehearse.reports.plots import FIGURE_DPI, PLAIN_NUMBER_FORMAT, SYMLOG_LINEAR_BELOW_S
 
-__all__ = ["latency_overlay_png", "metric_panels_png", "series_png"]
+__all__ = ["backlog_zoom_h", "latency_overlay_png", "metric_panels_png", "series_png"]
 
 PANEL_SIZE_IN = (3.4, 2.4)
 PANEL_COLUMNS = 3
@@ -93,15 +93,32 @@ def _on_grid(times_h: Sequence[float], values: Sequence[float], grid_h: np.ndarr
     return np.asarray(values, dtype=float)[np.clip(index, 0, times.size - 1)]
 
 
-def series_png(summaries: Mapping[str, Sequence[dict]], key: str, *, title: str, ylabel: str) -> bytes:
+def backlog_zoom_h(summaries: Mapping[str, Sequence[dict]]) -> tuple[float, float] | None:
+    """The hours a comparison's backlog plot shows instead of the whole run: from the earliest to
+    the latest of the runs' zoom stretches (``erp_backlog_zoom_h``), when every run in which
+    something waited has one and together they stay under `ZOOM_BELOW_SHARE` of the longest run;
+    else None."""
+    runs = [run for runs in summaries.values() for run in runs
+            if run["series"]["t_h"] and max(run["series"]["erp_backlog"]) > 0]
+    zooms = [run["series"]["erp_backlog_zoom_h"] for run in runs]
+    if not zooms or any(zoom is None for zoom in zooms):
+        return None
+    from_h, to_h = min(zoom[0] for zoom in zooms), max(zoom[1] for zoom in zooms)
+    end_h = max(run["series"]["t_h"][-1] for run in runs)
+    return (from_h, to_h) if to_h - from_h < end_h * ZOOM_BELOW_SHARE else None
+
+
+def series_png(summaries: Mapping[str, Sequence[dict]], key: str, *, title: str, ylabel: str,
+               zoom_h: tuple[float, float] | None = None) -> bytes:
     """One series of every run (``erp_backlog`` or ``exceptions_open``) over virtual hours: per
-    arm the mean over seeds as a line and the range from the lowest to the highest as a band."""
+    arm the mean over seeds as a line and the range from the lowest to the highest as a band;
+    over ``zoom_h`` (from, to hours) instead of the whole run when given."""
 
     def draw(figure) -> None:
         axes = figure.add_subplot()
         runs_with_series = [run for runs in summaries.values() for run in runs if run["series"]["t_h"]]
         end_h = max((run["series"]["t_h"][-1] for run in runs_with_series), default=0.0)
-        grid_h = np.linspace(0.0, end_h, SERIES_GRID_POINTS)
+        grid_h = np.linspace(*(zoom_h or (0.0, end_h)), SERIES_GRID_POINTS)
         for index, (arm, runs) in enumerate(summaries.items()):
             rows = [_on_grid(run["series"]["t_h"], run["series"][key], grid_h) for run in runs if run["series"]["t_h"]]
             if not rows:
@@ -114,7 +131,8 @@ def series_png(summaries: Mapping[str, Sequence[dict]], key: str, *, title: str,
         axes.set_ylabel(ylabel)
         axes.set_ylim(bottom=0)
         axes.grid(True, alpha=0.3)
-        axes.set_title(f"{title} (band: lowest to highest seed)")
+        shown = "" if zoom_h is None else f", hours {zoom_h[0]:,.2f} to {zoom_h[1]:,.2f}"
+        axes.set_title(f"{title}{shown} (band: lowest to highest seed)")
         if summaries:
             axes.legend(loc="upper right", fontsize=8)
 

@@ -17,7 +17,13 @@ import polars as pl
 
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.gates import GATES
-from rehearse.reports.latency import FLOWS, backlog_busy_span, backlog_series, latency_samples
+from rehearse.reports.latency import (
+    BACKLOG_MATERIAL_SHARE,
+    FLOWS,
+    backlog_series,
+    backlog_zoom,
+    latency_samples,
+)
 from rehearse.reports.faults import fault_windows
 from rehearse.reports.plots import backlog_png, latency_png
 from rehearse.reports.reconcile import invoice_table, payment_table
@@ -27,13 +33,6 @@ __all__ = ["write_report"]
 REPORT_NAME = "report.html"
 BACKLOG_POINTS = 2_000  # samples across what the plot shows
 BACKLOG_STEP_S_MIN = 1.0
-# The backlog plot zooms in on where at least this share of the peak's sources wait, when that
-# stretch is shorter than this share of the run, with this much of its length (at least this many
-# seconds) on either side.
-BACKLOG_MATERIAL_SHARE = 0.01
-BACKLOG_ZOOM_BELOW_SHARE = 0.25
-BACKLOG_ZOOM_PAD_SHARE = 0.25
-BACKLOG_ZOOM_PAD_S_MIN = 300.0
 UNRECONCILED_ROWS_MAX = 20
 RECONCILIATION_ROWS = (
     "expected",
@@ -268,15 +267,12 @@ def _resilience(metrics: Mapping, frames: KindFrames) -> str:
 
 def _backlog(frames: KindFrames) -> str:
     """The backlog plot over the run, or over the stretch where the backlog matters when that is
-    short (a month-end peak of minutes in a run of days would be a spike at one pixel)."""
+    short (`rehearse.reports.latency.backlog_zoom`), saying which."""
     start_t_s, end_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
-    span_s = end_t_s - start_t_s
-    busy = backlog_busy_span(frames, BACKLOG_MATERIAL_SHARE)
-    zoomed = busy is not None and busy[1] - busy[0] < span_s * BACKLOG_ZOOM_BELOW_SHARE
+    zoom = backlog_zoom(frames)
     caption = ""
-    if zoomed:
-        pad_s = max((busy[1] - busy[0]) * BACKLOG_ZOOM_PAD_SHARE, BACKLOG_ZOOM_PAD_S_MIN)
-        start_t_s, end_t_s = max(start_t_s, busy[0] - pad_s), min(end_t_s, busy[1] + pad_s)
+    if zoom is not None:
+        start_t_s, end_t_s = zoom
         caption = (
             f"<p>Shown: {_hours(start_t_s - frames.start_t_s)} to {_hours(end_t_s - frames.start_t_s)} h "
             f"after the start of the run ({_utc(start_t_s)} to {_utc(end_t_s)}). Outside that stretch "

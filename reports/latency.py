@@ -22,13 +22,21 @@ import polars as pl
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.reconcile import erp_documents_per_source
 
-__all__ = ["FLOWS", "backlog_busy_span", "backlog_series", "latency_samples", "latency_stats"]
+__all__ = ["FLOWS", "backlog_busy_span", "backlog_series", "backlog_zoom", "latency_samples", "latency_stats"]
 
 # flow name -> (source kind, ERP document type)
 FLOWS: dict[str, tuple[str, str]] = {
     "invoice_to_erp": ("billing.invoice_finalized", "invoice"),
     "payment_to_erp": ("payments.charge_succeeded", "payment"),
 }
+# The backlog plots show the stretch where a backlog is at least BACKLOG_MATERIAL_SHARE of its
+# highest count instead of the whole run when that stretch is shorter than ZOOM_BELOW_SHARE of the
+# run (a month-end peak of minutes in a run of days would be a spike one pixel wide), with
+# ZOOM_PAD_SHARE of its length, and at least ZOOM_PAD_S_MIN seconds, on either side.
+BACKLOG_MATERIAL_SHARE = 0.01
+ZOOM_BELOW_SHARE = 0.25
+ZOOM_PAD_SHARE = 0.25
+ZOOM_PAD_S_MIN = 300.0
 # flow -> its column in the backlog series
 BACKLOG_COLUMNS = {"invoice_to_erp": "invoices_waiting", "payment_to_erp": "payments_waiting"}
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
@@ -211,6 +219,22 @@ def backlog_busy_span(
     if not starts:
         return None
     return min(starts), max(ends)
+
+
+def backlog_zoom(trace_or_frames: pl.DataFrame | KindFrames) -> tuple[float, float] | None:
+    """The stretch a backlog plot shows instead of the whole run (the busy span, padded and
+    clipped to the run), or None when the busy span is not short or nothing waited.
+
+    The rule is the constants above: `backlog_busy_span` at `BACKLOG_MATERIAL_SHARE`, zoomed when
+    under `ZOOM_BELOW_SHARE` of the run, padded by `ZOOM_PAD_SHARE` (at least `ZOOM_PAD_S_MIN`).
+    """
+    frames = _frames(trace_or_frames)
+    start_t_s, end_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
+    busy = backlog_busy_span(frames, BACKLOG_MATERIAL_SHARE)
+    if busy is None or busy[1] - busy[0] >= (end_t_s - start_t_s) * ZOOM_BELOW_SHARE:
+        return None
+    pad_s = max((busy[1] - busy[0]) * ZOOM_PAD_SHARE, ZOOM_PAD_S_MIN)
+    return max(start_t_s, busy[0] - pad_s), min(end_t_s, busy[1] + pad_s)
 
 
 def _frames(trace_or_frames: pl.DataFrame | KindFrames) -> KindFrames:

@@ -2,17 +2,20 @@
 
 A sweep runs each simulation in a worker process (or on a cluster) and must not ship whole traces
 back. `run_summary` reduces a trace to a few kilobytes: each latency flow's quantiles (enough to
-draw its distribution) and two series on a fixed grid of virtual hours since the start: sources
-waiting for the ERP (the ERP backlog) and exceptions open (the backlog left to people), each
-sample the most reached in its interval, so a peak shorter than the grid's step is not lost.
+draw its distribution) and two series over virtual hours since the start: sources waiting for the
+ERP (the ERP backlog) and exceptions open (the backlog left to people), each sample the most
+reached in its interval, so a peak shorter than the grid's step is not lost. The grid is even over
+the run, and denser over the stretch where the backlog matters when that is short (a peak of
+minutes in a run of days), so the comparison's backlog plot can show the peak's shape.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
-from rehearse.reports.latency import FLOWS, QUANTILE_METHOD, latency_samples
+from rehearse.reports.latency import FLOWS, QUANTILE_METHOD, backlog_zoom, latency_samples
 from rehearse.reports.latency import _source_and_erp_times as source_and_erp_times
 
 __all__ = ["LATENCY_QUANTILES", "SERIES_POINTS", "erp_backlog_series", "exceptions_open_series", "run_summary"]
@@ -29,16 +32,14 @@ def _level_changes(deltas: pl.DataFrame, column: str) -> pl.DataFrame:
             .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column)))
 
 
-def _binned_max(frames: KindFrames, changes: pl.DataFrame, column: str, step_s: float) -> pl.DataFrame:
-    """The highest level in each interval of a grid: sample ``i`` at ``start + i * step_s`` holds the
+def _binned_max(changes: pl.DataFrame, column: str, grid_t_s: np.ndarray) -> pl.DataFrame:
+    """The highest level in each interval of a grid (sorted sample times): sample ``i`` holds the
     most reached in ``(t[i-1], t[i]]``, so a burst shorter than a step still shows."""
-    start_t_s, cutoff_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
-    steps = int((cutoff_t_s - start_t_s) // step_s) + 1
-    grid = pl.DataFrame({"t_s": pl.arange(0, steps, eager=True).cast(pl.Float64) * step_s + start_t_s})
+    grid = pl.DataFrame({"t_s": pl.Series(grid_t_s, dtype=pl.Float64)})
     at_sample = grid.join_asof(changes, on="t_s", strategy="backward").with_columns(pl.col(column).fill_null(0))
+    bins = np.searchsorted(grid_t_s, changes["t_s"].to_numpy(), side="left").clip(0, grid_t_s.size - 1)
     inside = (
-        changes.with_columns(((pl.col("t_s") - start_t_s) / step_s).ceil().clip(0, steps - 1)
-                             .cast(pl.Int64).alias("bin"))
+        changes.with_columns(pl.Series("bin", bins, dtype=pl.Int64))
         .group_by("bin").agg(pl.col(column).max().alias("bin_max"))
     )
     return (
@@ -48,6 +49,25 @@ def _binned_max(frames: KindFrames, changes: pl.DataFrame, column: str, step_s: 
         .select("t_s", pl.max_horizontal(column, pl.col(column).shift(1).fill_null(0),
                                          pl.col("bin_max").fill_null(0)).alias(column))
     )
+
+
+def _uniform_grid(frames: KindFrames, step_s: float) -> np.ndarray:
+    start_t_s, cutoff_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
+    steps = int((cutoff_t_s - start_t_s) // step_s) + 1
+    return start_t_s + np.arange(steps, dtype=np.float64) * step_s
+
+
+def _summary_grid(frames: KindFrames, zoom: tuple[float, float] | None) -> np.ndarray:
+    """`SERIES_POINTS` samples over the run, and as many again over the backlog's zoom stretch
+    when there is one (so a peak of minutes in a run of days keeps its shape)."""
+    span_s = max(frames.cutoff_t_s - frames.start_t_s, 0.0)
+    if span_s / (SERIES_POINTS - 1) >= 1.0:  # both ends exact: a floored step count can miss the cut-off
+        grid = np.linspace(frames.start_t_s, frames.start_t_s + span_s, SERIES_POINTS)
+    else:
+        grid = _uniform_grid(frames, 1.0)
+    if zoom is not None:
+        grid = np.union1d(grid, np.linspace(zoom[0], zoom[1], SERIES_POINTS))
+    return grid
 
 
 def erp_backlog_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
@@ -61,6 +81,10 @@ def erp_backlog_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
     """
     if step_s <= 0:
         raise ValueError(f"step_s must be > 0, got {step_s}")
+    return _binned_max(_erp_backlog_changes(frames), "erp_backlog", _uniform_grid(frames, step_s))
+
+
+def _erp_backlog_changes(frames: KindFrames) -> pl.DataFrame:
     deltas = []
     for flow in FLOWS:
         times = source_and_erp_times(frames, flow)
@@ -69,7 +93,7 @@ def erp_backlog_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
             times.filter(pl.col("erp_t_s").is_not_null()).select(
                 pl.max_horizontal("erp_t_s", "source_t_s").alias("t_s"), pl.lit(-1).alias("delta")),
         ]
-    return _binned_max(frames, _level_changes(pl.concat(deltas), "erp_backlog"), "erp_backlog", step_s)
+    return _level_changes(pl.concat(deltas), "erp_backlog")
 
 
 def exceptions_open_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
@@ -86,6 +110,10 @@ def exceptions_open_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
     """
     if step_s <= 0:
         raise ValueError(f"step_s must be > 0, got {step_s}")
+    return _binned_max(_exceptions_changes(frames), "exceptions_open", _uniform_grid(frames, step_s))
+
+
+def _exceptions_changes(frames: KindFrames) -> pl.DataFrame:
     events = pl.concat([
         frames.get("engine.exception_opened").select(ROW_NUMBER, "t_s", "object_id", pl.lit(True).alias("open")),
         frames.get("engine.exception_resolved").select(ROW_NUMBER, "t_s", "object_id", pl.lit(False).alias("open")),
@@ -93,7 +121,7 @@ def exceptions_open_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
     was_open = pl.col("open").shift(1).over("object_id").fill_null(False)
     deltas = events.select("t_s", pl.when(pl.col("open") & ~was_open).then(1)
                            .when(~pl.col("open") & was_open).then(-1).otherwise(0).alias("delta"))
-    return _binned_max(frames, _level_changes(deltas, "exceptions_open"), "exceptions_open", step_s)
+    return _level_changes(deltas, "exceptions_open")
 
 
 def _latency_quantiles(samples: pl.DataFrame) -> dict:
@@ -122,21 +150,28 @@ def run_summary(trace: pl.DataFrame | pl.LazyFrame) -> dict:
     dict
         ``latency`` (per flow: ``count`` and ``quantiles_s``, `LATENCY_QUANTILES` evenly spaced
         nearest-rank quantiles, empty without samples) and ``series``: ``t_h`` (hours since the
-        run's start), ``erp_backlog`` (invoices and payments waiting for the ERP) and
-        ``exceptions_open``, `SERIES_POINTS` samples from the start to the cut-off (each the most
-        reached since the previous sample). Plain Python
-        values, deterministic for a given trace.
+        run's start, ascending), ``erp_backlog`` (invoices and payments waiting for the ERP) and
+        ``exceptions_open``, each sample the most reached since the previous one: `SERIES_POINTS`
+        samples evenly from the start to the cut-off, plus as many again over
+        ``erp_backlog_zoom_h`` (the ``[from, to]`` hours a backlog plot shows instead of the whole
+        run, `rehearse.reports.latency.backlog_zoom`; None when it shows the whole run). Plain
+        Python values, deterministic for a given trace.
     """
     frames = KindFrames(trace)
-    span_s = max(frames.cutoff_t_s - frames.start_t_s, 0.0)
-    step_s = max(span_s / (SERIES_POINTS - 1), 1.0)
-    backlog = erp_backlog_series(frames, step_s)
-    exceptions = exceptions_open_series(frames, step_s)
+    zoom = backlog_zoom(frames)
+    grid = _summary_grid(frames, zoom)
+    backlog = _binned_max(_erp_backlog_changes(frames), "erp_backlog", grid)
+    exceptions = _binned_max(_exceptions_changes(frames), "exceptions_open", grid)
+
+    def hours(t_s: float) -> float:
+        return round((t_s - frames.start_t_s) / SECONDS_PER_HOUR, SUMMARY_DECIMALS)
+
     return {
         "latency": _latency_quantiles(latency_samples(frames)),
         "series": {
-            "t_h": [round((t_s - frames.start_t_s) / SECONDS_PER_HOUR, SUMMARY_DECIMALS) for t_s in backlog["t_s"]],
+            "t_h": [hours(t_s) for t_s in backlog["t_s"]],
             "erp_backlog": backlog["erp_backlog"].to_list(),
             "exceptions_open": exceptions["exceptions_open"].to_list(),
+            "erp_backlog_zoom_h": None if zoom is None else [hours(zoom[0]), hours(zoom[1])],
         },
     }

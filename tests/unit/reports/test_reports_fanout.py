@@ -6,6 +6,7 @@ from rehearse.reports import compute_metrics
 from rehearse.reports.aggregate import COMPARED_METRICS, compared_values, distribution
 from rehearse.reports.fanout import fanout_document
 from rehearse.reports.fanout_html import write_comparison_html, write_sweep_html
+from rehearse.reports.fanout_plots import backlog_zoom_h
 from rehearse.reports.summary import run_summary
 from rehearse.reports.testing import invoice_rows, run_rows, trace_frame
 
@@ -81,3 +82,35 @@ def test_the_pages_are_self_contained_and_identical_for_identical_input(tmp_path
         assert "http" not in page.replace("http-equiv", "") and "<script" not in page
         assert "rehearse run t --seed 3" in page and "RuntimeError: x" in page and "Wall-clock" in page
     assert "kind=reply_lost" in (tmp_path / "sweep1.html").read_text()
+
+
+def _summary(end_h: float, backlog_peak: int, zoom_h: list[float] | None) -> dict:
+    return {"series": {"t_h": [0.0, end_h / 2, end_h], "erp_backlog": [0, backlog_peak, 0],
+                       "exceptions_open": [0, 0, 0], "erp_backlog_zoom_h": zoom_h}}
+
+
+def test_the_comparison_backlog_plot_zooms_over_every_runs_stretch():
+    summaries = {"a": [_summary(24.0, 500, [2.9, 3.3]), _summary(24.0, 400, [3.0, 3.4])],
+                 "b": [_summary(24.0, 700, [2.95, 4.3]), _summary(24.0, 0, None)]}  # nothing waited: ignored
+    assert backlog_zoom_h(summaries) == (2.9, 4.3)
+
+
+def test_the_comparison_backlog_plot_shows_the_whole_run_when_one_run_needs_it():
+    spread = {"a": [_summary(24.0, 500, [2.9, 3.3])], "b": [_summary(24.0, 500, None)]}  # b waits all along
+    assert backlog_zoom_h(spread) is None
+    wide = {"a": [_summary(24.0, 500, [1.0, 3.0])], "b": [_summary(24.0, 500, [5.0, 8.0])]}  # 7 h of 24
+    assert backlog_zoom_h(wide) is None
+    assert backlog_zoom_h({"a": []}) is None
+
+
+def test_the_comparison_page_says_which_stretch_its_backlog_plot_shows(tmp_path):
+    records, summaries = _records()
+    document = fanout_document(scenario="t", seeds=[1, 2, 3], overrides=[], arms=[("a", []), ("b", [])],
+                               records=records, swarm=False)
+    zoomed = {arm: [{**summary, "series": {**summary["series"], "erp_backlog_zoom_h": [0.01, 0.2]}}
+                    for summary in runs] for arm, runs in summaries.items()}
+    page = write_comparison_html(tmp_path / "zoomed.html", document, zoomed).read_text()
+    assert "<p>Shown: hours 0.01 to 0.20 after the start of the run" in page
+    assert "<p>Shown:" not in write_comparison_html(tmp_path / "whole.html", document, {
+        arm: [{**summary, "series": {**summary["series"], "erp_backlog_zoom_h": None}} for summary in runs]
+        for arm, runs in summaries.items()}).read_text()

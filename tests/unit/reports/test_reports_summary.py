@@ -31,14 +31,36 @@ def test_run_summary_holds_quantiles_and_fixed_length_series():
     records = [*run_rows(0.0, 7_200.0)]
     for index in range(10):
         records += invoice_rows(f"in_{index}", finalized_t_s=100.0, erp_t_s=100.0 + 10.0 * (index + 1))
+    # one invoice waits nearly the whole run, so the backlog matters all along: no zoom
+    records += invoice_rows("in_slow", finalized_t_s=100.0, erp_t_s=7_000.0)
     summary = run_summary(trace_frame(records))
     invoices = summary["latency"]["invoice_to_erp"]
-    assert invoices["count"] == 10 and len(invoices["quantiles_s"]) == LATENCY_QUANTILES
-    assert invoices["quantiles_s"][0] == 10.0 and invoices["quantiles_s"][-1] == 100.0
+    assert invoices["count"] == 11 and len(invoices["quantiles_s"]) == LATENCY_QUANTILES
+    assert invoices["quantiles_s"][0] == 10.0 and invoices["quantiles_s"][-1] == 6_900.0
     assert summary["latency"]["payment_to_erp"] == {"count": 0, "quantiles_s": []}
     series = summary["series"]
     assert len(series["t_h"]) == len(series["erp_backlog"]) == len(series["exceptions_open"]) == SERIES_POINTS
     assert series["t_h"][0] == 0.0 and series["t_h"][-1] == 2.0
-    # samples every 30.125 s hold the most waiting since the one before: ten invoices finalized at
-    # 100 s (sample 4, at 120.5 s), eight still waiting when sample 5's interval begins
-    assert series["erp_backlog"][:6] == [0, 0, 0, 0, 10, 8] and series["erp_backlog"][-1] == 0
+    assert series["erp_backlog_zoom_h"] is None
+    # samples every 30.125 s hold the most waiting since the one before: eleven invoices finalized at
+    # 100 s (sample 4, at 120.5 s), nine still waiting when sample 5's interval begins
+    assert series["erp_backlog"][:6] == [0, 0, 0, 0, 11, 9] and series["erp_backlog"][-1] == 0
+
+
+def test_run_summary_samples_a_short_peak_densely_and_says_where():
+    # a day; 300 invoices at 10:00 reach the ERP one a second
+    records = [*run_rows(0.0, 86_400.0)]
+    records += [row for number in range(1, 301)
+                for row in invoice_rows(f"in_{number:03d}", finalized_t_s=36_000.0, erp_t_s=36_000.0 + number)]
+    series = run_summary(trace_frame(records))["series"]
+    # busy from 36,000 s until fewer than 3 wait (36,298 s), padded by five minutes
+    assert series["erp_backlog_zoom_h"] == [round(35_700 / 3_600, 6), round(36_598 / 3_600, 6)]
+    t_h = series["t_h"]
+    assert t_h == sorted(t_h) and t_h[0] == 0.0 and t_h[-1] == 24.0
+    inside = [index for index, hours in enumerate(t_h) if 35_700 / 3_600 <= hours <= 36_598 / 3_600]
+    assert len(inside) >= SERIES_POINTS  # the even grid's few samples there, plus SERIES_POINTS more
+    peak = [series["erp_backlog"][index] for index in inside]
+    assert max(peak) == 300 and peak[0] == 0 and peak[-1] == 0
+    # the peak drains one a second: samples every 3.75 s see it fall in some eighty steps, where the
+    # even grid alone (one sample every six minutes) has three samples in the whole stretch
+    assert len(set(peak)) > 50
