@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rehearse.reports.aggregate import COMPARED_METRICS, ComparedMetric
 from rehearse.reports.fanout_plots import backlog_zoom_h, latency_overlay_png, metric_panels_png, series_png
-from rehearse.reports.html import STYLE, _format, _image, _table
+from rehearse.reports.html import STYLE, _image, _table
 from rehearse.reports.latency import BACKLOG_MATERIAL_SHARE
 
 __all__ = ["write_comparison_html", "write_sweep_html"]
@@ -131,18 +131,22 @@ def _figures(document: Mapping, summaries: Mapping[str, Sequence[dict]]) -> str:
     latency = latency_overlay_png(summaries)
     exceptions = series_png(summaries, "exceptions_open", title="Exceptions open",
                             ylabel="exceptions open (people's backlog)")
+    backlog = _image(series_png(summaries, "erp_backlog", title="ERP backlog", ylabel="sources not yet in the ERP"),
+                     "ERP backlog over time")
     zoom_h = backlog_zoom_h(summaries)
-    backlog = series_png(summaries, "erp_backlog", title="ERP backlog", ylabel="sources not yet in the ERP",
-                         zoom_h=zoom_h)
-    shown = "" if zoom_h is None else (
-        f"<p>Shown: hours {zoom_h[0]:,.2f} to {zoom_h[1]:,.2f} after the start of the run, where the "
-        f"backlogs matter; outside that stretch every run's backlog stays under "
-        f"{BACKLOG_MATERIAL_SHARE:.0%} of its highest count.</p>\n")
+    if zoom_h is not None:
+        zoomed = series_png(summaries, "erp_backlog", title="ERP backlog", ylabel="sources not yet in the ERP",
+                            zoom_h=zoom_h)
+        backlog += (
+            f"\n<p>The peak, zoomed: hours {zoom_h[0]:,.2f} to {zoom_h[1]:,.2f} after the start of the run, "
+            f"covering every run's peak episode (around the moment most of its sources waited, for as long "
+            f"as at least {BACKLOG_MATERIAL_SHARE:.0%} of that many waited).</p>\n"
+            + _image(zoomed, "ERP backlog at the peak"))
     return (
         "<h2>Latency to the ERP, every arm overlaid</h2>\n" + _image(latency, "latency ECDF per arm") + "\n"
         "<h2>Outcomes (dots: seeds; bar: mean)</h2>\n" + _image(outcome, "outcomes per arm") + "\n"
         "<h2>Exception backlog over time</h2>\n" + _image(exceptions, "exceptions open over time") + "\n"
-        "<h2>ERP backlog over time</h2>\n" + shown + _image(backlog, "ERP backlog over time") + "\n"
+        "<h2>ERP backlog over time</h2>\n" + backlog + "\n"
         "<h2>The cost side (dots: seeds; bar: mean)</h2>\n" + _image(cost, "cost per arm")
     )
 

@@ -94,10 +94,10 @@ def _on_grid(times_h: Sequence[float], values: Sequence[float], grid_h: np.ndarr
 
 
 def backlog_zoom_h(summaries: Mapping[str, Sequence[dict]]) -> tuple[float, float] | None:
-    """The hours a comparison's backlog plot shows instead of the whole run: from the earliest to
-    the latest of the runs' zoom stretches (``erp_backlog_zoom_h``), when every run in which
-    something waited has one and together they stay under `ZOOM_BELOW_SHARE` of the longest run;
-    else None."""
+    """The hours a comparison's zoomed backlog plot shows: from the earliest to the latest of the
+    runs' zoom stretches (``erp_backlog_zoom_h``: each run's peak episode, padded), when every run
+    in which something waited has one and together they stay under `ZOOM_BELOW_SHARE` of the
+    longest run; else None (the whole-run plot alone)."""
     runs = [run for runs in summaries.values() for run in runs
             if run["series"]["t_h"] and max(run["series"]["erp_backlog"]) > 0]
     zooms = [run["series"]["erp_backlog_zoom_h"] for run in runs]

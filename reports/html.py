@@ -266,21 +266,25 @@ def _resilience(metrics: Mapping, frames: KindFrames) -> str:
 
 
 def _backlog(frames: KindFrames) -> str:
-    """The backlog plot over the run, or over the stretch where the backlog matters when that is
-    short (`rehearse.reports.latency.backlog_zoom`), saying which."""
-    start_t_s, end_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
+    """The backlog plot over the whole run and, when its peak episode is short
+    (`rehearse.reports.latency.backlog_zoom`), a second plot of that stretch, saying which."""
+    windows = fault_windows(frames)
+    whole = _backlog_image(frames, frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s), windows)
     zoom = backlog_zoom(frames)
-    caption = ""
-    if zoom is not None:
-        start_t_s, end_t_s = zoom
-        caption = (
-            f"<p>Shown: {_hours(start_t_s - frames.start_t_s)} to {_hours(end_t_s - frames.start_t_s)} h "
-            f"after the start of the run ({_utc(start_t_s)} to {_utc(end_t_s)}). Outside that stretch "
-            f"each backlog stays under {BACKLOG_MATERIAL_SHARE:.0%} of its highest count.</p>\n"
-        )
-    step_s = max((end_t_s - start_t_s) / BACKLOG_POINTS, BACKLOG_STEP_S_MIN)
-    series = backlog_series(frames, step_s, from_t_s=start_t_s, to_t_s=end_t_s)
-    return caption + _image(backlog_png(series, frames.start_t_s, fault_windows(frames)), "ERP backlog")
+    if zoom is None:
+        return whole
+    caption = (
+        f"<p>The peak, zoomed: {_hours(zoom[0] - frames.start_t_s)} to {_hours(zoom[1] - frames.start_t_s)} h "
+        f"after the start of the run ({_utc(zoom[0])} to {_utc(zoom[1])}), around the moment most sources "
+        f"waited, for as long as at least {BACKLOG_MATERIAL_SHARE:.0%} of that many waited.</p>\n"
+    )
+    return f"{whole}\n{caption}{_backlog_image(frames, zoom[0], zoom[1], windows)}"
+
+
+def _backlog_image(frames: KindFrames, from_t_s: float, to_t_s: float, windows) -> str:
+    step_s = max((to_t_s - from_t_s) / BACKLOG_POINTS, BACKLOG_STEP_S_MIN)
+    series = backlog_series(frames, step_s, from_t_s=from_t_s, to_t_s=to_t_s)
+    return _image(backlog_png(series, frames.start_t_s, windows), "ERP backlog")
 
 
 def _hours(seconds: float) -> str:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import polars as pl
 
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.reconcile import erp_documents_per_source
 
-__all__ = ["FLOWS", "backlog_busy_span", "backlog_series", "backlog_zoom", "latency_samples", "latency_stats"]
+__all__ = ["FLOWS", "backlog_peak_span", "backlog_series", "backlog_total_changes", "backlog_zoom", "latency_samples", "latency_stats"]
 
 # flow name -> (source kind, ERP document type)
 FLOWS: dict[str, tuple[str, str]] = {
@@ -190,47 +191,47 @@ def backlog_series(
     return series
 
 
-def backlog_busy_span(
+def backlog_peak_span(
     trace_or_frames: pl.DataFrame | KindFrames, share: float = 0.01
 ) -> tuple[float, float] | None:
-    """Where the backlog matters: from the first moment either count reaches ``share`` of its
-    highest value (at least one source) to the last moment it falls below that again (the
-    cut-off if it never does); None when nothing ever waited.
+    """The backlog's peak episode: around the moment most sources wait (invoices and payments
+    together), the stretch in which at least ``share`` of that many (and at least one) wait
+    without a break, to the cut-off if it never falls below; None when nothing ever waited.
 
     Computed from every change, not from samples, so a peak of minutes in a month is found.
 
     Examples
     --------
-    A month-end peak: the ERP backlog of a run that started a day before it lies within about
-    an hour of midnight on the 1st, though the run lasts three days.
+    A month-end peak: in a run that starts a day before the 1st and lasts three days, the
+    episode is the minutes after midnight on the 1st; a later, smaller bump (retries a day on)
+    is outside it.
     """
     frames = _frames(trace_or_frames)
-    cutoff_t_s = max(frames.cutoff_t_s, frames.start_t_s)
-    starts, ends = [], []
-    for column, changes in _backlog_changes(frames).items():
-        if changes.is_empty():
-            continue
-        threshold = max(1, share * (changes[column].max() or 0))
-        above = changes.with_columns(next_t_s=pl.col("t_s").shift(-1)).filter(pl.col(column) >= threshold)
-        if above.is_empty():
-            continue
-        starts.append(above["t_s"].min())
-        ends.append(above["next_t_s"].fill_null(cutoff_t_s).max())
-    if not starts:
+    changes = backlog_total_changes(frames)
+    if changes.is_empty():
         return None
-    return min(starts), max(ends)
+    levels, times = changes["erp_backlog"].to_numpy(), changes["t_s"].to_numpy()
+    peak = int(levels.argmax())
+    if levels[peak] <= 0:
+        return None
+    below = levels < max(1.0, share * levels[peak])
+    before = np.flatnonzero(below[:peak])
+    after = np.flatnonzero(below[peak + 1:])
+    start_t_s = float(times[before[-1] + 1]) if before.size else float(times[0])
+    end_t_s = float(times[peak + 1 + after[0]]) if after.size else max(frames.cutoff_t_s, frames.start_t_s)
+    return start_t_s, end_t_s
 
 
 def backlog_zoom(trace_or_frames: pl.DataFrame | KindFrames) -> tuple[float, float] | None:
-    """The stretch a backlog plot shows instead of the whole run (the busy span, padded and
-    clipped to the run), or None when the busy span is not short or nothing waited.
+    """The stretch a zoomed backlog plot shows beside the whole run (the peak episode, padded and
+    clipped to the run), or None when the episode is not short or nothing waited.
 
-    The rule is the constants above: `backlog_busy_span` at `BACKLOG_MATERIAL_SHARE`, zoomed when
+    The rule is the constants above: `backlog_peak_span` at `BACKLOG_MATERIAL_SHARE`, zoomed when
     under `ZOOM_BELOW_SHARE` of the run, padded by `ZOOM_PAD_SHARE` (at least `ZOOM_PAD_S_MIN`).
     """
     frames = _frames(trace_or_frames)
     start_t_s, end_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
-    busy = backlog_busy_span(frames, BACKLOG_MATERIAL_SHARE)
+    busy = backlog_peak_span(frames, BACKLOG_MATERIAL_SHARE)
     if busy is None or busy[1] - busy[0] >= (end_t_s - start_t_s) * ZOOM_BELOW_SHARE:
         return None
     pad_s = max((busy[1] - busy[0]) * ZOOM_PAD_SHARE, ZOOM_PAD_S_MIN)
@@ -244,25 +245,31 @@ def _frames(trace_or_frames: pl.DataFrame | KindFrames) -> KindFrames:
 def _backlog_changes(frames: KindFrames) -> dict[str, pl.DataFrame]:
     """Per backlog column, every moment its count changes and the count after it (``t_s``,
     column), sorted by time."""
-    return {column: frames.derived(f"backlog_changes:{flow}", partial(_changes, frames, flow, column))
+    return {column: frames.derived(f"backlog_changes:{flow}",
+                                   partial(_levels, partial(_backlog_deltas, frames, flow), column))
             for flow, column in BACKLOG_COLUMNS.items()}
 
 
-def _changes(frames: KindFrames, flow: str, column: str) -> pl.DataFrame:
+def backlog_total_changes(frames: KindFrames) -> pl.DataFrame:
+    """Every moment the number of sources waiting for the ERP (invoices and payments together)
+    changes, and that number after it: ``t_s`` and ``erp_backlog``, sorted by time."""
+    return frames.derived("backlog_changes:total", partial(
+        _levels, lambda: pl.concat([_backlog_deltas(frames, flow) for flow in BACKLOG_COLUMNS]), "erp_backlog"))
+
+
+def _levels(deltas, column: str) -> pl.DataFrame:
+    return (deltas().group_by("t_s").agg(pl.col("delta").sum()).sort("t_s")
+            .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column)))
+
+
+def _backlog_deltas(frames: KindFrames, flow: str) -> pl.DataFrame:
+    """+1 when a source starts waiting, -1 when its first ERP document lands (``t_s``, ``delta``)."""
     times = _source_and_erp_times(frames, flow)
-    return (
-        pl.concat(
-            [
-                times.select(pl.col("source_t_s").alias("t_s"), pl.lit(1).alias("delta")),
-                times.filter(pl.col("erp_t_s").is_not_null()).select(
-                    # a document "before" its source still leaves the backlog no earlier
-                    pl.max_horizontal("erp_t_s", "source_t_s").alias("t_s"),
-                    pl.lit(-1).alias("delta"),
-                ),
-            ]
-        )
-        .group_by("t_s")
-        .agg(pl.col("delta").sum())
-        .sort("t_s")
-        .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column))
-    )
+    return pl.concat([
+        times.select(pl.col("source_t_s").alias("t_s"), pl.lit(1).alias("delta")),
+        times.filter(pl.col("erp_t_s").is_not_null()).select(
+            # a document "before" its source still leaves the backlog no earlier
+            pl.max_horizontal("erp_t_s", "source_t_s").alias("t_s"),
+            pl.lit(-1).alias("delta"),
+        ),
+    ])

@@ -15,8 +15,7 @@ import numpy as np
 import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
-from rehearse.reports.latency import FLOWS, QUANTILE_METHOD, backlog_zoom, latency_samples
-from rehearse.reports.latency import _source_and_erp_times as source_and_erp_times
+from rehearse.reports.latency import FLOWS, QUANTILE_METHOD, backlog_total_changes, backlog_zoom, latency_samples
 
 __all__ = ["LATENCY_QUANTILES", "SERIES_POINTS", "erp_backlog_series", "exceptions_open_series", "run_summary"]
 
@@ -81,19 +80,7 @@ def erp_backlog_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
     """
     if step_s <= 0:
         raise ValueError(f"step_s must be > 0, got {step_s}")
-    return _binned_max(_erp_backlog_changes(frames), "erp_backlog", _uniform_grid(frames, step_s))
-
-
-def _erp_backlog_changes(frames: KindFrames) -> pl.DataFrame:
-    deltas = []
-    for flow in FLOWS:
-        times = source_and_erp_times(frames, flow)
-        deltas += [
-            times.select(pl.col("source_t_s").alias("t_s"), pl.lit(1).alias("delta")),
-            times.filter(pl.col("erp_t_s").is_not_null()).select(
-                pl.max_horizontal("erp_t_s", "source_t_s").alias("t_s"), pl.lit(-1).alias("delta")),
-        ]
-    return _level_changes(pl.concat(deltas), "erp_backlog")
+    return _binned_max(backlog_total_changes(frames), "erp_backlog", _uniform_grid(frames, step_s))
 
 
 def exceptions_open_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
@@ -160,7 +147,7 @@ def run_summary(trace: pl.DataFrame | pl.LazyFrame) -> dict:
     frames = KindFrames(trace)
     zoom = backlog_zoom(frames)
     grid = _summary_grid(frames, zoom)
-    backlog = _binned_max(_erp_backlog_changes(frames), "erp_backlog", grid)
+    backlog = _binned_max(backlog_total_changes(frames), "erp_backlog", grid)
     exceptions = _binned_max(_exceptions_changes(frames), "exceptions_open", grid)
 
     def hours(t_s: float) -> float:

@@ -23,7 +23,7 @@ from rehearse.sim.cli_fanout import compare_command, sweep_command
 from rehearse.sim.cli_live import engine_command, serve_command
 from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
-from rehearse.sim.scenario import ScenarioError, builtin_dir, builtin_names, load
+from rehearse.sim.scenario import ScenarioError, builtin_names, load
 from rehearse.sync.model import format_utc
 from rehearse.sync.store_url import StoreUnavailable, redact, url_problem
 

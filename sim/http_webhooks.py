@@ -27,7 +27,7 @@ import collections
 import json
 import random
 import time
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan

@@ -81,7 +81,9 @@ def test_compare_writes_each_arms_statistics_and_a_page_with_figures(tmp_path):
     assert (stats["no-dedupe"]["resilience.erp_calls_per_posting"]["mean"]
             > stats["orchestrated"]["resilience.erp_calls_per_posting"]["mean"])
     page = (out / "comparison.html").read_text()
-    assert page.count("data:image/png;base64,") == 5 and "no-dedupe" in page and "<script" not in page
+    # five figures, and a sixth: the backlog at the 1st-of-month peak, a few hours of a month
+    assert page.count("data:image/png;base64,") == 6 and "The peak, zoomed" in page
+    assert "no-dedupe" in page and "<script" not in page
     assert "Side by side" in page and f"{len(names) * 2} runs" in result.output
 
 

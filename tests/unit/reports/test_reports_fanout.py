@@ -103,14 +103,21 @@ def test_the_comparison_backlog_plot_shows_the_whole_run_when_one_run_needs_it()
     assert backlog_zoom_h({"a": []}) is None
 
 
-def test_the_comparison_page_says_which_stretch_its_backlog_plot_shows(tmp_path):
+def test_the_comparison_page_adds_a_zoomed_backlog_plot_and_says_which_stretch(tmp_path):
     records, summaries = _records()
     document = fanout_document(scenario="t", seeds=[1, 2, 3], overrides=[], arms=[("a", []), ("b", [])],
                                records=records, swarm=False)
-    zoomed = {arm: [{**summary, "series": {**summary["series"], "erp_backlog_zoom_h": [0.01, 0.2]}}
-                    for summary in runs] for arm, runs in summaries.items()}
-    page = write_comparison_html(tmp_path / "zoomed.html", document, zoomed).read_text()
-    assert "<p>Shown: hours 0.01 to 0.20 after the start of the run" in page
-    assert "<p>Shown:" not in write_comparison_html(tmp_path / "whole.html", document, {
-        arm: [{**summary, "series": {**summary["series"], "erp_backlog_zoom_h": None}} for summary in runs]
-        for arm, runs in summaries.items()}).read_text()
+
+    def with_zoom(zoom_h):
+        return {arm: [{**summary, "series": {**summary["series"], "erp_backlog_zoom_h": zoom_h}}
+                      for summary in runs] for arm, runs in summaries.items()}
+
+    def backlog_section(page: str) -> str:
+        return page.split("<h2>ERP backlog over time</h2>", 1)[1].split("<h2>", 1)[0]
+
+    zoomed = backlog_section(write_comparison_html(tmp_path / "zoomed.html", document, with_zoom([0.01, 0.2]))
+                             .read_text())
+    assert zoomed.count("data:image/png;base64,") == 2
+    assert "<p>The peak, zoomed: hours 0.01 to 0.20 after the start of the run" in zoomed
+    whole = backlog_section(write_comparison_html(tmp_path / "whole.html", document, with_zoom(None)).read_text())
+    assert whole.count("data:image/png;base64,") == 1 and "zoomed" not in whole

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from rehearse.reports import backlog_series, compute_metrics, trace_frame
-from rehearse.reports.latency import backlog_busy_span
+from rehearse.reports.latency import backlog_peak_span
 from rehearse.reports.testing import invoice_rows, payment_rows, run_rows
 
 
@@ -107,20 +107,24 @@ def test_backlog_series_samples_a_stretch_clipped_to_the_run():
     assert clipped.equals(backlog_series(trace, step_s=10.0))
 
 
-def test_the_busy_span_runs_to_the_cut_off_while_a_source_still_waits():
+def test_the_peak_span_runs_to_the_cut_off_while_enough_sources_still_wait():
     # in_2 never reaches the ERP: one invoice waits from t=20 until the cut-off
-    assert backlog_busy_span(_two_invoices_and_a_payment()) == (10.0, 100.0)
+    assert backlog_peak_span(_two_invoices_and_a_payment()) == (10.0, 100.0)
 
 
-def test_the_busy_span_finds_a_short_peak_in_a_long_run_and_ignores_a_trickle():
+def test_the_peak_span_finds_a_short_peak_in_a_long_run_and_leaves_out_other_bumps():
     records = [*run_rows(0.0, 100_000.0), *invoice_rows("in_early", finalized_t_s=1_000.0, erp_t_s=1_001.0)]
     # 300 invoices at t=50,000 reach the ERP one a second: under 1% of 300 (3) waits from 50,298
     records += [row for number in range(1, 301)
                 for row in invoice_rows(f"in_{number:03d}", finalized_t_s=50_000.0, erp_t_s=50_000.0 + number)]
+    # a later bump of 50 payments, well above 1% of the peak but after the peak had drained
+    records += [row for number in range(50)
+                for row in payment_rows(f"ch_{number:02d}", f"in_{number + 1:03d}", succeeded_t_s=80_000.0,
+                                        erp_t_s=80_100.0)]
     trace = trace_frame(records)
-    assert backlog_busy_span(trace) == (50_000.0, 50_298.0)
-    assert backlog_busy_span(trace, share=0.5) == (50_000.0, 50_151.0)  # 150 wait from then on
+    assert backlog_peak_span(trace) == (50_000.0, 50_298.0)
+    assert backlog_peak_span(trace, share=0.5) == (50_000.0, 50_151.0)  # 150 wait from then on
 
 
-def test_the_busy_span_is_none_when_nothing_waited():
-    assert backlog_busy_span(trace_frame(run_rows(0.0, 100.0))) is None
+def test_the_peak_span_is_none_when_nothing_waited():
+    assert backlog_peak_span(trace_frame(run_rows(0.0, 100.0))) is None

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from rehearse.sim import fanout
 from rehearse.sim.cli import main
 from rehearse.sim.plan import Arm, arms_from, plan_runs
-from rehearse.sim.scenario import EngineSection, ScenarioError
+from rehearse.sim.scenario import ScenarioError
 
 FAST = ["--set", "traffic.subscriptions=60", "--set", "run.traffic_days=1", "--quiet", "--workers", "1"]
 

@@ -113,7 +113,7 @@ def test_an_unreachable_store_is_exit_2_naming_the_url_without_its_password(tmp_
                    f'url = "{url}"')
     result = CliRunner().invoke(main, ["engine", "--config", str(path)], env={"TEST_SECRET": SECRET})
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert f"store.url: cannot connect to PostgreSQL at postgresql://app@127.0.0.1:" in result.output
+    assert "store.url: cannot connect to PostgreSQL at postgresql://app@127.0.0.1:" in result.output
     assert "s3cret" not in result.output
 
 
