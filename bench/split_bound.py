@@ -24,6 +24,7 @@ book; the fastest run of each, every run in ``*_all``), ``pickle_s`` and ``unpic
 whole run and of the sink's: the same, or the sink did other work than the whole run), and
 ``bound`` = whole_s / max(source_s + pickle_s, sink_s + unpickle_s), the most a split could speed
 the simulation up before anything else it costs (merging two traces, synchronising clocks).
+Progress goes to stderr, a line per run.
 
     uv run python bench/split_bound.py --subscriptions 100000
 """
@@ -43,7 +44,7 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peak import peak_overrides  # noqa: E402 - the benchmark next door defines the peak
+from peak import peak_overrides, say  # noqa: E402 - the benchmark next door defines the peak
 
 from rehearse.sim import wiring  # noqa: E402
 from rehearse.sim.engines import build_engine  # noqa: E402
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rehearse-split-") as work:
         work_dir = Path(work)
         for repeat in range(args.repeat):  # interleaved, so a busy minute on the machine hits all three
+            say(f"run {repeat + 1} of {args.repeat}: whole")
             whole_s, recorded, preloaded, whole_documents = run_world(
                 scenario, args.seed, work_dir / f"whole-{repeat}", engine=True)
             whole.append(whole_s)
@@ -165,11 +167,14 @@ def main(argv: list[str] | None = None) -> int:
                 deliveries = recorded
             del recorded
             gc.collect()
+            say(f"run {repeat + 1} of {args.repeat}: source")
             source.append(run_world(source_scenario, args.seed, work_dir / f"source-{repeat}", engine=False)[0])
             gc.collect()
+            say(f"run {repeat + 1} of {args.repeat}: sink")
             sink_s, sink_documents = run_sink(scenario, args.seed, work_dir / f"sink-{repeat}", deliveries, preloaded)
             sink.append(sink_s)
             gc.collect()
+        say("pickling the deliveries")
         pickle_s, unpickle_s = transfer_s(deliveries)
     gc.enable()
     whole_s, source_s, sink_s = min(whole), min(source), min(sink)

@@ -28,6 +28,9 @@ def test_the_sink_replays_the_whole_runs_deliveries_into_the_same_erp_documents(
     # 300 invoices, the payments that succeeded: the replayed sink posts exactly what the whole run did.
     assert result["sink_erp_documents"] == result["erp_documents"] > 300
     assert result["deliveries"] >= 4 * 300  # four webhooks a renewal, some duplicated
+    steps = [line.split("] ", 1)[1] for line in done.stderr.splitlines() if line.startswith("[")]
+    assert steps == [f"run {run} of 2: {side}" for run in (1, 2) for side in ("whole", "source", "sink")] + \
+        ["pickling the deliveries"]
     slower_side_s = max(result["source_s"] + result["pickle_s"], result["sink_s"] + result["unpickle_s"])
     # The seconds are printed to the millisecond, so at this size the quotient is good to a few percent.
     assert result["bound"] == pytest.approx(result["whole_s"] / slower_side_s, rel=0.05)
