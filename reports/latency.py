@@ -15,25 +15,32 @@ a value that was observed, so it is exact and stable across platforms.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import polars as pl
 
 from rehearse.reports.frame import KindFrames
 from rehearse.reports.reconcile import erp_documents_per_source
 
-__all__ = ["FLOWS", "backlog_peak_span", "backlog_series", "backlog_total_changes", "backlog_zoom", "latency_samples", "latency_stats"]
+__all__ = [
+    "FLOWS",
+    "backlog_peak_span",
+    "backlog_series",
+    "backlog_total_changes",
+    "backlog_zoom",
+    "latency_samples",
+    "latency_stats",
+    "level_changes",
+]
 
 # flow name -> (source kind, ERP document type)
 FLOWS: dict[str, tuple[str, str]] = {
     "invoice_to_erp": ("billing.invoice_finalized", "invoice"),
     "payment_to_erp": ("payments.charge_succeeded", "payment"),
 }
-# The backlog plots show the stretch where a backlog is at least BACKLOG_MATERIAL_SHARE of its
-# highest count instead of the whole run when that stretch is shorter than ZOOM_BELOW_SHARE of the
-# run (a month-end peak of minutes in a run of days would be a spike one pixel wide), with
-# ZOOM_PAD_SHARE of its length, and at least ZOOM_PAD_S_MIN seconds, on either side.
+# Beside the whole run, a backlog plot shows its peak episode (where at least BACKLOG_MATERIAL_SHARE
+# of the most sources ever waiting still wait) when that episode is shorter than ZOOM_BELOW_SHARE of
+# the run: a month-end peak of minutes in a run of days is a spike one pixel wide on the whole run.
+# The zoom adds ZOOM_PAD_SHARE of the episode's length, and at least ZOOM_PAD_S_MIN, on either side.
 BACKLOG_MATERIAL_SHARE = 0.01
 ZOOM_BELOW_SHARE = 0.25
 ZOOM_PAD_SHARE = 0.25
@@ -231,11 +238,11 @@ def backlog_zoom(trace_or_frames: pl.DataFrame | KindFrames) -> tuple[float, flo
     """
     frames = _frames(trace_or_frames)
     start_t_s, end_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
-    busy = backlog_peak_span(frames, BACKLOG_MATERIAL_SHARE)
-    if busy is None or busy[1] - busy[0] >= (end_t_s - start_t_s) * ZOOM_BELOW_SHARE:
+    peak = backlog_peak_span(frames, BACKLOG_MATERIAL_SHARE)
+    if peak is None or peak[1] - peak[0] >= (end_t_s - start_t_s) * ZOOM_BELOW_SHARE:
         return None
-    pad_s = max((busy[1] - busy[0]) * ZOOM_PAD_SHARE, ZOOM_PAD_S_MIN)
-    return max(start_t_s, busy[0] - pad_s), min(end_t_s, busy[1] + pad_s)
+    pad_s = max((peak[1] - peak[0]) * ZOOM_PAD_SHARE, ZOOM_PAD_S_MIN)
+    return max(start_t_s, peak[0] - pad_s), min(end_t_s, peak[1] + pad_s)
 
 
 def _frames(trace_or_frames: pl.DataFrame | KindFrames) -> KindFrames:
@@ -245,20 +252,23 @@ def _frames(trace_or_frames: pl.DataFrame | KindFrames) -> KindFrames:
 def _backlog_changes(frames: KindFrames) -> dict[str, pl.DataFrame]:
     """Per backlog column, every moment its count changes and the count after it (``t_s``,
     column), sorted by time."""
-    return {column: frames.derived(f"backlog_changes:{flow}",
-                                   partial(_levels, partial(_backlog_deltas, frames, flow), column))
+    def compute(flow: str, column: str):
+        return lambda: level_changes(_backlog_deltas(frames, flow), column)
+
+    return {column: frames.derived(f"backlog_changes:{flow}", compute(flow, column))
             for flow, column in BACKLOG_COLUMNS.items()}
 
 
 def backlog_total_changes(frames: KindFrames) -> pl.DataFrame:
     """Every moment the number of sources waiting for the ERP (invoices and payments together)
     changes, and that number after it: ``t_s`` and ``erp_backlog``, sorted by time."""
-    return frames.derived("backlog_changes:total", partial(
-        _levels, lambda: pl.concat([_backlog_deltas(frames, flow) for flow in BACKLOG_COLUMNS]), "erp_backlog"))
+    return frames.derived("backlog_changes:total", lambda: level_changes(
+        pl.concat([_backlog_deltas(frames, flow) for flow in BACKLOG_COLUMNS]), "erp_backlog"))
 
 
-def _levels(deltas, column: str) -> pl.DataFrame:
-    return (deltas().group_by("t_s").agg(pl.col("delta").sum()).sort("t_s")
+def level_changes(deltas: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``t_s`` and the level after every change (as ``column``), from ``t_s``/``delta`` rows."""
+    return (deltas.group_by("t_s").agg(pl.col("delta").sum()).sort("t_s")
             .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column)))
 
 

@@ -5,8 +5,8 @@ back. `run_summary` reduces a trace to a few kilobytes: each latency flow's quan
 draw its distribution) and two series over virtual hours since the start: sources waiting for the
 ERP (the ERP backlog) and exceptions open (the backlog left to people), each sample the most
 reached in its interval, so a peak shorter than the grid's step is not lost. The grid is even over
-the run, and denser over the stretch where the backlog matters when that is short (a peak of
-minutes in a run of days), so the comparison's backlog plot can show the peak's shape.
+the run, and denser over the backlog's peak episode when that is short (a peak of minutes in a run
+of days: `rehearse.reports.latency.backlog_zoom`), so the comparison can plot the peak's shape.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ import numpy as np
 import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
-from rehearse.reports.latency import FLOWS, QUANTILE_METHOD, backlog_total_changes, backlog_zoom, latency_samples
+from rehearse.reports.latency import (
+    FLOWS,
+    QUANTILE_METHOD,
+    backlog_total_changes,
+    backlog_zoom,
+    latency_samples,
+    level_changes,
+)
 
 __all__ = ["LATENCY_QUANTILES", "SERIES_POINTS", "erp_backlog_series", "exceptions_open_series", "run_summary"]
 
@@ -23,12 +30,6 @@ LATENCY_QUANTILES = 201  # quantiles 0, 0.5 %, ..., 100 %: an ECDF from them loo
 SERIES_POINTS = 240  # samples of each series over the run: an hour-long peak in a month still shows
 SECONDS_PER_HOUR = 3_600.0
 SUMMARY_DECIMALS = 6
-
-
-def _level_changes(deltas: pl.DataFrame, column: str) -> pl.DataFrame:
-    """``t_s`` and the level after every change, from ``t_s``/``delta`` rows."""
-    return (deltas.group_by("t_s").agg(pl.col("delta").sum()).sort("t_s")
-            .select("t_s", pl.col("delta").cum_sum().cast(pl.Int64).alias(column)))
 
 
 def _binned_max(changes: pl.DataFrame, column: str, grid_t_s: np.ndarray) -> pl.DataFrame:
@@ -108,7 +109,7 @@ def _exceptions_changes(frames: KindFrames) -> pl.DataFrame:
     was_open = pl.col("open").shift(1).over("object_id").fill_null(False)
     deltas = events.select("t_s", pl.when(pl.col("open") & ~was_open).then(1)
                            .when(~pl.col("open") & was_open).then(-1).otherwise(0).alias("delta"))
-    return _level_changes(deltas, "exceptions_open")
+    return level_changes(deltas, "exceptions_open")
 
 
 def _latency_quantiles(samples: pl.DataFrame) -> dict:
