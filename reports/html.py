@@ -278,13 +278,13 @@ def _backlog(frames: KindFrames) -> str:
         f"after the start of the run ({_utc(zoom[0])} to {_utc(zoom[1])}), around the moment most sources "
         f"waited, for as long as at least {BACKLOG_MATERIAL_SHARE:.0%} of that many waited.</p>\n"
     )
-    return f"{whole}\n{caption}{_backlog_image(frames, zoom[0], zoom[1], windows)}"
+    return f"{whole}\n{caption}{_backlog_image(frames, zoom[0], zoom[1], windows, 'ERP backlog at the peak')}"
 
 
-def _backlog_image(frames: KindFrames, from_t_s: float, to_t_s: float, windows) -> str:
+def _backlog_image(frames: KindFrames, from_t_s: float, to_t_s: float, windows, alt: str = "ERP backlog") -> str:
     step_s = max((to_t_s - from_t_s) / BACKLOG_POINTS, BACKLOG_STEP_S_MIN)
     series = backlog_series(frames, step_s, from_t_s=from_t_s, to_t_s=to_t_s)
-    return _image(backlog_png(series, frames.start_t_s, windows), "ERP backlog")
+    return _image(backlog_png(series, frames.start_t_s, windows), alt)
 
 
 def _hours(seconds: float) -> str:

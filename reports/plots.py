@@ -123,11 +123,15 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame |
         axes.grid(True, alpha=0.3)
         axes.legend(loc="upper right")
         axes.set_title("ERP backlog")
-        if windows is not None:
+        if windows is not None and hours.size:
+            shown = 0  # windows that overlap the series' stretch (a zoomed plot shows only some)
             for row in windows.iter_rows(named=True):
-                axes.axvspan((row["start_t_s"] - start_t_s) / SECONDS_PER_HOUR,
-                             (row["end_t_s"] - start_t_s) / SECONDS_PER_HOUR, color="tab:red", alpha=0.12)
-            if windows.height:
+                from_h = (row["start_t_s"] - start_t_s) / SECONDS_PER_HOUR
+                to_h = (row["end_t_s"] - start_t_s) / SECONDS_PER_HOUR
+                if to_h >= hours[0] and from_h <= hours[-1]:
+                    axes.axvspan(from_h, to_h, color="tab:red", alpha=0.12)
+                    shown += 1
+            if shown:
                 axes.text(0.01, 0.97, "shaded: fault windows", transform=axes.transAxes, va="top",
                           fontsize=8, color="tab:red")
 

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from rehearse.reports import compute_metrics, trace_frame, write_report
+from rehearse.reports.plots import backlog_png
 from rehearse.reports.testing import invoice_rows, payment_rows, run_rows
 
 
@@ -119,3 +120,16 @@ def test_latencies_are_shown_to_the_millisecond(tmp_path):
     latency = html.split("<h2>Latency (seconds, virtual time)</h2>", 1)[1].split("<h2>", 1)[0]
     assert "<td>invoice_to_erp</td><td class=\"n\">1</td><td class=\"n\">30.123</td>" in latency
     assert "30.1234" not in latency
+
+
+def test_a_zoomed_backlog_plot_shades_only_the_fault_windows_it_shows():
+    series = pl.DataFrame({"t_s": [3_600.0, 5_400.0, 7_200.0], "invoices_waiting": [0, 5, 0],
+                           "payments_waiting": [0, 2, 0]})
+
+    def windows(*spans):
+        return pl.DataFrame({"start_t_s": [span[0] for span in spans], "end_t_s": [span[1] for span in spans]},
+                            schema={"start_t_s": pl.Float64, "end_t_s": pl.Float64})
+
+    bare = backlog_png(series, 0.0, None)
+    assert backlog_png(series, 0.0, windows((10_000.0, 11_000.0))) == bare  # after the stretch: not drawn
+    assert backlog_png(series, 0.0, windows((4_000.0, 5_000.0))) != bare
