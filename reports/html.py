@@ -284,7 +284,7 @@ def _backlog(frames: KindFrames) -> str:
 def _backlog_image(frames: KindFrames, from_t_s: float, to_t_s: float, windows, alt: str = "ERP backlog") -> str:
     step_s = max((to_t_s - from_t_s) / BACKLOG_POINTS, BACKLOG_STEP_S_MIN)
     series = backlog_series(frames, step_s, from_t_s=from_t_s, to_t_s=to_t_s)
-    return _image(backlog_png(series, frames.start_t_s, windows), alt)
+    return _image(backlog_png(series, frames.start_t_s, windows, title=alt), alt)
 
 
 def _hours(seconds: float) -> str:

@@ -90,7 +90,8 @@ def latency_png(samples: pl.DataFrame) -> bytes:
     return _render(draw)
 
 
-def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame | None = None) -> bytes:
+def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame | None = None,
+                title: str = "ERP backlog") -> bytes:
     """Invoices and payments waiting for the ERP over virtual time.
 
     Parameters
@@ -102,6 +103,8 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame |
         The time shown as hour 0.
     windows
         Fault windows to shade (`rehearse.reports.faults.fault_windows`), or None.
+    title
+        The figure's title.
 
     Returns
     -------
@@ -122,7 +125,7 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame |
         axes.set_ylim(bottom=0)
         axes.grid(True, alpha=0.3)
         axes.legend(loc="upper right")
-        axes.set_title("ERP backlog")
+        axes.set_title(title)
         if windows is not None and hours.size:
             shown = 0  # windows that overlap the series' stretch (a zoomed plot shows only some)
             for row in windows.iter_rows(named=True):
