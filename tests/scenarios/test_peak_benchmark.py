@@ -42,3 +42,20 @@ def test_a_bad_subscription_count_exits_2_naming_the_option(value: str) -> None:
     done = _peak("--subscriptions", value, "--no-skeleton")
     assert done.returncode == 2
     assert "--subscriptions" in done.stderr and done.stdout == ""
+
+
+def test_repeated_runs_count_the_fastest_of_each_part() -> None:
+    done = _peak("--subscriptions", "300", "--repeat", "2")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert len(result["wall_s_all"]) == len(result["skeleton_wall_s_all"]) == 2
+    assert result["wall_s"] == min(result["wall_s_all"])
+    assert result["skeleton_wall_s"] == min(result["skeleton_wall_s_all"])
+    assert "faults_wall_s_all" not in result
+    assert [line.split("] ", 1)[1] for line in done.stderr.splitlines() if "] run " in line] == \
+        ["run 1 of 2", "run 2 of 2"]
+
+
+def test_a_bad_repeat_count_exits_2_naming_the_option() -> None:
+    done = _peak("--repeat", "0")
+    assert done.returncode == 2 and "--repeat" in done.stderr and done.stdout == ""
