@@ -71,7 +71,7 @@ async def serve(scenario: Scenario, seed: int, *, systems: tuple[str, ...] = SYS
                 webhook_secret: str = "", trace=None):
     """Serve while the block runs; yields `Served`. `port_base` 0 picks free ports."""
     runtime = AsyncioRuntime(scenario.run.start_s, speedup)
-    trace = trace or _NullTrace()
+    trace = trace if trace is not None else _NullTrace()  # an empty recorder is falsy: keep it
     world = World(scenario, seed, runtime, trace)
     clock = RuntimeClock(runtime)
     apps, call_faults = world_apps(world, seed, clock=clock, trace=trace)

@@ -54,7 +54,7 @@ class ServedFakes:
                  faults: FaultPlan | None = None, erp_latency: bool = True) -> None:
         self.scenario = scenario
         self.clock = clock
-        self.trace = trace or _NullTrace()
+        self.trace = trace if trace is not None else _NullTrace()  # an empty recorder is falsy: keep it
         self.events_published: list[Event] = []
         self.deliver = deliver or self.events_published.append
         plan = faults if faults is not None else FaultPlan([])  # an empty plan is falsy: keep the one given

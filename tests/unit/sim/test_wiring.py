@@ -86,3 +86,12 @@ def test_every_reader_shares_the_worlds_fault_plan_even_when_it_starts_empty() -
     assert world.erp_client.faults is world.faults and world.webhooks.faults is world.faults
     served = ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s), erp_latency=False, faults=world.faults)
     assert served.faults.plan is world.faults
+
+
+def test_the_served_fakes_keep_an_empty_trace_recorder() -> None:
+    # A TraceRecorder with nothing in it has len 0 and is falsy: `trace or _NullTrace()` dropped it.
+    scenario, _ = load("smoke")
+    recorder = TraceRecorder()
+    served = ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s), erp_latency=False, trace=recorder)
+    assert served.trace is recorder and served.erp.post(_customer("US01", "USD"), 0.0, 0.0).status < 300
+    assert len(recorder) > 0  # the ERP's erp.document record reached it
