@@ -134,7 +134,7 @@ def series_png(summaries: Mapping[str, Sequence[dict]], key: str, *, title: str,
         shown = "" if zoom_h is None else f", hours {zoom_h[0]:,.2f} to {zoom_h[1]:,.2f}"
         axes.set_title(f"{title}{shown} (band: lowest to highest seed)")
         if summaries:
-            axes.legend(loc="upper right", fontsize=8)
+            axes.legend(loc="best", fontsize=8)  # clear of a plateau, wherever it is
 
     return _render(draw, WIDE_SIZE_IN)
 

@@ -124,7 +124,7 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame |
         axes.set_ylabel("sources not yet in the ERP")
         axes.set_ylim(bottom=0)
         axes.grid(True, alpha=0.3)
-        axes.legend(loc="upper right")
+        axes.legend(loc="best")  # a plateau at the top (a receiver down for hours) would sit under a fixed corner
         axes.set_title(title)
         if windows is not None and hours.size:
             shown = 0  # windows that overlap the series' stretch (a zoomed plot shows only some)
