@@ -45,6 +45,8 @@ COMPARED_METRICS: tuple[ComparedMetric, ...] = (
     ComparedMetric("resilience.failed_posting_rate", "failed posting rate", "lower"),
     ComparedMetric("resilience.retries", "retries", "lower"),
     ComparedMetric("resilience.exceptions_open", "exceptions open at the cut-off", "lower"),
+    ComparedMetric("resilience.erp_backlog_peak", "most sources waiting for the ERP at once", "lower"),
+    ComparedMetric("resilience.erp_backlog_peak_s", "time to clear the backlog's peak, s", "lower"),
     ComparedMetric("resilience.erp_calls", "ERP calls", "lower"),
     ComparedMetric("resilience.erp_calls_per_posting", "ERP calls per posting", "lower"),
     ComparedMetric("resilience.erp_concurrency_peak", "peak ERP calls in flight", "lower"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
+from rehearse.reports.latency import BACKLOG_MATERIAL_SHARE, backlog_peak_span, backlog_total_changes
 
 __all__ = ["AGE_BUCKETS", "erp_concurrency_peak", "open_exceptions", "resilience_metrics"]
 
@@ -113,8 +114,11 @@ def resilience_metrics(frames: KindFrames) -> dict:
         ``engine.rerouted``), ``erp_concurrency_rejections`` (``erp.call`` with code 429),
         ``erp_calls_per_posting``, ``erp_concurrency_peak`` (see `erp_concurrency_peak`),
         ``duplicate_creates`` (calls answered DUP_RCRD) and
-        ``missing_references`` (calls answered INVALID_KEY_OR_REF) and ``unapplied_cash_share``
-        (unapplied / all ERP payment amounts).
+        ``missing_references`` (calls answered INVALID_KEY_OR_REF), ``unapplied_cash_share``
+        (unapplied / all ERP payment amounts), ``erp_backlog_peak`` (the most invoices and
+        payments waiting for their ERP document at once) and ``erp_backlog_peak_s`` (seconds from
+        the start of that peak's episode until fewer than 1% of that many wait, the cut-off if
+        never; None when nothing waited).
     """
     calls = frames.get("erp.call")
     posted = frames.get("engine.posted")
@@ -149,7 +153,17 @@ def resilience_metrics(frames: KindFrames) -> dict:
         "duplicate_creates": calls.filter(pl.col("code") == "DUP_RCRD").height,
         "missing_references": calls.filter(pl.col("code") == "INVALID_KEY_OR_REF").height,
         "unapplied_cash_share": _unapplied_share(frames),
+        **_backlog_peak(frames),
     }
+
+
+def _backlog_peak(frames: KindFrames) -> dict:
+    """The most sources waiting for the ERP at once, and how long its peak episode lasted (see
+    `rehearse.reports.latency.backlog_peak_span`): how long the ERP took to catch up."""
+    changes = backlog_total_changes(frames)
+    peak = int(changes["erp_backlog"].max() or 0) if changes.height else 0
+    span = backlog_peak_span(frames, BACKLOG_MATERIAL_SHARE)
+    return {"erp_backlog_peak": peak, "erp_backlog_peak_s": None if span is None else span[1] - span[0]}
 
 
 # Call ends are traced as `t_s` and starts recomputed as `t_s - value`: a float subtraction that can

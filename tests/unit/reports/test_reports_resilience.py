@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rehearse.reports import compute_metrics, trace_frame
-from rehearse.reports.testing import run_rows
+from rehearse.reports.testing import invoice_rows, run_rows
 
 DAY_S = 86_400.0
 CUTOFF_T_S = 100 * DAY_S
@@ -126,3 +126,13 @@ def test_erp_concurrency_peak_counts_calls_in_flight_at_once():
     assert resilience_of(calls)["erp_concurrency_peak"] == 3
     assert resilience_of(calls[3:4])["erp_concurrency_peak"] == 1
     assert resilience_of([])["erp_concurrency_peak"] == 0
+
+
+def test_the_backlog_peak_and_how_long_it_took_to_clear():
+    # 300 invoices at t=50,000 reach the ERP one a second: under 1% of 300 wait from 50,298
+    records = [row for number in range(1, 301)
+                for row in invoice_rows(f"in_{number:03d}", finalized_t_s=50_000.0, erp_t_s=50_000.0 + number)]
+    resilience = resilience_of(records)
+    assert (resilience["erp_backlog_peak"], resilience["erp_backlog_peak_s"]) == (300, 298.0)
+    empty = resilience_of([])
+    assert (empty["erp_backlog_peak"], empty["erp_backlog_peak_s"]) == (0, None)
