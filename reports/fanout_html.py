@@ -131,24 +131,28 @@ def _figures(document: Mapping, summaries: Mapping[str, Sequence[dict]]) -> str:
     latency = latency_overlay_png(summaries)
     exceptions = series_png(summaries, "exceptions_open", title="Exceptions open",
                             ylabel="exceptions open (people's backlog)")
-    backlog = _image(series_png(summaries, "erp_backlog", title="ERP backlog", ylabel="sources not yet in the ERP"),
-                     "ERP backlog over time")
-    zoom_h = backlog_zoom_h(summaries)
-    if zoom_h is not None:
-        zoomed = series_png(summaries, "erp_backlog", title="ERP backlog", ylabel="sources not yet in the ERP",
-                            zoom_h=zoom_h)
-        backlog += (
-            f"\n<p>The peak, zoomed: hours {zoom_h[0]:,.2f} to {zoom_h[1]:,.2f} after the start of the run, "
-            f"covering every run's peak episode (around the moment most of its sources waited, for as long "
-            f"as at least {BACKLOG_MATERIAL_SHARE:.0%} of that many waited).</p>\n"
-            + _image(zoomed, "ERP backlog at the peak"))
     return (
         "<h2>Latency to the ERP, every arm overlaid</h2>\n" + _image(latency, "latency ECDF per arm") + "\n"
         "<h2>Outcomes (dots: seeds; bar: mean)</h2>\n" + _image(outcome, "outcomes per arm") + "\n"
         "<h2>Exception backlog over time</h2>\n" + _image(exceptions, "exceptions open over time") + "\n"
-        "<h2>ERP backlog over time</h2>\n" + backlog + "\n"
+        "<h2>ERP backlog over time</h2>\n" + _backlog(summaries) + "\n"
         "<h2>The cost side (dots: seeds; bar: mean)</h2>\n" + _image(cost, "cost per arm")
     )
+
+
+def _backlog(summaries: Mapping[str, Sequence[dict]]) -> str:
+    """The ERP backlog over the whole run and, when every run's peak episode is short, over them."""
+    figure = _image(series_png(summaries, "erp_backlog", title="ERP backlog", ylabel="sources not yet in the ERP"),
+                    "ERP backlog over time")
+    zoom_h = backlog_zoom_h(summaries)
+    if zoom_h is None:
+        return figure
+    zoomed = series_png(summaries, "erp_backlog", title="ERP backlog", ylabel="sources not yet in the ERP",
+                        zoom_h=zoom_h)
+    return (
+        f"{figure}\n<p>The peak, zoomed: hours {zoom_h[0]:,.2f} to {zoom_h[1]:,.2f} after the start of the run, "
+        f"covering every run's peak episode (around the moment most of its sources waited, for as long as at "
+        f"least {BACKLOG_MATERIAL_SHARE:.0%} of that many waited).</p>\n" + _image(zoomed, "ERP backlog at the peak"))
 
 
 def write_comparison_html(path: Path, document: Mapping, summaries: Mapping[str, Sequence[dict]],
@@ -224,6 +228,7 @@ def write_sweep_html(path: Path, document: Mapping, summaries: Mapping[str, Sequ
         "<h2>Exception backlog over time</h2>\n" + _image(
             series_png(summaries, "exceptions_open", title="Exceptions open", ylabel="exceptions open"),
             "exceptions open over time"),
+        "<h2>ERP backlog over time</h2>\n" + _backlog(summaries),
         _seeds(document),
         _errors(errors),
         _wall(document),

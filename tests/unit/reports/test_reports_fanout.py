@@ -103,7 +103,7 @@ def test_the_comparison_backlog_plot_shows_the_whole_run_when_one_run_needs_it()
     assert backlog_zoom_h({"a": []}) is None
 
 
-def test_the_comparison_page_adds_a_zoomed_backlog_plot_and_says_which_stretch(tmp_path):
+def test_the_pages_add_a_zoomed_backlog_plot_and_say_which_stretch(tmp_path):
     records, summaries = _records()
     document = fanout_document(scenario="t", seeds=[1, 2, 3], overrides=[], arms=[("a", []), ("b", [])],
                                records=records, swarm=False)
@@ -115,9 +115,9 @@ def test_the_comparison_page_adds_a_zoomed_backlog_plot_and_says_which_stretch(t
     def backlog_section(page: str) -> str:
         return page.split("<h2>ERP backlog over time</h2>", 1)[1].split("<h2>", 1)[0]
 
-    zoomed = backlog_section(write_comparison_html(tmp_path / "zoomed.html", document, with_zoom([0.01, 0.2]))
-                             .read_text())
-    assert zoomed.count("data:image/png;base64,") == 2
-    assert "<p>The peak, zoomed: hours 0.01 to 0.20 after the start of the run" in zoomed
-    whole = backlog_section(write_comparison_html(tmp_path / "whole.html", document, with_zoom(None)).read_text())
-    assert whole.count("data:image/png;base64,") == 1 and "zoomed" not in whole
+    for write in (write_comparison_html, write_sweep_html):  # the sweep page shows the backlog too
+        zoomed = backlog_section(write(tmp_path / "zoomed.html", document, with_zoom([0.01, 0.2])).read_text())
+        assert zoomed.count("data:image/png;base64,") == 2
+        assert "<p>The peak, zoomed: hours 0.01 to 0.20 after the start of the run" in zoomed
+        whole = backlog_section(write(tmp_path / "whole.html", document, with_zoom(None)).read_text())
+        assert whole.count("data:image/png;base64,") == 1 and "zoomed" not in whole
