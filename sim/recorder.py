@@ -1,13 +1,13 @@
 """The trace recorder: collects trace records fast and turns them into one polars DataFrame.
 
-`TraceRecorder.emit` names every column of the trace as a keyword-only parameter with its empty
-value as the default, so a call's keywords bind to parameters instead of filling a ``**fields``
-dict (for twelve keywords, the call alone takes 0.2 µs against 1 µs: `bench/micro.py`'s
-``keyword_call_us``), and a subscription emits about twenty records. Each record goes into one flat list as a full row, in
-emission order (column j of the pending records is ``rows[j::width]``, a slice taken in C); every
-`CHUNK_ROWS` records they become a polars frame in the trace's column layout
-(`rehearse.sync.trace.COLUMNS`). Python objects therefore live only for one chunk, and the
-finished trace is compact Arrow memory.
+A subscription emits about twenty records, so the cost of one call matters. `TraceRecorder.emit`
+names every column of the trace as a keyword-only parameter with its empty value as the default,
+so a call's keywords bind to parameters instead of filling a ``**fields`` dict (for twelve
+keywords, the call alone takes 0.2 µs against 1 µs: `bench/micro.py`'s ``keyword_call_us``).
+Each record goes into one flat list as a full row, in emission order (column j of the pending
+records is ``rows[j::width]``, a slice taken in C); every `CHUNK_ROWS` records they become a polars
+frame in the trace's column layout (`rehearse.sync.trace.COLUMNS`). Python objects therefore live
+only for one chunk, and the finished trace is compact Arrow memory.
 
 Emission order is deterministic under simulation, so the same seed gives the same frame.
 """
