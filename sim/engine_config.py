@@ -40,7 +40,7 @@ from rehearse.sync.store_url import schema_problem, url_problem
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class Endpoint(_Section):

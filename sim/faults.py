@@ -37,7 +37,7 @@ NonNegative = Annotated[float, Field(ge=0.0)]
 
 
 class _Value(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def utc_text(value: str) -> str:

@@ -24,7 +24,7 @@ from rehearse.reports.gates import unknown_gates
 from rehearse.sim.engine_sections import BatchSection, EventSection, P2pSection, factory_error
 from rehearse.sim.faults import Fault, NonNegative, Positive, Probability, utc_text
 from rehearse.sim.swarm import SwarmSection
-from rehearse.sync.model import parse_utc
+from rehearse.sync.model import format_utc, parse_utc
 
 
 LOCALES = {
@@ -41,8 +41,14 @@ class ScenarioError(Exception):
         self.messages = messages
 
 
+# The simulated calendar: periods are "YYYY-MM" texts compared as text, so a run must stay within
+# four-digit years; the year 9999 is left as room for annual plans' periods ahead of the run.
+CALENDAR_START_S = 0.0  # 1970-01-01T00:00:00Z
+CALENDAR_END_S = parse_utc("9999-01-01T00:00:00Z")
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class RunSection(_Section):
@@ -54,6 +60,19 @@ class RunSection(_Section):
     seed: Annotated[int, Field(ge=0)] = 1
 
     _start = field_validator("start")(lambda cls, value: utc_text(value))
+
+    @model_validator(mode="after")
+    def _inside_calendar(self) -> RunSection:
+        start_s = parse_utc(self.start)
+        if start_s < CALENDAR_START_S:
+            raise ValueError(f"start {self.start} is before {format_utc(CALENDAR_START_S)}: the clock counts "
+                             f"Unix seconds from there")
+        end_s = start_s + (self.traffic_days + self.drain_limit_days) * 86400.0
+        if not end_s < CALENDAR_END_S:
+            raise ValueError(f"the run would end after {format_utc(CALENDAR_END_S)}, the last date the simulated "
+                             f"calendar handles (start {self.start} + traffic_days {self.traffic_days:g} + "
+                             f"drain_limit_days {self.drain_limit_days:g})")
+        return self
 
     @property
     def start_s(self) -> float:

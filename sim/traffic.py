@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from rehearse.sim import wiring
 from rehearse.sim.identities import Identities
 from rehearse.sync import rules
-from rehearse.sync.model import Customer, add_months, next_period, period_of, period_start_s
+from rehearse.sync.model import Customer, add_months, month_start_at_or_after_s
 
 if TYPE_CHECKING:
     from rehearse.sim.world import World
@@ -92,9 +92,7 @@ class Traffic:
         scenario = world.scenario
         traffic = scenario.traffic
         start_s = world.start_s
-        first_boundary_s = period_start_s(next_period(period_of(start_s - 1e-6)))  # the next 1st, 00:00
-        if first_boundary_s < start_s:
-            first_boundary_s = add_months(first_boundary_s, 1)
+        first_boundary_s = month_start_at_or_after_s(start_s)  # the peak: the next 1st, 00:00
         rng = self.rng
         window_end_s = world.window_end_s
         for _ in range(traffic.subscriptions):

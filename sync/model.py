@@ -242,6 +242,14 @@ def period_start_s(period: str) -> float:
     return float(_days_from_civil(int(period[:4]), int(period[5:7]), 1) * _SECONDS_PER_DAY)
 
 
+def month_start_at_or_after_s(ts_s: float) -> float:
+    """Unix time of the first 1st-of-month 00:00 UTC at or after a Unix time: `ts_s` itself when it
+    is one, else the next month's start."""
+    period = period_of(ts_s)
+    month_start_s = period_start_s(period)
+    return month_start_s if month_start_s == ts_s else period_start_s(next_period(period))
+
+
 @lru_cache(maxsize=1 << 16)  # pure; a peak's subscriptions share one anchor, so most calls repeat
 def add_months(ts_s: float, months: int) -> float:
     """The same day-of-month and time `months` later, clamped to the month's last day (as billing

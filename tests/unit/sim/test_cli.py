@@ -60,6 +60,18 @@ def test_bad_override_and_unknown_scenario_exit_2(tmp_path):
     assert result.exit_code == 2 and "dotted.key=value" in result.output
     result = runner.invoke(main, ["run", "no-such-scenario"])
     assert result.exit_code == 2 and "smoke" in result.output
+
+
+def test_a_run_that_could_never_end_is_refused_before_it_starts(tmp_path):
+    """Infinity passed every `> 0` check and the run then never ended; so did a run in year 10000."""
+    runner = CliRunner()
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["run", "smoke", "--set", "run.traffic_days=inf", "--out", str(out)])
+    assert result.exit_code == 2 and "run.traffic_days: Input should be a finite number" in result.output
+    result = runner.invoke(main, ["run", "smoke", "--set", 'run.start="9999-12-31T00:00:00Z"', "--out", str(out)])
+    assert result.exit_code == 2 and "the run would end after 9999-01-01T00:00:00Z" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
     result = runner.invoke(main, ["run", "smoke", "--seed", "-1"])
     assert result.exit_code == 2
 

@@ -203,6 +203,14 @@ def test_a_list_of_tables_can_be_replaced_whole(tmp_path: Path) -> None:
     ("payments.success_probability=1.5", "payments.success_probability", "less than or equal to 1"),
     ("payments.success_probability=true", "payments.success_probability", "valid number"),
     ("gates.bogus_max=1", "gates", "bogus_max"),
+    ("run.traffic_days=inf", "run.traffic_days", "finite number"),
+    ("run.drain_limit_days=nan", "run.drain_limit_days", "finite number"),
+    ("erp.latency_ms_p50=inf", "erp.latency_ms_p50", "finite number"),
+    ("payments.success_probability=nan", "payments.success_probability", "finite number"),
+    # A run must stay inside the four-digit calendar its periods are written in.
+    ("run.traffic_days=1e308", "run", "the run would end after 9999-01-01T00:00:00Z"),
+    ('run.start="9998-12-25T00:00:00Z"', "run", "the run would end after 9999-01-01T00:00:00Z"),
+    ('run.start="1969-12-31T00:00:00Z"', "run", "is before 1970-01-01T00:00:00Z"),
 ])
 def test_a_bad_override_is_rejected_naming_the_key(tmp_path: Path, override: str, key: str, reason: str) -> None:
     path = write(tmp_path, VALID)

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rehearse.sync.model import (
-    add_months, days_in_month, format_utc, next_period, parse_utc, period_of, period_start_s,
+    add_months, days_in_month, format_utc, month_start_at_or_after_s, next_period, parse_utc, period_of,
+    period_start_s,
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -199,3 +200,31 @@ def test_add_months_agrees_with_datetime(ts_s: int, months: int) -> None:
     expected = moment.replace(year=year, month=month, day=day)
     assert add_months(float(ts_s), months) == (expected - EPOCH).total_seconds()
 
+
+
+# -- month_start_at_or_after_s: the billing peak's instant -----------------------------------------
+
+# The whole calendar a scenario may use (1970 to 9998), in whole seconds: far from 1970, a float's
+# spacing grows past a microsecond (from 2514 on), so no step may rely on subtracting one.
+calendar_instants_s = st.integers(min_value=0, max_value=int(utc_s(9998, 12, 31, 23, 59, 59)))
+
+
+@pytest.mark.parametrize(("moment", "expected"), [
+    ((2026, 2, 1), (2026, 2, 1)),
+    ((2026, 2, 1, 0, 0, 1), (2026, 3, 1)),
+    ((2026, 12, 15), (2027, 1, 1)),
+    ((2515, 2, 1), (2515, 2, 1)),
+    ((9997, 2, 1), (9997, 2, 1)),
+    ((9998, 12, 31, 23, 59, 59), (9999, 1, 1)),
+])
+def test_month_start_at_or_after(moment: tuple[int, ...], expected: tuple[int, ...]) -> None:
+    assert month_start_at_or_after_s(utc_s(*moment)) == utc_s(*expected)
+
+
+@given(calendar_instants_s)
+def test_month_start_at_or_after_agrees_with_datetime(ts_s: int) -> None:
+    moment = EPOCH + timedelta(seconds=ts_s)
+    start = moment.replace(day=1, hour=0, minute=0, second=0)
+    if start != moment:
+        start = (start + timedelta(days=32)).replace(day=1)
+    assert month_start_at_or_after_s(float(ts_s)) == (start - EPOCH).total_seconds()
