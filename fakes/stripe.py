@@ -30,7 +30,7 @@ LIST_LIMIT_DEFAULT = 10
 class AddressBody(BaseModel):
     """A postal address in a request (a customer's, or the one a tax calculation is for)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     line1: Annotated[str, Field(max_length=200)] = ""
     city: Annotated[str, Field(max_length=100)] = ""
     region: Annotated[str, Field(max_length=100)] = ""

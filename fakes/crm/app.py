@@ -61,11 +61,11 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 ERRORS = _responses(400, 404, 429, 500, 502, 503, 504)
-_Strict = ConfigDict(extra="forbid", strict=True)
+_Strict = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"Name": "Acme Corp",
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [{"Name": "Acme Corp",
                                                                                  "Entity__c": "US01"}]})
     Name: Annotated[str, Field(min_length=1, max_length=255)]
     Entity__c: Annotated[str, Field(min_length=1, max_length=40)]

@@ -13,7 +13,7 @@ from rehearse.fakes.stripe import ERRORS_LIST, AddressBody, error, install_strip
 from rehearse.fakes.tax.engine import TaxAddressError, TaxEngine
 from rehearse.sync.model import Address
 
-_Strict = ConfigDict(extra="forbid", strict=True)
+_Strict = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 AMOUNT_MINOR_MAX = 10**12  # a trillion minor units per line: beyond any invoice line
 
 
@@ -24,7 +24,7 @@ class LineItemBody(BaseModel):
 
 
 class CalculationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [{
         "currency": "USD", "address": {"postal_code": "73301", "region": "TX", "country": "US"},
         "line_items": [{"reference": "basic", "amount_minor": 1000}]}]})
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]

@@ -59,6 +59,17 @@ def test_erp_malformed_body_is_a_netsuite_400_naming_the_field(fakes: ServedFake
     assert wrong_method.status == 405 and wrong_method.headers["allow"] == "POST"
 
 
+@pytest.mark.parametrize("number", ["Infinity", "NaN", "1e400"])
+def test_erp_refuses_a_number_that_is_not_finite_naming_the_field(fakes: ServedFakes, number: str) -> None:
+    """Python's JSON reader takes Infinity, NaN and an overflowing 1e400 (as inf): none is a date."""
+    erp = fakes.apps["erp"]
+    raw = json.dumps(_customer()).replace("1769817600.0", number).encode()
+    answer = request(erp, "POST", "/record/v1/customer", raw=raw)
+    assert answer.status == 400 and answer.body["error"]["code"] == "INVALID_FLD_VALUE"
+    assert answer.body["error"]["message"] == "tran_date_s: Input should be a finite number"
+    assert request(erp, "GET", "/record/v1/customer/eid:cus_1").status == 404  # nothing was recorded
+
+
 async def _exchange(app, method: str, path: str, content_type: bytes, body: bytes = b"") -> tuple:
     """One request with this content type: (status, headers, body bytes) exactly as sent."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
