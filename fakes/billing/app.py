@@ -168,7 +168,8 @@ def create_app(billing: Billing, *, clock: Callable[[], float]) -> FastAPI:
     @app.get("/v1/customers", response_model=ListOf[CustomerOut], operation_id="list_customers",
              responses=ERRORS_LIST)
     async def list_customers(
-        created_gte: Annotated[float, Query(description="Only customers created at or after (Unix s).")] = 0.0,
+        created_gte: Annotated[float, Query(
+            allow_inf_nan=False, description="Only customers created at or after (Unix s).")] = 0.0,
         limit: Limit = LIST_LIMIT_DEFAULT, starting_after: Cursor = None,
     ) -> Any:
         """Customers in creation order, created at or after `created_gte`."""
@@ -244,7 +245,7 @@ def create_app(billing: Billing, *, clock: Callable[[], float]) -> FastAPI:
              responses=ERRORS_LIST)
     async def list_invoices(
         finalized_gte: Annotated[float | None, Query(
-            description="Only invoices finalized at or after (Unix s); drafts never match.")] = None,
+            allow_inf_nan=False, description="Only invoices finalized at or after (Unix s); drafts never match.")] = None,
         limit: Limit = LIST_LIMIT_DEFAULT, starting_after: Cursor = None,
     ) -> Any:
         """Invoices in creation order; with `finalized_gte`, only those finalized since."""

@@ -44,7 +44,8 @@ def create_app(payments: PaymentsGateway) -> FastAPI:
 
     @app.get("/v1/charges", response_model=ListOf[ChargeOut], operation_id="list_charges", responses=ERRORS_LIST)
     async def list_charges(
-        created_gte: Annotated[float, Query(description="Only charges created at or after (Unix s).")] = 0.0,
+        created_gte: Annotated[float, Query(
+            allow_inf_nan=False, description="Only charges created at or after (Unix s).")] = 0.0,
         status: Literal["succeeded", "failed"] | None = None,
         limit: Limit = LIST_LIMIT_DEFAULT, starting_after: Cursor = None,
     ) -> Any:

@@ -171,6 +171,18 @@ def test_billing_speaks_stripe(fakes: ServedFakes) -> None:
     assert wrong_currency.status == 400 and wrong_currency.body["error"]["code"] == "currency_mismatch"
 
 
+@pytest.mark.parametrize(("system", "path", "parameter", "value"), [
+    ("billing", "/v1/customers", "created_gte", "nan"),
+    ("billing", "/v1/invoices", "finalized_gte", "inf"),
+    ("payments", "/v1/charges", "created_gte", "-inf"),
+])
+def test_a_list_filter_that_is_not_finite_is_a_stripe_400_naming_it(
+        fakes: ServedFakes, system: str, path: str, parameter: str, value: str) -> None:
+    answer = request(fakes.apps[system], "GET", path, query={parameter: value})
+    assert answer.status == 400
+    assert answer.body["error"]["code"] == "parameter_invalid" and answer.body["error"]["param"] == parameter
+
+
 def test_list_pages_by_starting_after(fakes: ServedFakes) -> None:
     billing = fakes.apps["billing"]
     first = request(billing, "GET", "/v1/prices", query={"limit": 2})
