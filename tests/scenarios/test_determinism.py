@@ -2,6 +2,11 @@
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+
+import pytest
 
 from rehearse.sim import runner
 
@@ -45,3 +50,27 @@ GOLDEN_DIGEST = "555dd821338cad258f86e451890ef334b588429bd3d9ac802a13e90ad38eb32
 def test_golden_trace_digest(small_scenario):
     digest = trace_digest(runner.simulate(small_scenario, GOLDEN_SEED).trace)
     assert digest == GOLDEN_DIGEST, f"trace digest changed: {digest}"
+
+
+# The golden run in a fresh interpreter, printing its digest.
+_DIGEST_IN_A_FRESH_PROCESS = f"""
+from rehearse.sim import runner
+from rehearse.sim.scenario import load
+from tests.scenarios.conftest import SMALL
+from tests.scenarios.test_determinism import trace_digest
+scenario, _ = load("month-end", SMALL)
+print(trace_digest(runner.simulate(scenario, {GOLDEN_SEED}).trace))
+"""
+
+
+@pytest.mark.parametrize("hash_seed", ["0", "4242"])
+def test_the_golden_digest_does_not_depend_on_the_hash_seed(hash_seed):
+    """Strings hash differently in every process unless PYTHONHASHSEED pins them, so iterating a set
+    or a dict keyed by such hashes in simulated code would change the trace from one process to the
+    next. Two fixed, different hash seeds must both give the golden digest."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run([sys.executable, "-c", _DIGEST_IN_A_FRESH_PROCESS], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == GOLDEN_DIGEST
