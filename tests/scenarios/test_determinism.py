@@ -1,10 +1,15 @@
-"""Same scenario, same seed: the same trace byte for byte; another seed: another trace."""
+"""Same scenario, same seed: the same trace byte for byte, whatever the hash seed and with no hidden
+entropy; another seed: another trace."""
 
+import datetime
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
+import time
+import uuid
 
 import pytest
 
@@ -52,25 +57,75 @@ def test_golden_trace_digest(small_scenario):
     assert digest == GOLDEN_DIGEST, f"trace digest changed: {digest}"
 
 
-# The golden run in a fresh interpreter, printing its digest.
+# The golden run in a fresh interpreter, printing its digest; this folder's modules by their names,
+# as pytest imports them.
 _DIGEST_IN_A_FRESH_PROCESS = f"""
+import sys
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+from conftest import SMALL
+from test_determinism import trace_digest
 from rehearse.sim import runner
 from rehearse.sim.scenario import load
-from tests.scenarios.conftest import SMALL
-from tests.scenarios.test_determinism import trace_digest
 scenario, _ = load("month-end", SMALL)
 print(trace_digest(runner.simulate(scenario, {GOLDEN_SEED}).trace))
 """
 
 
 @pytest.mark.parametrize("hash_seed", ["0", "4242"])
-def test_the_golden_digest_does_not_depend_on_the_hash_seed(hash_seed):
+def test_the_golden_digest_does_not_depend_on_the_hash_seed(hash_seed, tmp_path):
     """Strings hash differently in every process unless PYTHONHASHSEED pins them, so iterating a set
     or a dict keyed by such hashes in simulated code would change the trace from one process to the
     next. Two fixed, different hash seeds must both give the golden digest."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    done = subprocess.run([sys.executable, "-c", _DIGEST_IN_A_FRESH_PROCESS], cwd=root, env=env,
+    done = subprocess.run([sys.executable, "-c", _DIGEST_IN_A_FRESH_PROCESS], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == GOLDEN_DIGEST
+
+
+# -- no hidden entropy: simulated code reaches time, randomness and ids only through the world's ports.
+# With the wall clock, the global random state, `uuid` and `datetime.now` made to raise, a whole run
+# still works and gives the golden trace.
+
+
+class HiddenEntropy(AssertionError):
+    """Simulated code read the wall clock, the global random state or a random id."""
+
+
+def _forbidden(name: str):
+    def call(*args, **kwargs):
+        raise HiddenEntropy(f"simulated code called {name}")
+    return call
+
+
+class _NoNow(datetime.datetime):
+    now = classmethod(_forbidden("datetime.now"))
+    utcnow = classmethod(_forbidden("datetime.utcnow"))
+    today = classmethod(_forbidden("datetime.today"))
+
+
+# The global random module's functions (all bound to one hidden instance) and the wall clock;
+# time.perf_counter stays: the runner times itself with it, outside the simulated world.
+GLOBAL_RANDOM = ("random", "randint", "randrange", "choice", "choices", "shuffle", "sample", "uniform",
+                 "gauss", "normalvariate", "lognormvariate", "expovariate", "getrandbits", "randbytes")
+
+
+@pytest.fixture()
+def no_hidden_entropy(monkeypatch):
+    for name in GLOBAL_RANDOM:
+        monkeypatch.setattr(random, name, _forbidden(f"random.{name}"))
+    monkeypatch.setattr(time, "time", _forbidden("time.time"))
+    monkeypatch.setattr(time, "time_ns", _forbidden("time.time_ns"))
+    monkeypatch.setattr(uuid, "uuid1", _forbidden("uuid.uuid1"))
+    monkeypatch.setattr(uuid, "uuid4", _forbidden("uuid.uuid4"))
+    monkeypatch.setattr(datetime, "datetime", _NoNow)
+
+
+def test_the_fixture_does_forbid(no_hidden_entropy):
+    for call in (random.random, time.time, uuid.uuid4, datetime.datetime.now):
+        with pytest.raises(HiddenEntropy):
+            call()
+
+
+def test_a_run_needs_no_hidden_entropy_and_gives_the_golden_trace(small_scenario, no_hidden_entropy):
+    assert trace_digest(runner.simulate(small_scenario, GOLDEN_SEED).trace) == GOLDEN_DIGEST
