@@ -12,6 +12,7 @@ The pytest plugin (`rehearse.contracts.pytest_plugin`) hands these out as fixtur
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -203,6 +204,8 @@ class SteppedWorld:
     def run_for(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0, days: float = 0.0) -> SteppedWorld:
         """Advance virtual time by the sum of the arguments."""
         total_s = seconds + minutes * 60.0 + hours * 3600.0 + days * 86400.0
+        if not math.isfinite(total_s):
+            raise RehearsalError([f"run_for: {total_s} s is not a finite time (the world's timers never run out)"])
         if total_s < 0:
             raise RehearsalError([f"run_for: {total_s} s is negative; virtual time only goes forward"])
         return self.run_until(self.now_s + total_s)
@@ -214,6 +217,8 @@ class SteppedWorld:
             at_s = parse_utc(at) if isinstance(at, str) else float(at)
         except (ValueError, IndexError) as error:
             raise RehearsalError([f"run_until: {at!r} is not a UTC time like 2026-02-01T02:00:00Z ({error})"]) from None
+        if not math.isfinite(at_s):
+            raise RehearsalError([f"run_until: {at_s} is not a finite time (the world's timers never run out)"])
         if at_s < self.now_s:
             raise RehearsalError([f"run_until: {format_utc(at_s)} is before now ({self.now})"])
         window_end_s = self.window_end_s
@@ -261,8 +266,8 @@ class SteppedWorld:
         if for_s is not None:
             if "window" in entry:
                 raise RehearsalError(["inject: give either for_s or a window, not both"])
-            if for_s <= 0:
-                raise RehearsalError([f"inject: for_s must be positive, got {for_s}"])
+            if not (math.isfinite(for_s) and for_s > 0):
+                raise RehearsalError([f"inject: for_s must be a positive, finite number of seconds, got {for_s}"])
             entry["window"] = {"start": format_utc(self.now_s), "end": format_utc(self.now_s + for_s)}
         try:
             value = TypeAdapter(Fault).validate_python(entry)
@@ -284,6 +289,9 @@ class SteppedWorld:
     def crash_engine(self, *, restart_after_s: float = 60.0) -> None:
         """Kill the engine's process now; it restarts from its Store `restart_after_s` later."""
         self._check_open()
+        if not (math.isfinite(restart_after_s) and restart_after_s >= 0):
+            raise RehearsalError([f"crash_engine: restart_after_s must be a finite number of seconds, at least 0, "
+                                  f"got {restart_after_s}"])
         if not self.world.engine.up:
             raise RehearsalError([f"crash_engine: the engine is already down at {self.now}"])
         self.trace.emit(self.now_s, "fault.injected", object_id="engine", code="engine_crash", detail="")

@@ -83,6 +83,19 @@ def test_mistakes_are_refused_with_a_reason(peak):
             world.run_until("2026-02-01T00:30:00Z")
         with pytest.raises(RehearsalError, match="not a UTC time"):
             world.run_until("tomorrow")
+        # Infinity used to step forever (gap-fill and the operator never stop); NaN is no time either.
+        for endless in (float("inf"), float("nan")):
+            with pytest.raises(RehearsalError, match="is not a finite time"):
+                world.run_for(hours=endless)
+            with pytest.raises(RehearsalError, match="is not a finite time"):
+                world.run_until(endless)
+            with pytest.raises(RehearsalError, match="for_s must be a positive, finite number of seconds"):
+                world.inject({"kind": "outage", "system": "erp"}, for_s=endless)
+            with pytest.raises(RehearsalError, match="restart_after_s must be a finite number of seconds"):
+                world.crash_engine(restart_after_s=endless)
+        with pytest.raises(RehearsalError, match="restart_after_s must be a finite number of seconds, at least 0"):
+            world.crash_engine(restart_after_s=-1.0)
+        assert world.engine.up and world.now == "2026-02-01T01:00:00Z"  # nothing was done
         world.run_for(hours=6)  # past the traffic window: faults are healed
         with pytest.raises(RehearsalError, match="faults healed at the end of the traffic window"):
             world.inject({"kind": "outage"})
