@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -91,9 +92,22 @@ class Outcome(NamedTuple):
         return node
 
 
+def checked_seed(seed: Any) -> int:
+    """`seed` if it is a whole number of at least 0 (as ``rehearse run --seed`` takes), else a
+    `RehearsalError` saying so."""
+    try:
+        value = operator.index(seed)  # an int, or an integer type that says it is one (numpy's)
+    except TypeError:
+        value = -1
+    if isinstance(seed, bool) or value < 0:
+        raise RehearsalError([f"seed must be a whole number, at least 0, got {seed!r}"])
+    return value
+
+
 def load_scenario(scenario: str | Path | Scenario, overrides: Iterable[str] = ()) -> Scenario:
-    """A scenario from a built-in name, a path or a `Scenario`, with ``dotted.key=value`` overrides."""
-    overrides = list(overrides)
+    """A scenario from a built-in name, a path or a `Scenario`, with ``dotted.key=value`` overrides
+    (one text is taken as one override, not as its characters)."""
+    overrides = [overrides] if isinstance(overrides, str) else list(overrides)
     if isinstance(scenario, Scenario):
         if not overrides:
             return scenario
@@ -112,9 +126,10 @@ def rehearse(scenario: str | Path | Scenario = "smoke", *, seed: int | None = No
     With `out_dir`, metrics.json, report.html and trace.parquet are written there."""
     from rehearse.sim import runner
 
-    overrides = list(overrides) + ([f"engine.pattern={json.dumps(engine)}"] if engine else [])
+    overrides = ([overrides] if isinstance(overrides, str) else list(overrides)) + (
+        [f"engine.pattern={json.dumps(engine)}"] if engine else [])
     loaded = load_scenario(scenario, overrides)
-    result = runner.run(loaded, loaded.run.seed if seed is None else seed, out_dir=out_dir)
+    result = runner.run(loaded, loaded.run.seed if seed is None else checked_seed(seed), out_dir=out_dir)
     return Outcome(result.metrics, result.recorded, result.out_dir)
 
 
@@ -135,7 +150,7 @@ class SteppedWorld:
         from rehearse.sim.world import World
 
         self.scenario = scenario
-        self.seed = scenario.run.seed if seed is None else seed
+        self.seed = scenario.run.seed if seed is None else checked_seed(seed)
         self._work = tempfile.TemporaryDirectory(prefix="rehearse-world-")
         work_dir = Path(self._work.name)
         self.trace = TraceRecorder(work_dir)

@@ -96,6 +96,11 @@ def test_mistakes_are_refused_with_a_reason(peak):
         with pytest.raises(RehearsalError, match="restart_after_s must be a finite number of seconds, at least 0"):
             world.crash_engine(restart_after_s=-1.0)
         assert world.engine.up and world.now == "2026-02-01T01:00:00Z"  # nothing was done
+        for seed in (-1, 1.5, "7", True, None.__class__):
+            with pytest.raises(RehearsalError, match="seed must be a whole number, at least 0"):
+                SteppedWorld(peak, seed)
+            with pytest.raises(RehearsalError, match="seed must be a whole number, at least 0"):
+                rehearse(peak, seed=seed)
         world.run_for(hours=6)  # past the traffic window: faults are healed
         with pytest.raises(RehearsalError, match="faults healed at the end of the traffic window"):
             world.inject({"kind": "outage"})
@@ -109,3 +114,8 @@ def test_mistakes_are_refused_with_a_reason(peak):
         rehearse("smoke", engine="telepathy")
     with pytest.raises(RehearsalError, match="overrides need a scenario name or path"):
         load_scenario(peak, ["run.seed=2"])
+
+
+def test_one_override_text_is_one_override_not_its_characters():
+    assert load_scenario("smoke", "traffic.subscriptions=20").traffic.subscriptions == 20
+    assert load_scenario("smoke", ["traffic.subscriptions=20"]).traffic.subscriptions == 20
