@@ -30,7 +30,7 @@ Id = Annotated[str, Field(min_length=1, max_length=255)]
 class CustomerCreate(BaseModel):
     """A new customer, billed in `currency` by legal entity `entity`."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [{
+    model_config = ConfigDict(**_Strict, json_schema_extra={"examples": [{
         "entity": "US01", "currency": "USD", "name": "Acme Corp", "email": "billing@acme.example",
         "address": {"line1": "1 Main St", "city": "Austin", "region": "TX", "postal_code": "73301", "country": "US"}}]})
     entity: Annotated[str, Field(min_length=1, max_length=40)]
@@ -43,7 +43,7 @@ class CustomerCreate(BaseModel):
 class SubscriptionCreate(BaseModel):
     """Subscribe `customer` to `price` from now: the first invoice is finalized and charged at once."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [{"customer": "cus_1",
+    model_config = ConfigDict(**_Strict, json_schema_extra={"examples": [{"customer": "cus_1",
                                                                                  "price": "starter:USD"}]})
     customer: Id
     price: Id

@@ -65,7 +65,7 @@ _Strict = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [{"Name": "Acme Corp",
+    model_config = ConfigDict(**_Strict, json_schema_extra={"examples": [{"Name": "Acme Corp",
                                                                                  "Entity__c": "US01"}]})
     Name: Annotated[str, Field(min_length=1, max_length=255)]
     Entity__c: Annotated[str, Field(min_length=1, max_length=40)]

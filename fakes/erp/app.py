@@ -62,7 +62,7 @@ class RecordBody(BaseModel):
     (or internal) id of the customer an invoice belongs to, or of the invoice a payment, void or
     write-off applies to."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [{
+    model_config = ConfigDict(**_Strict, json_schema_extra={"examples": [{
         "external_id": "cus_1", "source_id": "cus_1", "entity": "US01", "currency": "USD", "amount_minor": 0,
         "tran_date_s": 1769904000.0, "posting_period": "2026-02", "name": "Acme Corp"}]})
     external_id: Annotated[str, Field(max_length=255)] = ""

@@ -24,7 +24,7 @@ class LineItemBody(BaseModel):
 
 
 class CalculationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [{
+    model_config = ConfigDict(**_Strict, json_schema_extra={"examples": [{
         "currency": "USD", "address": {"postal_code": "73301", "region": "TX", "country": "US"},
         "line_items": [{"reference": "basic", "amount_minor": 1000}]}]})
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
