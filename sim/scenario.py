@@ -41,8 +41,9 @@ class ScenarioError(Exception):
         self.messages = messages
 
 
-# The simulated calendar: periods are "YYYY-MM" texts compared as text, so a run must stay within
-# four-digit years; the year 9999 is left as room for annual plans' periods ahead of the run.
+# The simulated calendar: periods are "YYYY-MM" texts, read back by slicing (`next_period`) and
+# ordered as text, so a run must stay within four-digit years (one starting on 9999-12-31 never
+# ended); the year 9999 is left as room for annual plans' periods ahead of the run.
 CALENDAR_START_S = 0.0  # 1970-01-01T00:00:00Z
 CALENDAR_END_S = parse_utc("9999-01-01T00:00:00Z")
 
