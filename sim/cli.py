@@ -30,6 +30,7 @@ from rehearse.sync.store_url import StoreUnavailable, redact, url_problem
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_ENGINE_FAILED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C; never a gate's 1
 
 
 def _fail_input(messages: list[str]) -> None:
@@ -39,7 +40,19 @@ def _fail_input(messages: list[str]) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a Ctrl-C ends any command with its own status and says what it left."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            Console(stderr=True).print("\n[bold red]interrupted:[/] stopped before the end; no output folder "
+                                       "was written or replaced", highlight=False)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rehearse")
 def main() -> None:
     """rehearse: a dress rehearsal for quote-to-cash integrations."""

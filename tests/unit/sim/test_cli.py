@@ -5,6 +5,7 @@ import json
 
 from click.testing import CliRunner
 
+from rehearse.sim import runner as sim_runner
 from rehearse.sim.cli import main
 
 FAST = ["--set", "traffic.subscriptions=80", "--set", "run.traffic_days=1", "--quiet"]
@@ -159,3 +160,17 @@ def test_a_folder_with_an_earlier_result_is_replaced(tmp_path):
     assert again.exit_code == 0, again.output
     assert sorted(path.name for path in out.iterdir()) == ["metrics.json", "report.html", "trace.parquet"]
     assert json.loads((out / "metrics.json").read_text())["seed"] == 2
+
+
+def test_ctrl_c_exits_130_saying_nothing_was_written(tmp_path, monkeypatch):
+    """An interrupted run is neither a pass (0) nor a failed gate (1): shells report Ctrl-C as 130."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim_runner, "run", interrupted)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", "smoke", "--out", str(out)])
+    assert result.exit_code == 130
+    assert "interrupted: stopped before the end; no output folder was written or replaced" in result.output
+    assert "Traceback" not in result.output and "Aborted" not in result.output
+    assert not out.exists()
