@@ -40,15 +40,21 @@ def _fail_input(messages: list[str]) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+# The commands whose results appear in their --out folder only whole, at the end (see sim/outputs.py).
+WHOLE_OUTPUT_COMMANDS = ("run", "compare", "sweep")
+
+
 class _Commands(click.Group):
-    """The command group; a Ctrl-C ends any command with its own status and says what it left."""
+    """The command group; a Ctrl-C that a command does not take as its way to stop (serve and engine
+    do) ends it with its own exit status, saying what it left."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            Console(stderr=True).print("\n[bold red]interrupted:[/] stopped before the end; no output folder "
-                                       "was written or replaced", highlight=False)
+            left = ("; no output folder was written or replaced" if ctx.invoked_subcommand in WHOLE_OUTPUT_COMMANDS
+                    else "")
+            Console(stderr=True).print(f"\n[bold red]interrupted:[/] stopped before the end{left}", highlight=False)
             ctx.exit(EXIT_INTERRUPTED)
 
 

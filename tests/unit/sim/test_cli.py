@@ -174,3 +174,15 @@ def test_ctrl_c_exits_130_saying_nothing_was_written(tmp_path, monkeypatch):
     assert "interrupted: stopped before the end; no output folder was written or replaced" in result.output
     assert "Traceback" not in result.output and "Aborted" not in result.output
     assert not out.exists()
+
+
+def test_ctrl_c_elsewhere_exits_130_without_claiming_about_outputs(monkeypatch):
+    import rehearse.sim.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "builtin_names", interrupted)
+    result = CliRunner().invoke(main, ["scenarios"])
+    assert result.exit_code == 130
+    assert "interrupted: stopped before the end" in result.output and "output folder" not in result.output
