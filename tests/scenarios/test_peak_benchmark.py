@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -32,9 +33,12 @@ def test_the_peak_prints_one_json_line_with_the_issues_keys_and_a_reconciled_run
     assert result["duplicated"] == 0 and result["faults_missing"] == 0 and result["faults_duplicated"] == 0
     # Progress goes to stderr, a line per phase in order, each with the seconds since the start.
     phases = [line.split("] ", 1)[1].split(" (")[0] for line in done.stderr.splitlines() if line.startswith("[")]
-    assert phases == ["skeleton: 300 subscriptions in bare SimPy", "harness: loading the book", "harness: traffic",
-                      "harness: reconciling", "the same peak with bad-month-end's faults",
-                      "harness: loading the book", "harness: traffic", "harness: reconciling"]
+    assert phases[:-1] == ["skeleton: 300 subscriptions in bare SimPy", "harness: loading the book",
+                           "harness: traffic", "harness: reconciling", "the same peak with bad-month-end's faults",
+                           "harness: loading the book", "harness: traffic", "harness: reconciling"]
+    # Last, the run held against issue 2's targets, which are set at a million.
+    assert phases[-1].startswith("issue 2's targets are set at 1,000,000 subscriptions; this run had 300: wall ")
+    assert "skeleton ratio" in phases[-1]
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "many"])
@@ -59,3 +63,21 @@ def test_repeated_runs_count_the_fastest_of_each_part() -> None:
 def test_a_bad_repeat_count_exits_2_naming_the_option() -> None:
     done = _peak("--repeat", "0")
     assert done.returncode == 2 and "--repeat" in done.stderr and done.stdout == ""
+
+
+def _peak_module():
+    spec = importlib.util.spec_from_file_location("peak_benchmark", PEAK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_verdict_holds_a_million_against_each_target() -> None:
+    peak = _peak_module()
+    result = {"subscriptions": 1_000_000, "wall_s": 259.45, "peak_rss_mib": 3746.6, "skeleton_ratio": 0.243}
+    assert peak.verdict(result) == ("issue 2's targets: wall 259.45 s > 120 s: not met; "
+                                    "peak RSS 3,746.6 MiB <= 4,096 MiB: met; skeleton ratio 0.243 < 0.33: not met")
+    met = {"subscriptions": 1_000_000, "wall_s": 120.0, "peak_rss_mib": 4096.0, "skeleton_ratio": 0.33}
+    assert peak.verdict(met).count(": met") == 3 and "not met" not in peak.verdict(met)
+    over = {"subscriptions": 1_000_000, "wall_s": 100.0, "peak_rss_mib": 4096.5, "skeleton_ratio": None}
+    assert peak.verdict(over) == "issue 2's targets: wall 100.0 s <= 120 s: met; peak RSS 4,096.5 MiB > 4,096 MiB: not met"
