@@ -129,6 +129,15 @@ def test_bad_config_names_file_key_and_reason(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "erp.url" in result.output
 
 
+def test_an_endless_duration_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "engine.toml"
+    path.write_text('[erp]\nurl = "http://e"\n[billing]\nurl = "http://b"\n[payments]\nurl = "http://p"\n'
+                    '[run]\nduration_s = inf\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert any("run.duration_s: Input should be a finite number" in message for message in raised.value.messages)
+
+
 def test_a_webhook_port_in_use_is_exit_2_naming_the_file(tmp_path: Path) -> None:
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
