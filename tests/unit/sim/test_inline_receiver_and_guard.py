@@ -123,6 +123,77 @@ def test_the_guarded_runtime_refuses_what_is_not_a_coroutine():
         runtime.spawn(42)
 
 
+class Raising(Fine):
+    """An engine whose every answer is an exception, or an awaitable of one."""
+
+    def __init__(self, awaited=False):
+        super().__init__()
+        self.awaited = awaited
+
+    def receive(self, event):
+        if self.awaited:
+            async def answer():
+                raise KeyError("evt_1")
+            return answer()
+        raise KeyError("evt_1")
+
+    def idle(self):
+        return "yes"
+
+    def replay(self, key):
+        raise ValueError(key)
+
+
+def _drive(awaitable):
+    """Run an awaitable that never suspends, as SimPy would drive it."""
+    try:
+        awaitable.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("suspended")
+
+
+def test_the_guard_turns_every_raise_and_wrong_type_into_an_engine_failure():
+    guarded = GuardedEngine(Raising(), "pkg.mod:make")
+    with pytest.raises(EngineFailure, match=r"receive\(\) raised KeyError: 'evt_1'"):
+        guarded.receive(make_event())
+    with pytest.raises(EngineFailure, match=r"idle\(\) returned 'yes' \(a str\), expected a bool"):
+        guarded.idle()
+    with pytest.raises(EngineFailure, match=r"replay\(\) raised ValueError: in_1"):
+        guarded.replay("in_1")  # an optional capability the engine has goes through the guard too
+    awaited = GuardedEngine(Raising(awaited=True), "pkg.mod:make").receive(make_event())
+    with pytest.raises(EngineFailure, match=r"receive\(\) raised KeyError: 'evt_1'"):
+        _drive(awaited)
+    with pytest.raises(EngineFailure, match=r"receive\(\) returned 'no' \(a str\), expected a bool"):
+        _drive(GuardedEngine(Fine(answer=_async_answer("no")), "pkg.mod:make").receive(make_event()))
+    with pytest.raises(EngineFailure, match="returned object, which lacks up, start, receive, idle, unfinished"):
+        GuardedEngine(object(), "pkg.mod:make")
+
+
+def _async_answer(value):
+    async def answer():
+        return value
+    return answer()
+
+
+def test_the_guarded_runtime_ends_the_run_when_a_workflow_or_a_callback_raises():
+    env = simpy.Environment()
+    runtime = GuardedRuntime(SimPyRuntime(env), "pkg.mod:make")
+
+    async def workflow():
+        await runtime.sleep(1.0)
+        raise RuntimeError("lost the ERP client")
+
+    runtime.spawn(workflow())
+    with pytest.raises(EngineFailure, match="a workflow raised RuntimeError: lost the ERP client"):
+        env.run(until=5.0)
+    env = simpy.Environment()
+    runtime = GuardedRuntime(SimPyRuntime(env), "pkg.mod:make")
+    runtime.call_later(1.0, lambda key: {}[key], "in_9")
+    with pytest.raises(EngineFailure, match="a callback raised KeyError: 'in_9'"):
+        env.run(until=5.0)
+
+
 def test_an_engine_failure_survives_simpys_re_raise():
     failure = EngineFailure("a:b", "broke")
     assert str(type(failure)(*failure.args)) == "engine 'a:b' broke"
