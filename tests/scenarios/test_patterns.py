@@ -100,6 +100,32 @@ def test_event_dead_letters_what_outlasts_its_retries_and_a_person_replays_it():
     assert result.metrics["reconciliation"]["missing"] == 0
 
 
+def test_event_without_period_routing_parks_closed_period_postings_and_replays_them_in_vain():
+    """A closed period is a permanent answer: each posting goes to the exception queue, the operator
+    replays it (`replays_max` times), and each replay meets the same closed period."""
+    result = _run("period-close", "event", "engine.event.period_routing=false")
+    trace, metrics = result.trace, result.metrics
+    opened = trace.filter(kind="engine.exception_opened")
+    assert opened.height > 0 and set(opened["code"]) == {"closed_period"}
+    parked = opened["object_id"].n_unique()
+    replays_max = load("period-close")[0].operator.replays_max
+    assert trace.filter(kind="engine.exception_resolved", code="replayed").height == parked * replays_max
+    assert opened.height == parked * (replays_max + 1)
+    assert metrics["resilience"]["exceptions_open"] == parked == metrics["reconciliation"]["invoices"]["missing"]
+    assert metrics["reconciliation"]["duplicated"] == 0
+
+
+def test_event_blocking_retries_keep_strict_order_at_the_cost_of_head_of_line_waits():
+    """With `blocking_retries` a retry holds its partition: nothing is lost or doubled, but every
+    event behind a retrying one waits, so latency grows by orders of magnitude in a storm."""
+    blocking = _run("webhook-storm", "event", "engine.event.blocking_retries=true").metrics
+    retry_topic = _run("webhook-storm", "event").metrics
+    for metrics in (blocking, retry_topic):
+        assert metrics["reconciliation"]["missing"] == metrics["reconciliation"]["duplicated"] == 0
+    p50_s = [metrics["latency_s"]["invoice_to_erp"]["p50"] for metrics in (blocking, retry_topic)]
+    assert p50_s[0] > 10 * p50_s[1]
+
+
 def test_event_has_no_gap_fill_so_lost_webhooks_stay_lost():
     metrics = _run("receiver-down-long", "event").metrics
     assert metrics["reconciliation"]["missing"] > 0
