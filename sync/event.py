@@ -303,7 +303,8 @@ class EventEngine:
         return len(letters)
 
     def replay(self, external_id: str) -> bool:
-        """A person resolved an exception: the document is posted again by a consumer."""
+        """A person resolved an exception: the document is posted again by a consumer (into the next
+        period when it was parked for a closed one, as the other patterns' operators do)."""
         record = self.store.close_exception(external_id)
         posting = self.store.postings.get(external_id)
         if record is None or posting is None or posting.state != EXCEPTION:
@@ -312,6 +313,12 @@ class EventEngine:
         self.trace.emit(now, "engine.exception_resolved", object_id=external_id, code="replayed", detail=record.reason)
         posting.state = IN_FLIGHT
         posting.attempts = 0
+        if record.reason == "closed_period":  # a person says: post it into the next period
+            parked = posting.document
+            posting.document = routed(parked)
+            posting.late = True
+            self.trace.emit(now, "engine.rerouted", object_id=external_id, ref_id=parked.source_id,
+                            period=posting.document.posting_period, detail=parked.posting_period)
         document = posting.document
         event = Event(f"replay:{external_id}", "engine.replay", now, document)
         self._publish(partition_of(external_id, len(self.partitions)), event, 1)
