@@ -84,6 +84,15 @@ def test_batch_retries_a_partial_failure_in_the_next_run():
     assert result.metrics["reconciliation"]["missing"] == 0
 
 
+def test_batch_that_lost_its_state_in_a_crash_finds_posted_parents_in_the_erp():
+    """Without a durable store a crash forgets what the job posted; the next runs ask the ERP for
+    each parent they do not know, so nothing is posted twice."""
+    result = _run("engine-crash", "batch", "engine.durable_store=false")
+    assert result.trace.filter(kind="engine.lookup", code="found").height > 0
+    reconciliation = result.metrics["reconciliation"]
+    assert reconciliation["missing"] == reconciliation["duplicated"] == 0
+
+
 def test_event_consumers_drop_duplicates_and_retry_children_that_overtook_their_parents():
     metrics = _run("webhook-storm", "event").metrics
     resilience = metrics["resilience"]
