@@ -56,3 +56,15 @@ def test_a_backlog_across_the_close_is_posted_late_into_the_next_period(tmp_path
     metrics = result.metrics
     assert metrics["resilience"]["late_postings"] > 0
     _assert_clean(metrics)
+
+
+def test_a_returned_debit_without_dunning_retries_ends_the_invoice_at_once():
+    """Billing's path for a bank return when the scenario gives no dunning retries: the reopened
+    invoice is exhausted there and then, and the ERP still reverses every returned payment."""
+    scenario, _ = load("payment-faults", ["billing.dunning_retry_days=[]"])
+    result = runner.run(scenario, scenario.run.seed)
+    trace = result.trace
+    reopened = set(trace.filter(kind="billing.invoice_reopened")["object_id"])
+    assert reopened and reopened <= set(trace.filter(kind="billing.invoice_uncollectible")["object_id"])
+    assert trace.filter(kind="erp.payment_reversed").height == trace.filter(kind="payments.charge_reversed").height
+    assert result.metrics["passed"], [gate for gate in result.metrics["gates"] if not gate["passed"]]
