@@ -68,3 +68,39 @@ def test_a_returned_debit_without_dunning_retries_ends_the_invoice_at_once():
     assert reopened and reopened <= set(trace.filter(kind="billing.invoice_uncollectible")["object_id"])
     assert trace.filter(kind="erp.payment_reversed").height == trace.filter(kind="payments.charge_reversed").height
     assert result.metrics["passed"], [gate for gate in result.metrics["gates"] if not gate["passed"]]
+
+
+GAP_FILL_REVERSALS = '''
+extends = "payment-faults"
+name = "gap-fill-reversals"
+
+[run]
+traffic_days = 12.0
+drain_limit_days = 3.0
+
+[[faults]]
+kind = "ach_failure"
+probability = 0.3
+return_after_days = 3.0
+
+[[faults]]
+kind = "receiver_down"
+window = { start = "2026-02-03T12:00:00Z", end = "2026-02-09T12:00:00Z" }
+'''
+
+
+def test_gap_fill_finds_returned_debits_whose_webhooks_cannot_arrive(tmp_path):
+    """The bank returns debits while the engine's endpoint is down for six days, longer than billing
+    retries: only the orchestrated engine's gap-fill, listing billing's charges, can post those
+    reversals, and it does while the endpoint is still down."""
+    path = tmp_path / "gap-fill-reversals.toml"
+    path.write_text(GAP_FILL_REVERSALS)
+    scenario, _ = load(str(path))
+    result = runner.run(scenario, scenario.run.seed)
+    trace = result.trace
+    assert trace.filter(kind="webhook.lost").height > 0
+    down_from, down_to = (scenario.faults[-1].window.start_s, scenario.faults[-1].window.end_s)
+    reversals = trace.filter(kind="engine.posted", code="reversal")
+    assert reversals.filter((reversals["t_s"] >= down_from) & (reversals["t_s"] < down_to)).height > 0
+    row = result.metrics["reconciliation"]["reversals"]
+    assert row["expected"] == row["matched"] > 0 and row["missing"] == row["duplicated"] == 0
