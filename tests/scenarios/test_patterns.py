@@ -61,6 +61,19 @@ def test_p2p_without_external_ids_duplicates_when_replies_are_lost():
     assert _run("erp-lost-replies", "p2p").metrics["reconciliation"]["duplicated"] == 0  # the ERP's DUP_RCRD
 
 
+def test_p2p_load_shedding_turns_a_throttled_peak_into_lost_events():
+    """With `backlog_max` the handler answers 503 at once beyond a small backlog; billing's retries
+    come back in step, meet the shedding again, and some run out: shed events are lost, not late."""
+    shedding = _run("erp-throttling", "p2p", "engine.p2p.backlog_max=2")
+    waiting = _run("erp-throttling", "p2p")
+    failed = [result.trace.filter(kind="webhook.failed").height for result in (shedding, waiting)]
+    assert failed[0] > failed[1]
+    assert shedding.trace.filter(kind="webhook.lost").height > 0
+    assert waiting.trace.filter(kind="webhook.lost").height == 0
+    assert shedding.metrics["reconciliation"]["missing"] > 0 == waiting.metrics["reconciliation"]["missing"]
+    assert shedding.metrics["reconciliation"]["duplicated"] == 0
+
+
 def test_batch_recovers_what_webhooks_lost_because_it_reads_the_lists():
     metrics = _run("receiver-down-long", "batch").metrics
     assert metrics["reconciliation"]["missing"] == metrics["reconciliation"]["duplicated"] == 0
