@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rehearse.reports import trace_frame
 from rehearse.reports.frame import KindFrames
-from rehearse.reports.summary import LATENCY_QUANTILES, SERIES_POINTS, exceptions_open_series, run_summary
+from rehearse.reports.summary import (
+    LATENCY_QUANTILES, SERIES_POINTS, erp_backlog_series, exceptions_open_series, run_summary,
+)
 from rehearse.reports.testing import invoice_rows, run_rows
 
 
@@ -25,6 +29,25 @@ def test_exceptions_open_series_holds_the_most_open_in_each_interval():
     series = exceptions_open_series(KindFrames(trace), 10.0)
     assert series["t_s"].to_list() == [float(t) for t in range(0, 101, 10)]
     assert series["exceptions_open"].to_list() == [0, 1, 2, 2, 1, 1, 2, 2, 2, 2, 2]
+
+
+def test_erp_backlog_series_holds_the_most_waiting_in_each_interval():
+    trace = trace_frame([
+        *run_rows(0.0, 100.0),
+        *invoice_rows("in_1", finalized_t_s=12.0, erp_t_s=44.0),
+        *invoice_rows("in_2", finalized_t_s=15.0, erp_t_s=25.0),
+        *invoice_rows("in_3", finalized_t_s=61.0, erp_t_s=62.0),
+    ])
+    series = erp_backlog_series(KindFrames(trace), 10.0)
+    assert series["t_s"].to_list() == [float(t) for t in range(0, 101, 10)]
+    # in_1 and in_2 wait together from 15 s to 25 s; in_3 waits a second inside (60, 70]
+    assert series["erp_backlog"].to_list() == [0, 0, 2, 2, 1, 1, 0, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("series", [erp_backlog_series, exceptions_open_series])
+def test_a_series_step_must_be_positive(series):
+    with pytest.raises(ValueError, match="step_s must be > 0, got 0"):
+        series(KindFrames(trace_frame(run_rows(0.0, 100.0))), 0.0)
 
 
 def test_run_summary_holds_quantiles_and_fixed_length_series():
