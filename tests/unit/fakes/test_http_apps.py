@@ -183,6 +183,49 @@ def test_a_list_filter_that_is_not_finite_is_a_stripe_400_naming_it(
     assert answer.body["error"]["code"] == "parameter_invalid" and answer.body["error"]["param"] == parameter
 
 
+def test_billing_refuses_a_price_change_it_cannot_make_naming_why(fakes: ServedFakes) -> None:
+    billing = fakes.apps["billing"]
+    customer = request(billing, "POST", "/v1/customers", json_body={
+        "entity": "US01", "currency": "USD", "name": "Acme",
+        "address": {"postal_code": "73301", "region": "TX", "country": "US"}}).body["id"]
+    subscription = request(billing, "POST", "/v1/subscriptions",
+                           json_body={"customer": customer, "price": "starter:USD"}).body["id"]
+
+    def change(**body):
+        return request(billing, "POST", f"/v1/subscriptions/{subscription}", json_body=body).body["error"]
+
+    assert change(price="nope:USD") == {"type": "invalid_request_error", "code": "resource_missing",
+                                        "message": "No such price: 'nope:USD'", "param": "price"}
+    assert change(price="growth:EUR")["code"] == "price_incompatible"  # another currency
+    assert change(price="starter-annual:USD")["code"] == "price_incompatible"  # another interval
+    canceled = request(billing, "POST", f"/v1/subscriptions/{subscription}", json_body={"cancel_at_period_end": True})
+    assert canceled.status == 200
+    assert change(price="growth:USD")["code"] == "subscription_canceling"
+
+
+def test_crm_refuses_a_churn_its_account_cannot_make_and_wins_churned_accounts_back(fakes: ServedFakes) -> None:
+    crm = fakes.apps["crm"]
+    api = "/services/data/v60.0/sobjects"
+
+    def churn(account_id):
+        return request(crm, "PATCH", f"{api}/Account/{account_id}", json_body={"Status__c": "churned"})
+
+    prospect = request(crm, "POST", f"{api}/Account", json_body={"Name": "Acme", "Entity__c": "US01"}).body["id"]
+    refused = churn(prospect)  # no deal was ever won
+    assert refused.status == 400 and refused.body[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    assert refused.body[0]["fields"] == ["Status__c"]
+    assert request(crm, "POST", f"{api}/Opportunity", json_body={"AccountId": prospect,
+                                                                  "Price__c": "starter:USD"}).status == 201
+    assert churn(prospect).status == 204
+    assert churn(prospect).status == 400  # churned already
+    won_back = request(crm, "POST", f"{api}/Opportunity", json_body={"AccountId": prospect, "Price__c": "growth:USD"})
+    assert won_back.status == 201
+    assert request(crm, "GET", f"{api}/Account/{prospect}").body["Status__c"] == "customer"
+    unknown = request(crm, "POST", f"{api}/Opportunity", json_body={"AccountId": "001000000000000999",
+                                                                     "Price__c": "starter:USD"})
+    assert unknown.status == 400 and unknown.body[0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
+
+
 def test_list_pages_by_starting_after(fakes: ServedFakes) -> None:
     billing = fakes.apps["billing"]
     first = request(billing, "GET", "/v1/prices", query={"limit": 2})
