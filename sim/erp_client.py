@@ -47,7 +47,7 @@ class InProcessErpClient:
         self.latency = latency
         self.rng = rng
         self.trace = trace
-        self.faults = faults if faults is not None else FaultPlan([])  # an empty plan is falsy: keep the one given
+        self.faults = faults if faults is not None else FaultPlan([])
         self._base_limit = erp.concurrency_limit
         # `rehearse.contracts.consumer.ConsumerContracts`: every request is checked against the
         # ERP's document before it is "sent" (None: not checked).

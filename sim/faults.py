@@ -417,5 +417,8 @@ class FaultPlan:
             return (fault,) if fault.active(t_s) else ()
         return tuple(fault for fault in faults if fault.active(t_s))
 
-    def __bool__(self) -> bool:
-        return bool(self.faults)
+    @property
+    def empty(self) -> bool:
+        """Whether no fault is configured. (Named, not `__bool__`: an empty plan that was falsy got
+        swapped for another by every ``faults or FaultPlan([])``, and a fault added later was lost.)"""
+        return not self.faults

@@ -68,7 +68,7 @@ class PlanCallFaults:
 
     def decide(self, system: str, method: str, path: str) -> FaultAnswer:
         """The faults that strike one request to `system` now."""
-        if not self.plan:  # no fault configured: no draw, no answer but the default
+        if self.plan.empty:  # no fault configured: no draw, no answer but the default
             if self.erp is not None and system == "erp" and self.erp.concurrency_limit != self._base_limit:
                 self.erp.set_concurrency_limit(self._base_limit)  # a cap removed by the admin API ends
             return NO_FAULT

@@ -67,7 +67,7 @@ class HttpWebhookSender:
         self.latency = latency
         self.rng = rng
         self.trace = trace
-        self.faults = faults if faults is not None else FaultPlan([])  # an empty plan is falsy: keep the one given
+        self.faults = faults if faults is not None else FaultPlan([])
         self.retry_delays_s = retry_delays_s
         self.timeout_s = timeout_s
         self.wall_clock = wall_clock  # signatures carry real Unix time: receivers compare with theirs

@@ -57,7 +57,7 @@ class ServedFakes:
         self.trace = trace if trace is not None else _NullTrace()  # an empty recorder is falsy: keep it
         self.events_published: list[Event] = []
         self.deliver = deliver or self.events_published.append
-        plan = faults if faults is not None else FaultPlan([])  # an empty plan is falsy: keep the one given
+        plan = faults if faults is not None else FaultPlan([])
         self.prices = wiring.prices(scenario)
         self.erp = wiring.new_erp(scenario, self.trace, missing=wiring.missing_entities(plan))
         self.events = EventLog(lambda event: self.deliver(event))

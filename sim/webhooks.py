@@ -49,7 +49,7 @@ class WebhookSender:
         self.rng = rng
         self.receiver = receiver
         self.trace = trace
-        self.faults = faults if faults is not None else FaultPlan([])  # an empty plan is falsy: keep the one given
+        self.faults = faults if faults is not None else FaultPlan([])
         self.retry_delays_s = retry_delays_s
         self.timeout_s = timeout_s
         self.in_transit = 0

@@ -35,6 +35,15 @@ def test_the_plan_heals_every_fault_at_its_heal_time():
     assert plan.active("throttle", T0) == () and plan.active("outage", T0 - 1) == ()
 
 
+def test_an_empty_plan_says_so_by_name_and_stays_the_plan_it_is():
+    plan = FaultPlan([])
+    assert plan.empty and (plan or None) is plan  # truthy: `faults or FaultPlan([])` keeps it
+    plan.add(Throttle(kind="throttle", probability=0.5))
+    assert not plan.empty and len(plan.active("throttle", T0)) == 1
+    plan.remove(plan.of("throttle")[0])
+    assert plan.empty
+
+
 @pytest.mark.parametrize(("fault", "key", "reason"), [
     ('{kind="throttle", probability=1.5}', "faults.0.throttle.probability", "less than or equal to 1"),
     ('{kind="maintenance", window={start="2026-02-01T02:00:00Z", end="2026-02-01T01:00:00Z"}}',

@@ -78,11 +78,11 @@ def test_the_erp_client_draws_the_scenario_latency() -> None:
 
 
 def test_every_reader_shares_the_worlds_fault_plan_even_when_it_starts_empty() -> None:
-    # An empty FaultPlan is falsy; `faults or FaultPlan([])` used to swap it for another plan, so a
-    # fault added to the world's plan later never reached the ERP client or the webhook sender.
+    # An empty FaultPlan used to be falsy; `faults or FaultPlan([])` swapped it for another plan, so
+    # a fault added to the world's plan later never reached the ERP client or the webhook sender.
     scenario, _ = load("smoke", ["faults=[]"])
     world = World(scenario, 1, SimPyRuntime(simpy.Environment(initial_time=scenario.run.start_s)), TraceRecorder())
-    assert not world.faults
+    assert world.faults.empty
     assert world.erp_client.faults is world.faults and world.webhooks.faults is world.faults
     served = ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s), erp_latency=False, faults=world.faults)
     assert served.faults.plan is world.faults
