@@ -199,7 +199,7 @@ def backlog_series(
 
 
 def backlog_peak_span(
-    trace_or_frames: pl.DataFrame | KindFrames, share: float = 0.01
+    trace_or_frames: pl.DataFrame | KindFrames, share: float = BACKLOG_MATERIAL_SHARE
 ) -> tuple[float, float] | None:
     """The backlog's peak episode: around the moment most sources wait (invoices and payments
     together), the stretch in which at least ``share`` of that many (and at least one) wait
@@ -238,7 +238,7 @@ def backlog_zoom(trace_or_frames: pl.DataFrame | KindFrames) -> tuple[float, flo
     """
     frames = _frames(trace_or_frames)
     start_t_s, end_t_s = frames.start_t_s, max(frames.cutoff_t_s, frames.start_t_s)
-    peak = backlog_peak_span(frames, BACKLOG_MATERIAL_SHARE)
+    peak = backlog_peak_span(frames)
     if peak is None or peak[1] - peak[0] >= (end_t_s - start_t_s) * ZOOM_BELOW_SHARE:
         return None
     pad_s = max((peak[1] - peak[0]) * ZOOM_PAD_SHARE, ZOOM_PAD_S_MIN)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
-from rehearse.reports.latency import BACKLOG_MATERIAL_SHARE, backlog_peak_span, backlog_total_changes
+from rehearse.reports.latency import backlog_peak_span, backlog_total_changes
 
 __all__ = ["AGE_BUCKETS", "erp_concurrency_peak", "open_exceptions", "resilience_metrics"]
 
@@ -162,7 +162,7 @@ def _backlog_peak(frames: KindFrames) -> dict:
     `rehearse.reports.latency.backlog_peak_span`): how long the ERP took to catch up."""
     changes = backlog_total_changes(frames)
     peak = int(changes["erp_backlog"].max() or 0) if changes.height else 0
-    span = backlog_peak_span(frames, BACKLOG_MATERIAL_SHARE)
+    span = backlog_peak_span(frames)
     return {"erp_backlog_peak": peak, "erp_backlog_peak_s": None if span is None else span[1] - span[0]}
 
 
