@@ -17,7 +17,8 @@ all threads: well under wall_s means other work held the cores), where the harne
 freeing the world; metrics_s: the reconciliation, which reads the spilled trace lazily) and the
 peak RSS when the simulation was done (simulate_peak_rss_mib; peak_rss_mib is the whole
 process's), and the run's reconciliation counts. Progress goes to stderr, a line per phase with
-the seconds since the start, so a million-subscription run (minutes) shows where it is.
+the seconds since the start, so a million-subscription run (minutes) shows where it is, and last
+a line holding the result against issue 2's targets (`verdict`).
 
     uv run python bench/peak.py --subscriptions 100000 [--faults] [--no-skeleton] [--repeat K]
 
