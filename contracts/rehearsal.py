@@ -104,10 +104,15 @@ def checked_seed(seed: Any) -> int:
     return value
 
 
+def _override_list(overrides: Iterable[str]) -> list[str]:
+    """The overrides as a list; one text is one override, not its characters."""
+    return [overrides] if isinstance(overrides, str) else list(overrides)
+
+
 def load_scenario(scenario: str | Path | Scenario, overrides: Iterable[str] = ()) -> Scenario:
     """A scenario from a built-in name, a path or a `Scenario`, with ``dotted.key=value`` overrides
     (one text is taken as one override, not as its characters)."""
-    overrides = [overrides] if isinstance(overrides, str) else list(overrides)
+    overrides = _override_list(overrides)
     if isinstance(scenario, Scenario):
         if not overrides:
             return scenario
@@ -126,8 +131,7 @@ def rehearse(scenario: str | Path | Scenario = "smoke", *, seed: int | None = No
     With `out_dir`, metrics.json, report.html and trace.parquet are written there."""
     from rehearse.sim import runner
 
-    overrides = ([overrides] if isinstance(overrides, str) else list(overrides)) + (
-        [f"engine.pattern={json.dumps(engine)}"] if engine else [])
+    overrides = _override_list(overrides) + ([f"engine.pattern={json.dumps(engine)}"] if engine else [])
     loaded = load_scenario(scenario, overrides)
     result = runner.run(loaded, loaded.run.seed if seed is None else checked_seed(seed), out_dir=out_dir)
     return Outcome(result.metrics, result.recorded, result.out_dir)
