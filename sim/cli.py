@@ -23,6 +23,7 @@ from rehearse.sim.cli_fanout import compare_command, sweep_command
 from rehearse.sim.cli_live import engine_command, serve_command
 from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
+from rehearse.sim.preflight import memory_problem
 from rehearse.sim.scenario import ScenarioError, builtin_names, load
 from rehearse.sync.model import format_utc
 from rehearse.sync.store_url import StoreUnavailable, redact, url_problem
@@ -89,6 +90,8 @@ def scenarios_command() -> None:
 @click.option("--stall-limit-s", type=click.FloatRange(min=0.1), default=runner.STALL_LIMIT_S, show_default=True,
               help="Stop the run when virtual time stands still this many wall seconds (a hung engine).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--no-memory-check", "skip_memory_check", is_flag=True,
+              help="Run even when the run's estimated peak memory exceeds what this machine has available.")
 @click.option("--validate-contracts", is_flag=True,
               help="Check every request the engine sends against the provider's OpenAPI document; "
                    "a violation fails the run.")
@@ -102,7 +105,7 @@ def scenarios_command() -> None:
                    "own, dropped at the end) instead of SQLite. Also read from $REHEARSE_STORE_URL; a password "
                    "can stay out of it in $PGPASSWORD.")
 def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...],
-                engine_spec: str | None, stall_limit_s: float, quiet: bool,
+                engine_spec: str | None, stall_limit_s: float, quiet: bool, skip_memory_check: bool,
                 validate_contracts: bool, live: bool, speedup: float, store_url: str | None) -> None:
     """Run SCENARIO (a built-in name or a .toml path) and write metrics.json, report.html and
     trace.parquet. Exit 0 when all gates pass, 1 when one fails (or a request breaks a contract),
@@ -133,6 +136,8 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
     if loaded.engine.store == "postgres" and store_url is None:
         _fail_input([f"{path}: engine.store: \"postgres\" needs --store-url (a live run); the URL stays out of the "
                      "scenario, whose parameters are traced"])
+    if not skip_memory_check and (problem := memory_problem(loaded)):
+        _fail_input([f"{path}: {problem}"])
     seed = loaded.run.seed if seed is None else seed
     out_dir = out_dir or Path("runs") / f"{loaded.name}-seed{seed}"
     problem = out_dir_problem(out_dir)

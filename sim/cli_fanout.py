@@ -29,6 +29,7 @@ from rehearse.reports.fanout_html import write_comparison_html, write_sweep_html
 from rehearse.sim.fanout import ClusterError, default_workers, fan_out, open_executor
 from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plan import Plan, arms_from, plan_runs, write_folder
+from rehearse.sim.preflight import memory_estimate_mib, memory_problem
 from rehearse.sim.scenario import ScenarioError
 
 EXIT_FAILED = 1
@@ -68,6 +69,8 @@ def _shared_options(function):
         click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Output folder."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--no-memory-check", "skip_memory_check", is_flag=True,
+                     help="Run even when the runs at once would exceed the memory this machine has available."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -80,6 +83,19 @@ def _plan(scenario: str, patterns, variants, seeds: int, first_seed, overrides, 
                          overrides=list(overrides), engine=engine, swarm=swarm)
     except ScenarioError as error:
         _fail_input(error.messages)
+
+
+def _check_memory(plan: Plan, workers: int | None, cluster: str | None) -> None:
+    """Refuse a fan-out whose runs at once would not fit in this machine's memory (a cluster's
+    workers run elsewhere, so it is not checked)."""
+    if cluster is not None:
+        return
+    biggest = max(plan.specs, key=lambda spec: memory_estimate_mib(spec.scenario))
+    processes = min(workers or default_workers(), len(plan.specs))
+    problem = memory_problem(biggest.scenario, processes=processes)
+    if problem:
+        arm = f" (arm {biggest.arm})" if len(plan.arms) > 1 else ""
+        _fail_input([f"{biggest.scenario_arg}{arm}: {problem}"])
 
 
 def _fan_out(plan: Plan, workers: int | None, cluster: str | None, quiet: bool) -> tuple[list[dict], dict]:
@@ -182,12 +198,14 @@ def _print_failed(document: dict) -> None:
 @_shared_options
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True, help="Seeds per arm.")
 def compare_command(scenario, patterns, variants, first_seed, overrides, engine, workers, cluster, out_dir, quiet,
-                    seeds) -> None:
+                    skip_memory_check, seeds) -> None:
     """Run SCENARIO under each --pattern (and --variant) over the same seeds and write comparison.json
     and comparison.html. Exit 0 when every run completed, 1 when one raised, 2 on bad input."""
     plan = _plan(scenario, patterns, variants, seeds, first_seed, overrides, engine, swarm=False)
     out_dir = out_dir or Path("runs") / f"{plan.scenario.name}-compare"
     _check_out(out_dir)
+    if not skip_memory_check:
+        _check_memory(plan, workers, cluster)
     results, wall = _fan_out(plan, workers, cluster, quiet)
     document = _document(plan, results, wall, swarm=False)
     _write(out_dir, "comparison", document, write_comparison_html, plan, results)
@@ -205,13 +223,15 @@ def compare_command(scenario, patterns, variants, first_seed, overrides, engine,
 @click.option("--seeds", type=click.IntRange(min=1), required=True, help="Seeds per arm.")
 @click.option("--swarm", is_flag=True, help="Each seed also draws its faults within the scenario's [swarm] bounds.")
 def sweep_command(scenario, patterns, variants, first_seed, overrides, engine, workers, cluster, out_dir, quiet,
-                  seeds, swarm) -> None:
+                  skip_memory_check, seeds, swarm) -> None:
     """Run SCENARIO over --seeds seeds (per --pattern / --variant arm) and write sweep.json and
     sweep.html: each metric's distribution over seeds, and every failed seed with the command that
     replays it. Exit 0 when every run passed its gates, 1 when one failed or raised, 2 on bad input."""
     plan = _plan(scenario, patterns, variants, seeds, first_seed, overrides, engine, swarm=swarm)
     out_dir = out_dir or Path("runs") / f"{plan.scenario.name}-sweep"
     _check_out(out_dir)
+    if not skip_memory_check:
+        _check_memory(plan, workers, cluster)
     results, wall = _fan_out(plan, workers, cluster, quiet)
     document = _document(plan, results, wall, swarm=swarm)
     _write(out_dir, "sweep", document, write_sweep_html, plan, results)

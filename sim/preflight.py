@@ -1,0 +1,85 @@
+"""Before a run: will it fit in this machine's memory?
+
+A simulated run holds every subscription's records (billing's, the gateway's, the ERP's, the
+engine's postings) until it ends, so its peak memory grows with the book and with how many times
+the book renews inside the traffic window. A scenario asking for ten million subscriptions on a
+24 GiB machine used to run for minutes and then be killed by the operating system; this estimate
+lets the command line refuse it at once, naming the keys that make it big.
+
+The figures are measured, not derived: `rehearse run month-end` with
+`--set traffic.subscriptions=N` under `/usr/bin/time -f %M` on the 2-core development machine
+(2026-11-27): smoke (1,000 subscriptions) peaked at 215 MiB; 30,000 at 379 MiB; 200,000 at
+1,060 MiB; 100,000 over 35 days (two month starts) at 1,070 MiB; `bench/peak.py --subscriptions
+1000000` at 3,747 MiB. That is 3.6 to 5.6 KiB a subscription for each renewal peak.
+"""
+
+from __future__ import annotations
+
+import math
+
+import psutil
+
+from rehearse.sim.scenario import Scenario
+from rehearse.sync.model import month_start_at_or_after_s
+
+# What a run costs before its first subscription: the interpreter, polars, SimPy, the fakes.
+PROCESS_BASE_MIB = 220.0
+# Per subscription and renewal peak; the upper end of the measured 3.6 to 5.6 KiB, rounded up,
+# because refusing a run that would have fitted costs a flag, and running one that does not costs
+# minutes and then nothing.
+SUBSCRIPTION_PEAK_KIB = 5.0
+_SECONDS_PER_DAY = 86400.0
+
+
+def subscriptions_max(scenario: Scenario) -> int:
+    """The book plus every new deal the traffic window can bring."""
+    traffic = scenario.traffic
+    return traffic.subscriptions + math.ceil(traffic.new_deals_per_day * scenario.run.traffic_days)
+
+
+def renewal_peaks(scenario: Scenario) -> int:
+    """The month starts inside the traffic window (at least one: a window without a 1st still
+    renews the subscriptions anchored elsewhere)."""
+    month_start_s = month_start_at_or_after_s(scenario.run.start_s)
+    window_end_s = scenario.run.window_end_s
+    peaks = 0
+    while month_start_s < window_end_s:
+        peaks += 1
+        month_start_s = month_start_at_or_after_s(month_start_s + _SECONDS_PER_DAY)
+    return max(1, peaks)
+
+
+def memory_estimate_mib(scenario: Scenario) -> float:
+    """About how much memory one simulated run of `scenario` holds at its peak, in MiB."""
+    return PROCESS_BASE_MIB + subscriptions_max(scenario) * renewal_peaks(scenario) * SUBSCRIPTION_PEAK_KIB / 1024.0
+
+
+def memory_available_mib() -> float:
+    """Memory this machine can give a new process without swapping, in MiB (psutil's
+    `virtual_memory().available`)."""
+    return psutil.virtual_memory().available / (1024.0 * 1024.0)
+
+
+def memory_problem(scenario: Scenario, processes: int = 1, available_mib: float | None = None) -> str | None:
+    """Why `processes` simulated runs of `scenario` at once would not fit in memory, or None when
+    they would. The message names the keys that size the run."""
+    each_mib = memory_estimate_mib(scenario)
+    needed_mib = each_mib * processes
+    available_mib = memory_available_mib() if available_mib is None else available_mib
+    if needed_mib <= available_mib:
+        return None
+    traffic, run = scenario.traffic, scenario.run
+    peaks = renewal_peaks(scenario)
+    sizes = (f"traffic.subscriptions={traffic.subscriptions:,}, traffic.new_deals_per_day="
+             f"{traffic.new_deals_per_day:g} over run.traffic_days={run.traffic_days:g}: "
+             f"{subscriptions_max(scenario):,} subscriptions, {peaks} renewal peak{'s' if peaks > 1 else ''}")
+    need = (f"{processes} runs at once would need about {processes} x {_gib(each_mib)} at their peaks"
+            if processes > 1 else f"the run would need about {_gib(each_mib)} at its peak")
+    smaller = "fewer --workers, a smaller run" if processes > 1 else "make the run smaller"
+    return (f"{sizes}; {need} (about {SUBSCRIPTION_PEAK_KIB:g} KiB a subscription and peak), more "
+            f"than the {_gib(available_mib)} this machine has available; {smaller}, or pass --no-memory-check "
+            f"to run anyway")
+
+
+def _gib(mib: float) -> str:
+    return f"{mib / 1024.0:,.1f} GiB"
