@@ -255,7 +255,8 @@ class EngineSection(_Section):
 
 class OperatorSection(_Section):
     """The people who work the exception queue: after `resolve_after_s` an exception is fixed and
-    replayed, at most `replays_max` times per posting."""
+    replayed, at most `replays_max` times per posting; the dead-letter queue likewise, once no
+    exception is left to replay."""
 
     enabled: bool = True
     resolve_after_s: Positive = 4 * 3600.0

@@ -138,7 +138,10 @@ class World:
 
     async def _operator(self) -> None:
         """A person works the exception queue every 15 minutes: what has waited long enough is
-        fixed and replayed, a bounded number of times."""
+        fixed and replayed, a bounded number of times. Exceptions come before dead letters: while
+        an exception the person will still replay is open, the dead letters wait, since a letter is
+        often a child whose parent sits in that queue (a payment whose invoice met a closed period),
+        and replaying it first would only spend its replays."""
         operator = self.scenario.operator
         replays = self._replays
         while True:
@@ -146,13 +149,13 @@ class World:
             now = self.runtime.now()
             engine = self.engine
             replay = getattr(engine, "replay", None)
-            due = [key for key, record in self._exceptions().items()
-                   if record.reason != "tax_incomplete"  # fixed in billing by the tax team, never replayed
-                   and now - record.opened_s >= operator.resolve_after_s
-                   and replays.get(key, 0) < operator.replays_max] if replay is not None else []
+            replayable = [(key, record) for key, record in self._exceptions().items()
+                          if record.reason != "tax_incomplete"  # fixed in billing by the tax team, never replayed
+                          and replays.get(key, 0) < operator.replays_max] if replay is not None else []
+            due = [key for key, record in replayable if now - record.opened_s >= operator.resolve_after_s]
             letters = self._dead_letters()
             letter_replays = self._letter_replays
-            if any(now - event.created_s >= operator.resolve_after_s
+            if not replayable and any(now - event.created_s >= operator.resolve_after_s
                    and letter_replays.get(event_id, 0) < operator.replays_max
                    for event_id, (event, _) in letters.items()):
                 # The mapping is upgraded to the platform's new API version, master data is set up,

@@ -136,9 +136,13 @@ def test_event_without_period_routing_parks_closed_period_postings_until_a_perso
     assert metrics["resilience"]["exceptions_open"] == 0
     invoices = metrics["reconciliation"]["invoices"]
     assert invoices["missing"] == invoices["duplicated"] == 0
-    # Their payments meanwhile outlasted the consumer's retries; the operator's two dead-letter
-    # replays came before the invoices were rerouted, so some are still dead-lettered at the end.
-    assert metrics["reconciliation"]["payments"]["duplicated"] == 0
+    # Their payments meanwhile outlasted the consumer's retries and were dead-lettered. The operator
+    # works the exceptions first and replays the dead letters once none is left to replay, so the
+    # payments meet their invoices in the ERP (replayed first, 13 of 87 stayed dead-lettered).
+    payments = metrics["reconciliation"]["payments"]
+    assert trace.filter(kind="engine.dead_lettered", code="charge.succeeded").height > 0
+    assert payments["missing"] == payments["duplicated"] == 0
+    assert trace.filter(kind="operator.fixed", code="dead_letters").height > 0
 
 
 def test_event_blocking_retries_keep_strict_order_at_the_cost_of_head_of_line_waits():
