@@ -3,6 +3,8 @@ matching fault exposes (the reason architects compare them)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rehearse.sim import runner
@@ -104,6 +106,24 @@ def test_batch_that_lost_its_state_in_a_crash_finds_posted_parents_in_the_erp():
     assert result.trace.filter(kind="engine.lookup", code="found").height > 0
     reconciliation = result.metrics["reconciliation"]
     assert reconciliation["missing"] == reconciliation["duplicated"] == 0
+
+
+@pytest.mark.parametrize(("durable_store", "crashes_at"), [
+    ("true", ["2026-02-01T02:00:36.9Z"]),  # while the 02:00 run lists billing
+    ("true", ["2026-02-01T02:00:50Z"]),  # while it posts the peak's invoices
+    ("false", ["2026-02-01T02:00:50Z", "2026-02-01T03:03:00Z"]),  # then while the next asks the ERP for parents
+], ids=["listing", "posting", "looking-up"])
+def test_batch_crashing_anywhere_in_a_run_posts_everything_exactly_once(durable_store, crashes_at):
+    """The job dies mid-run, its workers' calls still in flight; whatever it had done, the runs
+    after the restart finish the work without doubling any of it."""
+    crash = f'{{kind="engine_crash", at={json.dumps(crashes_at)}, restart_after_s=60}}'
+    result = _run("small-peak", "batch", f"engine.durable_store={durable_store}", f"faults=[{crash}]")
+    trace = result.trace
+    assert trace.filter(kind="engine.crashed").height == len(crashes_at)
+    assert trace.filter(kind="engine.restarted").height == len(crashes_at)
+    reconciliation = result.metrics["reconciliation"]
+    assert reconciliation["missing"] == reconciliation["duplicated"] == 0
+    assert reconciliation["invoices"]["expected"] > 0 and reconciliation["payments"]["expected"] > 0
 
 
 def test_event_consumers_drop_duplicates_and_retry_children_that_overtook_their_parents():
