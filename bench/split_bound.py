@@ -19,7 +19,8 @@ once in a split). The deliveries must also cross between the processes: pickling
 of `BATCH` and unpickling them is timed here and charged to the source and to the sink.
 
 Prints one JSON line: ``whole_s``, ``source_s``, ``sink_s`` (the peak and its drain, after the
-book; the fastest run of each, every run in ``*_all``), ``pickle_s`` and ``unpickle_s`` (every delivery, batched), ``deliveries``,
+book; the fastest run of each, every run in ``*_all``), ``pickle_s`` and ``unpickle_s`` (every
+delivery, batched), ``deliveries``,
 ``erp_documents`` and ``sink_erp_documents`` (the ERP's invoices and payments at the end of the
 whole run and of the sink's: the same, or the sink did other work than the whole run), and
 ``bound`` = whole_s / max(source_s + pickle_s, sink_s + unpickle_s), the most a split could speed

@@ -34,7 +34,8 @@ class _Operation:
         self.template = template
         self.pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$")
         self.parameters = {
-            (param["in"], param["name"]): (param.get("required", False), _validator(param.get("schema", {}), components))
+            (param["in"], param["name"]): (param.get("required", False),
+                                           _validator(param.get("schema", {}), components))
             for param in operation.get("parameters", [])
         }
         content = operation.get("requestBody", {}).get("content", {}).get("application/json")

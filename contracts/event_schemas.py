@@ -31,7 +31,8 @@ EVENTS_DIR = Path(__file__).parent / "events"
 
 # Every event type the engine acts on or knowingly ignores (its vocabulary, from the posting rules).
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(
-    rules.IGNORED_EVENT_TYPES | rules.INVOICE_EVENT_TYPES | {"charge.succeeded", "charge.reversed", "customer.created"}))
+    rules.IGNORED_EVENT_TYPES | rules.INVOICE_EVENT_TYPES
+    | {"charge.succeeded", "charge.reversed", "customer.created"}))
 
 # The closed vocabularies of some fields: (record, field) -> allowed values.
 FIELD_ENUMS: dict[tuple[type, str], tuple] = {

@@ -141,7 +141,8 @@ class SteppedWorld:
     """A world of in-process fakes and the engine on a SimPy clock, driven by the caller.
 
     `record_events=True` keeps every webhook delivery that reaches the engine (duplicates and
-    retries included) as its wire payload, in the API version it was sent in (`events`). Close it (or use it as a context manager) to free its temporary files.
+    retries included) as its wire payload, in the API version it was sent in (`events`). Close it
+    (or use it as a context manager) to free its temporary files.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, *, record_events: bool = False) -> None:
@@ -220,7 +221,8 @@ class SteppedWorld:
 
     # -- driving ----------------------------------------------------------------------------------
 
-    def run_for(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0, days: float = 0.0) -> SteppedWorld:
+    def run_for(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0,
+                days: float = 0.0) -> SteppedWorld:
         """Advance virtual time by the sum of the arguments."""
         total_s = seconds + minutes * 60.0 + hours * 3600.0 + days * 86400.0
         if not math.isfinite(total_s):

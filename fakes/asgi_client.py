@@ -44,7 +44,8 @@ async def call(app, method: str, path: str, *, json_body: Any = None, raw: bytes
         return Answer(0, {}, None, returned)
     headers = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
     payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    parsed = json.loads(payload) if payload and headers.get("content-type", "").startswith("application/json") else payload
+    parsed = (json.loads(payload) if payload and headers.get("content-type", "").startswith("application/json")
+              else payload)
     return Answer(start["status"], headers, parsed, returned)
 
 

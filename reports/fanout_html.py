@@ -26,7 +26,8 @@ OUTCOME_METRICS = ("reconciliation.accuracy", "reconciliation.missing", "reconci
 COST_METRICS = ("resilience.erp_calls_per_posting", "resilience.erp_concurrency_peak",
                 "liveness.time_to_converge_s", "resilience.retries", "resilience.erp_concurrency_rejections",
                 "resilience.erp_calls")
-EXTRA_STYLE = "pre{white-space:pre-wrap;font-size:.85em}code{font-size:.9em}td.cmd{font-family:monospace;font-size:.8em}"
+EXTRA_STYLE = ("pre{white-space:pre-wrap;font-size:.85em}code{font-size:.9em}"
+               "td.cmd{font-family:monospace;font-size:.8em}")
 HOW_TO_READ_COMPARISON = (
     "Every arm ran the same scenario over the same seeds; an arm is a sync pattern (engine.pattern) or "
     "a variant with its own --set overrides. Each cell is the mean over the seeds that completed, "
@@ -86,7 +87,8 @@ def _comparison_table(document: Mapping) -> str:
         for metric in document["metrics"]
     ]
     rows.append(("runs completed / passed all gates", *(f"{arm['runs']} / {arm['passed']}" for arm in arms)))
-    return "<h2>Side by side (mean ± std [min – max, n])</h2>\n" + _table(("metric", *(arm["name"] for arm in arms)), rows)
+    return ("<h2>Side by side (mean ± std [min – max, n])</h2>\n"
+            + _table(("metric", *(arm["name"] for arm in arms)), rows))
 
 
 def _failed(document: Mapping) -> str:
@@ -199,7 +201,8 @@ def _distribution(document: Mapping) -> str:
             stats = arm["statistics"][metric["path"]]
             rows.append((metric["label"], stats["n"], *(None if stats[key] is None else _short(stats[key])
                                                         for key in ("mean", "std", "min", "p50", "max"))))
-        sections.append(f"<h3>{escape(arm['name'])}: {arm['runs']} runs completed, {arm['passed']} passed all gates</h3>\n"
+        sections.append(f"<h3>{escape(arm['name'])}: {arm['runs']} runs completed, "
+                        f"{arm['passed']} passed all gates</h3>\n"
                         + _table(("metric", "n", "mean", "std", "min", "median", "max"), rows))
     return "<h2>Each metric's distribution over seeds</h2>\n" + "\n".join(sections)
 
@@ -211,7 +214,8 @@ def _seeds(document: Mapping) -> str:
         faults = row["swarm_faults"]
         drawn = "" if faults is None else ("; ".join(_describe_fault(fault) for fault in faults) or "(none drawn)")
         rows.append((row["arm"], row["seed"], verdict, ", ".join(row["failed_gates"]) or row["error"] or "", drawn))
-    return "<h2>Every run</h2>\n" + _table(("arm", "seed", "result", "failed gates / error", "faults drawn (swarm)"), rows)
+    return ("<h2>Every run</h2>\n"
+            + _table(("arm", "seed", "result", "failed gates / error", "faults drawn (swarm)"), rows))
 
 
 def write_sweep_html(path: Path, document: Mapping, summaries: Mapping[str, Sequence[dict]],

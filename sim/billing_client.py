@@ -31,11 +31,13 @@ class InProcessBillingClient:
 
     async def list_customers(self, since_s: float) -> list[Customer]:
         """Customers created at or after `since_s`."""
-        return await self._answer("customers", [c for c in self.billing.customers.values() if c.created_s >= since_s], since_s)
+        return await self._answer("customers",
+                                  [c for c in self.billing.customers.values() if c.created_s >= since_s], since_s)
 
     async def list_invoices(self, since_s: float) -> list[Invoice]:
         """Finalized invoices (in any later state) finalized at or after `since_s`."""
-        return await self._answer("invoices", [i for i in self.billing.invoices.values() if i.finalized_s >= since_s], since_s)
+        return await self._answer("invoices",
+                                  [i for i in self.billing.invoices.values() if i.finalized_s >= since_s], since_s)
 
     async def list_charges(self, since_s: float) -> list[Charge]:
         """Succeeded (and since reversed) charges created or reversed at or after `since_s`."""

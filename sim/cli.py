@@ -236,9 +236,11 @@ def _print_summary(console: Console, metrics: dict, out_dir: Path) -> None:
     failed_invariants = [item["id"] for item in recon["invariants"] if not item["holds"]]
     console.print(
         f"accuracy {_fmt(recon['accuracy'])}  invariants {len(recon['invariants']) - len(failed_invariants)}/"
-        f"{len(recon['invariants'])} hold{'' if not failed_invariants else ' (failed: ' + ', '.join(failed_invariants) + ')'}  "
+        f"{len(recon['invariants'])} hold"
+        f"{'' if not failed_invariants else ' (failed: ' + ', '.join(failed_invariants) + ')'}  "
         f"ERP calls {_fmt(resilience['erp_calls'])}  retries {_fmt(resilience['retries'])}  "
-        f"failed posting rate {_fmt(resilience['failed_posting_rate'])}  open exceptions {_fmt(resilience['exceptions_open'])}",
+        f"failed posting rate {_fmt(resilience['failed_posting_rate'])}  "
+        f"open exceptions {_fmt(resilience['exceptions_open'])}",
         highlight=False)
     gates = Table(title="gates", title_justify="left")
     for column in ("gate", "value", "limit", "result"):

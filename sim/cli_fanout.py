@@ -145,7 +145,8 @@ def _summaries(plan: Plan, results: Sequence[dict]) -> dict[str, list[dict]]:
 
 
 def _errors(results: Sequence[dict]) -> list[dict]:
-    return [{key: result[key] for key in ("arm", "seed", "error", "traceback")} for result in results if result["error"]]
+    return [{key: result[key] for key in ("arm", "seed", "error", "traceback")}
+            for result in results if result["error"]]
 
 
 def _write(out_dir: Path, stem: str, document: dict, write_html, plan: Plan, results: list[dict]) -> None:
@@ -176,7 +177,8 @@ def _cell(stats: dict) -> str:
 
 def _print_table(document: dict) -> None:
     labels = {metric["path"]: metric["label"] for metric in document["metrics"]}
-    table = Table(title=f"{document['scenario']}: mean ± std over seeds {document['seeds'][0]}..{document['seeds'][-1]}",
+    table = Table(title=f"{document['scenario']}: mean ± std over seeds "
+                        f"{document['seeds'][0]}..{document['seeds'][-1]}",
                   title_justify="left")
     table.add_column("metric")
     for arm in document["arms"]:

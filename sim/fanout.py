@@ -126,7 +126,8 @@ def _connect(address: str, timeout_s: float):
     try:
         return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as error:
-        raise ClusterError(f"--cluster {address}: cannot reach the scheduler within {timeout_s:g} s ({error})") from None
+        raise ClusterError(f"--cluster {address}: cannot reach the scheduler "
+                           f"within {timeout_s:g} s ({error})") from None
 
 
 @contextmanager

@@ -98,7 +98,8 @@ def plan_runs(scenario_arg: str, *, arms: Sequence[Arm], seed_count: int, first_
     shared = tuple(overrides)
     base, _ = load(scenario_arg, list(shared))
     if swarm and base.swarm is None:
-        raise ScenarioError([f"{scenario_arg}: --swarm needs a [swarm] section in the scenario (see the swarm scenario)"])
+        raise ScenarioError([f"{scenario_arg}: --swarm needs a [swarm] section in the scenario "
+                             "(see the swarm scenario)"])
     start = base.run.seed if first_seed is None else first_seed
     seeds = list(range(start, start + seed_count))
     arms = list(arms)

@@ -162,5 +162,6 @@ def toml_literal(value: Any) -> str:
 
 def faults_override(scenario_faults: list, drawn: list[dict[str, Any]], *, keep_scenario_faults: bool) -> str:
     """The ``--set`` override that gives a run exactly these faults: ``faults=[...]``."""
-    kept = [fault.model_dump(mode="json", exclude_defaults=True) for fault in scenario_faults] if keep_scenario_faults else []
+    kept = ([fault.model_dump(mode="json", exclude_defaults=True) for fault in scenario_faults]
+            if keep_scenario_faults else [])
     return "faults=" + toml_literal([*kept, *drawn])

@@ -82,7 +82,8 @@ def _event(envelope: Any) -> Event:
     if not isinstance(payload, dict):
         raise ValueError("data.object must be an object")
     created = envelope["created"]
-    if not isinstance(envelope["id"], str) or not isinstance(envelope["type"], str) or not isinstance(created, (int, float)):
+    if (not isinstance(envelope["id"], str) or not isinstance(envelope["type"], str)
+            or not isinstance(created, (int, float))):
         raise ValueError("id and type must be strings, created a number")
     return Event(envelope["id"], envelope["type"], float(created), payload)
 

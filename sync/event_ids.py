@@ -8,7 +8,8 @@ are only ever asked "seen before?".
 Providers number their events, so most ids are a fixed stem and a counter (``evt_1``, ``evt_2``,
 ...). `EventIds` keeps such an id as one bit of a bytearray per stem; every other id (a random
 suffix, a leading zero that a number would not give back, a counter of more than
-`COUNTER_DIGITS_MAX` digits, a stem beyond the first `STEMS_MAX`) goes to an ordinary set. Membership is exact either way.
+`COUNTER_DIGITS_MAX` digits, a stem beyond the first `STEMS_MAX`) goes to an ordinary set.
+Membership is exact either way.
 """
 
 from __future__ import annotations

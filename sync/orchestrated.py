@@ -496,7 +496,8 @@ def settings_from(section) -> EngineSettings:
         period_routing=section["period_routing"], durable_store=section["durable_store"],
         tax_check=section["tax_check"], dead_letter_queue=section["dead_letter_queue"],
         gap_fill=section["gap_fill"], gap_fill_interval_s=section["gap_fill_interval_s"],
-        post_reversals=section["post_reversals"], circuit_breaker=section["circuit_breaker"], breaker_failures_max=section["breaker_failures_max"],
+        post_reversals=section["post_reversals"], circuit_breaker=section["circuit_breaker"],
+        breaker_failures_max=section["breaker_failures_max"],
         breaker_cooldown_s=section["breaker_cooldown_s"],
     )
 

@@ -58,7 +58,8 @@ class PostgresStore(SqlStore):
         self.synchronous = synchronous
 
     @classmethod
-    def open(cls, url: str, commit_every: int = 1, synchronous: str = "FULL", schema: str = "rehearse") -> PostgresStore:
+    def open(cls, url: str, commit_every: int = 1, synchronous: str = "FULL",
+             schema: str = "rehearse") -> PostgresStore:
         """Connect (creating the schema and tables when missing) and load everything the store holds."""
         store = cls(url, commit_every, synchronous, schema)
         store.load()

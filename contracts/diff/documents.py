@@ -86,7 +86,8 @@ class _DocumentDiffer:
         new_parameters = self._parameters_of(self.new, new_item, method)
         old_path_order = [key for key in old_parameters if key[0] == "path"]
         new_path_order = [key for key in new_parameters if key[0] == "path"]
-        renamed = dict(zip(new_path_order, old_path_order))  # path parameters by position (a count change is a new path)
+        # path parameters by position (a count change is a new path)
+        renamed = dict(zip(new_path_order, old_path_order))
         for key, parameter in new_parameters.items():
             old_key = renamed.get(key, key)
             where = f"parameter {key[0]} {key[1]}"
@@ -160,4 +161,5 @@ class _DocumentDiffer:
         old_statuses = set(map(str, old_responses))
         for status in sorted(map(str, new_responses), key=_status_sort_key):
             if status not in old_statuses:
-                self.emit(change("response_status_added", operation, f"response {status}", "", f"status {status} added"))
+                self.emit(change("response_status_added", operation, f"response {status}", "",
+                                 f"status {status} added"))

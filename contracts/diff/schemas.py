@@ -259,10 +259,12 @@ class SchemaDiffer:
                 if name in new_keyed:
                     self.compare(variant, new_keyed[name], direction, operation, where, f"{field}<{name}>")
                 else:
-                    self._report(f"{direction}_variant_removed", operation, where, field, f"{key} alternative {name} removed")
+                    self._report(f"{direction}_variant_removed", operation, where, field,
+                                 f"{key} alternative {name} removed")
             for name in new_keyed:
                 if name not in old_keyed:
-                    self._report(f"{direction}_variant_added", operation, where, field, f"{key} alternative {name} added")
+                    self._report(f"{direction}_variant_added", operation, where, field,
+                                 f"{key} alternative {name} added")
 
     @staticmethod
     def _keyed(variants: list) -> dict[str, Any]:

@@ -245,7 +245,8 @@ def create_app(billing: Billing, *, clock: Callable[[], float]) -> FastAPI:
              responses=ERRORS_LIST)
     async def list_invoices(
         finalized_gte: Annotated[float | None, Query(
-            allow_inf_nan=False, description="Only invoices finalized at or after (Unix s); drafts never match.")] = None,
+            allow_inf_nan=False,
+            description="Only invoices finalized at or after (Unix s); drafts never match.")] = None,
         limit: Limit = LIST_LIMIT_DEFAULT, starting_after: Cursor = None,
     ) -> Any:
         """Invoices in creation order; with `finalized_gte`, only those finalized since."""

@@ -132,7 +132,8 @@ class Billing:
         self.schedule(self.settings.incomplete_expiry_s, self.expire_incomplete, record.id)
         return record
 
-    def _new_subscription(self, customer: Customer, price: Price, status: str, anchor_s: float, cycle: int) -> SubscriptionRecord:
+    def _new_subscription(self, customer: Customer, price: Price, status: str, anchor_s: float,
+                          cycle: int) -> SubscriptionRecord:
         self._subscription_count += 1
         record = SubscriptionRecord(f"sub_{self._subscription_count}", customer, price, status, anchor_s, cycle)
         self.subscriptions[record.id] = record
@@ -182,9 +183,11 @@ class Billing:
         old_price, record.price = record.price, new_price
         lines = [
             InvoiceLine(f"Unused time on {old_price.plan_id}", "proration",
-                        -prorate_minor(old_price.unit_amount_minor, remaining_s, period_s), 0, now_s, record.period_end_s),
+                        -prorate_minor(old_price.unit_amount_minor, remaining_s, period_s), 0, now_s,
+                        record.period_end_s),
             InvoiceLine(f"Remaining time on {new_price.plan_id}", "proration",
-                        prorate_minor(new_price.unit_amount_minor, remaining_s, period_s), 0, now_s, record.period_end_s),
+                        prorate_minor(new_price.unit_amount_minor, remaining_s, period_s), 0, now_s,
+                        record.period_end_s),
         ]
         if not always_invoice:
             record.pending_lines += tuple(lines)
@@ -359,7 +362,8 @@ class Billing:
         self.events.publish("invoice.marked_uncollectible", now_s, invoice)
         if record.status == "past_due":
             action = _EXHAUSTED_ACTIONS[self.settings.exhausted_action]
-            event_type = "customer.subscription.deleted" if action.endswith("cancel") else "customer.subscription.updated"
+            event_type = ("customer.subscription.deleted" if action.endswith("cancel")
+                          else "customer.subscription.updated")
             self._status(record, action, now_s, event_type)
 
     def _void(self, invoice: Invoice, now_s: float) -> None:

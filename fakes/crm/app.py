@@ -170,7 +170,8 @@ def create_app(crm: Crm, *, clock: Callable[[], float]) -> FastAPI:
     async def get_account(account_id: SalesforceId) -> Any:
         """Read an account."""
         if account_id not in account_ids:
-            return _error(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {account_id}")
+            return _error(404, "NOT_FOUND",
+                          f"Provided external ID field does not exist or is not accessible: {account_id}")
         return _account_json(account_id)
 
     @app.patch(f"{API}/Account/{{account_id}}", status_code=204, response_class=Response, response_model=None,

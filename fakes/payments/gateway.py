@@ -127,7 +127,8 @@ class PaymentsGateway:
 
     def _attempt(self, invoice: Invoice, attempt: int, now_s: float, new_intent: bool) -> Charge:
         machine = PAYMENT_INTENT
-        state = "requires_payment_method" if new_intent else self.intent_states.get(invoice.id, "requires_payment_method")
+        state = ("requires_payment_method" if new_intent
+                 else self.intent_states.get(invoice.id, "requires_payment_method"))
         state = machine.next(state, "attach_method")
         state = machine.next(state, "confirm")
         settings = self.settings

@@ -213,8 +213,8 @@ def test_recursive_schemas_terminate():
 def test_text_output_names_location_and_kind(tmp_path):
     result = _diff_cli(FIXTURES / "invoices-v1.yaml", FIXTURES / "invoices-v2.yaml")
     assert result.exit_code == 1
-    assert "POST /invoices  request body application/json  amount_minor  request_type_narrowed: type number -> integer" \
-        in result.output
+    assert ("POST /invoices  request body application/json  amount_minor  "
+            "request_type_narrowed: type number -> integer") in result.output
     assert "BREAKING  8 breaking, 4 other" in result.output
 
 

@@ -42,7 +42,8 @@ def test_the_entry_point_names_the_plugin_and_loading_it_imports_nothing_heavy()
     plugins = {point.name: point.value for point in entry_points(group="pytest11")}
     assert plugins["rehearse"] == "rehearse.contracts.pytest_plugin"
     probe = ("import sys, rehearse.contracts.pytest_plugin; "
-             "print(sorted(m for m in ('polars', 'simpy', 'jsonschema', 'rehearse.sim', 'rehearse.fakes') if m in sys.modules))")
+             "print(sorted(m for m in ('polars', 'simpy', 'jsonschema', 'rehearse.sim', 'rehearse.fakes') "
+             "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 

@@ -110,7 +110,8 @@ def test_mistakes_are_refused_with_a_reason(peak):
             world.run_for(hours=1)
     with pytest.raises(RehearsalError, match="erp.concurency_limit: unknown key"):
         load_scenario("smoke", ["erp.concurency_limit=3"])
-    with pytest.raises(RehearsalError, match="engine.pattern: Input should be 'p2p', 'batch', 'event' or 'orchestrated'"):
+    with pytest.raises(RehearsalError,
+                       match="engine.pattern: Input should be 'p2p', 'batch', 'event' or 'orchestrated'"):
         rehearse("smoke", engine="telepathy")
     with pytest.raises(RehearsalError, match="overrides need a scenario name or path"):
         load_scenario(peak, ["run.seed=2"])

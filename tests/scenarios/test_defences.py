@@ -14,7 +14,8 @@ def _value(metrics: dict, path: str):
 
 
 FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
-                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address", "schema-drift",
+                   "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address",
+                   "schema-drift",
                    "payment-faults"]
 
 # (scenario, the defence switched off, the gate that must fail, the metric that explains it)

@@ -4,7 +4,8 @@ For random traffic with duplicated and reordered webhooks, the orchestrated engi
 invoice and payment exactly once, voids and writes off exactly what is due, and every journal
 balances. Hypothesis draws a small book, expands it into the platform's events, duplicates some,
 delivers all in a random order at random times, against an ERP with a small concurrency cap shared
-with other integrations for a while, and lost replies; after the run drains, read-only checks compare the ERP with the book.
+with other integrations for a while, and lost replies; after the run drains, read-only checks
+compare the ERP with the book.
 """
 
 from __future__ import annotations

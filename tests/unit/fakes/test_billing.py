@@ -99,7 +99,8 @@ class Harness:
             schedule=self.schedule, faults=faults)
         self.billing = Billing(
             settings=BillingSettings(exhausted_action=exhausted_action,
-                                     lookup_unknown_outcomes=lookup_unknown_outcomes), prices=dict(PRICES), tax=TaxEngine(),
+                                     lookup_unknown_outcomes=lookup_unknown_outcomes),
+            prices=dict(PRICES), tax=TaxEngine(),
             payments=self.payments, events=log, trace=self.trace, schedule=self.schedule)
 
     def schedule(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:

@@ -258,7 +258,8 @@ def test_crm_wins_and_amends_deals_with_salesforce_errors(fakes: ServedFakes) ->
     deal = request(crm, "POST", f"{api}/Opportunity", json_body={"AccountId": account.body["id"],
                                                                   "Price__c": "starter:USD"})
     assert deal.status == 201
-    assert request(crm, "PATCH", f"{api}/Opportunity/{deal.body['id']}", json_body={"Price__c": "growth:USD"}).status == 204
+    assert request(crm, "PATCH", f"{api}/Opportunity/{deal.body['id']}",
+                   json_body={"Price__c": "growth:USD"}).status == 204
     read = request(crm, "GET", f"{api}/Opportunity/{deal.body['id']}")
     assert read.body["Amendments__c"] == 1 and read.body["StageName"] == "Closed Won"
     missing = request(crm, "GET", f"{api}/Account/001000000000000999")

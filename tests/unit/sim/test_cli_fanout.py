@@ -27,7 +27,8 @@ def _invoke(tmp_path, *args: str):
 
 @pytest.mark.parametrize("command", ["compare", "sweep"])
 def test_an_unknown_pattern_is_refused_by_the_scenario_loader(tmp_path, command):
-    output = _invoke(tmp_path, command, "smoke", "--seeds", "2", "--pattern", "orchestrated", "--pattern", "carrier-pigeon")
+    output = _invoke(tmp_path, command, "smoke", "--seeds", "2", "--pattern", "orchestrated",
+                     "--pattern", "carrier-pigeon")
     assert "carrier-pigeon: " in output and "engine.pattern" in output
 
 
@@ -105,8 +106,8 @@ def test_an_outside_engine_is_one_more_arm_beside_the_patterns(tmp_path):
     assert f"engine.factory={spec}" in plan.specs[1].overrides
     assert not any(o.startswith("engine.factory") for o in plan.specs[0].overrides)
     out = tmp_path / "cmp"
-    result = CliRunner().invoke(main, ["compare", "smoke", "--pattern", "orchestrated", "--engine", spec, "--seeds", "1",
-                                       *FAST, "--out", str(out)])
+    result = CliRunner().invoke(main, ["compare", "smoke", "--pattern", "orchestrated", "--engine", spec,
+                                       "--seeds", "1", *FAST, "--out", str(out)])
     assert result.exit_code == 0, result.output
     document = json.loads((out / "comparison.json").read_text())
     stats = {arm["name"]: arm["statistics"] for arm in document["arms"]}
@@ -129,8 +130,10 @@ def test_a_run_that_raises_is_reported_for_its_seed_and_the_sweep_goes_on(tmp_pa
     runs = {run["seed"]: run for run in document["runs"]}
     assert runs[1]["error"] is None and runs[1]["passed"] is True
     assert runs[2]["error"] == "RuntimeError: the engine fell over" and runs[2]["values"] is None
-    assert document["failed"] == [{"arm": "orchestrated", "seed": 2, "reason": "error: RuntimeError: the engine fell over",
-                                   "replay": "rehearse run smoke --seed 2 --set traffic.subscriptions=60 --set run.traffic_days=1"}]
+    assert document["failed"] == [{"arm": "orchestrated", "seed": 2,
+                                   "reason": "error: RuntimeError: the engine fell over",
+                                   "replay": "rehearse run smoke --seed 2 --set traffic.subscriptions=60 "
+                                             "--set run.traffic_days=1"}]
     assert document["arms"][0]["runs"] == 1 and document["arms"][0]["errors"][0]["seed"] == 2
     page = (out / "sweep.html").read_text()
     assert "Runs that raised" in page and "the engine fell over" in page

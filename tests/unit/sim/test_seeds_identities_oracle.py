@@ -243,7 +243,8 @@ def test_oracle_keeps_record_order_around_exceptions_and_reversals_across_slices
         "in_4": invoice("in_4", "open", FEB_S), "in_5": invoice("in_5", "paid", FEB_S),
         "in_6": invoice("in_6", "paid", FEB_S), "in_7": invoice("in_7", "paid", FEB_S),
     })
-    charges = {charge_id: charge(charge_id, status)._replace(invoice_id=invoice_id) for charge_id, status, invoice_id in (
+    charges = {charge_id: charge(charge_id, status)._replace(invoice_id=invoice_id)
+               for charge_id, status, invoice_id in (
         ("ch_1", "succeeded", "in_1"), ("ch_2", "reversed", "in_2"), ("ch_3", "succeeded", "in_3"),
         ("ch_5", "succeeded", "in_5"), ("ch_6", "succeeded", "in_6"), ("ch_7", "reversed", "in_7"),
     )}

@@ -78,7 +78,8 @@ def test_a_port_in_use_or_a_host_that_does_not_resolve_is_an_oserror_not_an_exit
     port = taken.getsockname()[1]
 
     async def serve_on(host: str, port: int) -> None:
-        async with serving(create_receiver_app(Receiver(secret="whsec_x", receive=lambda event: True)), host=host, port=port):
+        async with serving(create_receiver_app(Receiver(secret="whsec_x", receive=lambda event: True)),
+                           host=host, port=port):
             pass
 
     try:

@@ -663,7 +663,8 @@ def test_voided_and_uncollectible_invoices_are_reversed_and_written_off() -> Non
 # -- returned bank debits ---------------------------------------------------------------------------
 
 
-def charge_reversed(charge_id: str = "ch_1", invoice_id: str = "in_1", reversed_s: float = START_S + 3 * 86400.0) -> Event:
+def charge_reversed(charge_id: str = "ch_1", invoice_id: str = "in_1",
+                    reversed_s: float = START_S + 3 * 86400.0) -> Event:
     returned = charge(charge_id, invoice_id)._replace(status="reversed", decline_code="R01", reversed_s=reversed_s)
     return event(f"evt_{charge_id}_reversed", "charge.reversed", returned, reversed_s)
 
