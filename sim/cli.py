@@ -113,7 +113,7 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
     if live and validate_contracts:
         _fail_input(["--validate-contracts checks a simulated run's requests; a live run sends them for real"])
     if live and engine_spec is not None:
-        _fail_input(["--engine runs an outside engine in virtual time; --live runs the built-in orchestrated engine"])
+        _fail_input(["--engine runs an outside engine in virtual time; --live runs the built-in patterns"])
     if store_url is not None and not live:
         _fail_input(["--store-url: a PostgreSQL Store is for live runs (--live); a simulated run keeps its "
                      "Store in memory or SQLite (engine.store)"])
@@ -133,6 +133,9 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
     except EngineLoadError as error:
         _fail_input([error.message])
         return
+    if live and loaded.engine.factory is not None:  # set in the scenario or by --set, not --engine
+        _fail_input([f"{path}: engine.factory: an outside engine runs in virtual time; --live runs the built-in "
+                     "patterns"])
     if loaded.engine.store == "postgres" and store_url is None:
         _fail_input([f"{path}: engine.store: \"postgres\" needs --store-url (a live run); the URL stays out of the "
                      "scenario, whose parameters are traced"])

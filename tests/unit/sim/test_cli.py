@@ -77,6 +77,21 @@ def test_a_run_that_could_never_end_is_refused_before_it_starts(tmp_path):
     assert result.exit_code == 2
 
 
+def test_live_refuses_an_outside_engine_however_it_is_named(tmp_path):
+    """An outside engine runs in virtual time only; named in the scenario (or by --set) it used to
+    slip past the --engine check and run live on the in-process clients."""
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "smoke", "--live", "--engine", "examples/minimal_engine.py:create",
+                                  "--out", str(out)])
+    assert result.exit_code == 2 and "--live runs the built-in patterns" in result.output
+    result = runner.invoke(main, ["run", "smoke", "--live", "--set",
+                                  'engine.factory="examples/minimal_engine.py:create"', "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "engine.factory: an outside engine runs in virtual time" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_store_url_is_for_live_runs_with_a_postgresql_url(tmp_path):
     runner = CliRunner()
     out = tmp_path / "out"
