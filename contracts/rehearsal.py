@@ -15,7 +15,7 @@ import json
 import math
 import operator
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -169,7 +169,7 @@ class SteppedWorld:
         if record_events:  # at the engine's door: each delivery as it travels, in its API version
             receive = self.world.webhooks.receiver
 
-            def record_and_receive(event) -> bool:
+            def record_and_receive(event) -> bool | Awaitable[bool]:
                 self.events.append(envelope(event))
                 return receive(event)
 
@@ -330,7 +330,7 @@ class SteppedWorld:
         world, trace, cutoff_s = self.world, self.trace, self.now_s
         drained = world.quiet()
         world.record_cutoff(cutoff_s, drained)
-        world.engine.store.close()
+        world.close()  # the engine's Store (the world's own for an engine that keeps none)
         frame = trace.frame()
         metrics = compute_metrics(frame, scenario=self.scenario.name, seed=self.seed,
                                   pattern=self.scenario.engine.pattern, gates=self.scenario.gates)
@@ -346,7 +346,7 @@ class SteppedWorld:
     def close(self) -> None:
         """Free the world's temporary files (the trace stays readable through `finish`'s outcome)."""
         if self._finished is None:
-            self.world.engine.store.close()
+            self.world.close()
         self._work.cleanup()
 
     def __enter__(self) -> SteppedWorld:

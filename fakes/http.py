@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+# The ASGI types as Starlette spells them, so a FastAPI app is an `Asgi` and a gate can wrap it.
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Asgi = Callable[[Scope, Receive, Send], Awaitable[Any]]
 
 # What the gate returns to the server to close the connection with no answer at all: uvicorn closes
@@ -95,7 +96,7 @@ class FaultGate:
         if not answer.lose_reply:
             return await self.app(scope, receive, send)
 
-        async def swallow(message: dict[str, Any]) -> None:
+        async def swallow(message: MutableMapping[str, Any]) -> None:
             return None
 
         await self.app(scope, receive, swallow)  # applied; the answer never leaves
@@ -164,7 +165,7 @@ def tidy_openapi(document: dict[str, Any], *, validation_status: int = 400) -> d
     return document
 
 
-def request_error_message(errors: list[dict[str, Any]]) -> str:
+def request_error_message(errors: Sequence[Mapping[str, Any]]) -> str:
     """One line naming each invalid field and why, from pydantic's error list."""
     parts = []
     for error in errors[:5]:

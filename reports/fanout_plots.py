@@ -168,7 +168,7 @@ def metric_panels_png(values: Mapping[str, Sequence[Mapping[str, float | None]]]
         for axes, metric in zip(panels, metrics):
             plotted = 0
             for index, arm in enumerate(arms):
-                present = [run[metric.path] for run in values[arm] if run.get(metric.path) is not None]
+                present = [seen for run in values[arm] if (seen := run.get(metric.path)) is not None]
                 if not present:
                     continue
                 plotted += 1

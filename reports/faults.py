@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 from rehearse.reports.frame import KindFrames
@@ -45,7 +47,7 @@ def recovery_table(windows: pl.DataFrame, backlog: pl.DataFrame) -> list[dict]:
         before = waiting.filter(pl.col("t_s") <= window["start_t_s"])
         level = int(before["waiting"][-1]) if before.height else 0
         during = waiting.filter(pl.col("t_s").is_between(window["start_t_s"], window["end_t_s"]))
-        peak = int(during["waiting"].max()) if during.height else level
+        peak = int(cast(int, during["waiting"].max())) if during.height else level  # a count column, not empty
         back = waiting.filter((pl.col("t_s") >= window["end_t_s"]) & (pl.col("waiting") <= level))
         rows.append({
             "kind": window["kind"], "start_t_s": window["start_t_s"], "end_t_s": window["end_t_s"],

@@ -9,7 +9,7 @@ rows that share a timestamp: the trace is written in the order things happened.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from typing import overload
 
 import polars as pl
 
@@ -17,7 +17,6 @@ from rehearse.sync.trace import COLUMNS
 
 __all__ = ["KIND_COLUMNS", "ROW_NUMBER", "KindFrames", "conform", "trace_frame", "trace_schema"]
 
-FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 ROW_NUMBER = "row_nr"
 
@@ -120,7 +119,13 @@ def trace_frame(records: Iterable[Mapping[str, object]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=trace_schema(), orient="row")
 
 
-def conform(trace: FrameT) -> FrameT:
+@overload
+def conform(trace: pl.DataFrame) -> pl.DataFrame: ...
+@overload
+def conform(trace: pl.LazyFrame) -> pl.LazyFrame: ...
+@overload
+def conform(trace: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame: ...
+def conform(trace: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """Return the trace (a frame or a lazy frame) with every trace column present and of its trace
     dtype.
 

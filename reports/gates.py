@@ -14,7 +14,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 __all__ = ["GATES", "GateSpec", "evaluate_gates", "metric_value", "unknown_gates"]
 
@@ -167,7 +167,7 @@ def evaluate_gates(metrics: Mapping, limits: Mapping[str, float]) -> list[dict]:
     results = []
     for name in sorted(limits):
         spec, limit = GATES[name], limits[name]
-        value = metric_value(metrics, spec.metric_path)
+        value = cast(float | None, metric_value(metrics, spec.metric_path))  # every gated metric is a number
         if value is None:
             passed = True
         elif spec.direction == "min":

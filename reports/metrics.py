@@ -7,6 +7,7 @@ depends on the wall clock, so the same trace gives the same ``metrics.json`` byt
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, overload
 
 import polars as pl
 
@@ -29,6 +30,12 @@ FLOAT_DECIMALS = (
 SUMMED_OUTCOMES = ("missing", "duplicated", "mismatched", "orphaned")
 
 
+@overload
+def _normalise(value: Mapping[Any, Any]) -> dict[str, Any]: ...
+@overload
+def _normalise(value: list[Any] | tuple[Any, ...]) -> list[Any]: ...
+@overload
+def _normalise(value: object) -> object: ...
 def _normalise(value: object) -> object:
     """Plain Python values only, floats rounded; mappings keep their (deliberate) key order."""
     if isinstance(value, bool) or value is None or isinstance(value, str):

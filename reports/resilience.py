@@ -6,6 +6,8 @@ posting retried ten times is still one posting.
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
@@ -161,7 +163,7 @@ def _backlog_peak(frames: KindFrames) -> dict:
     """The most sources waiting for the ERP at once, and how long its peak episode lasted (see
     `rehearse.reports.latency.backlog_peak_span`): how long the ERP took to catch up."""
     changes = backlog_total_changes(frames)
-    peak = int(changes["erp_backlog"].max() or 0) if changes.height else 0
+    peak = int(cast(int | None, changes["erp_backlog"].max()) or 0) if changes.height else 0  # a count column
     span = backlog_peak_span(frames)
     return {"erp_backlog_peak": peak, "erp_backlog_peak_s": None if span is None else span[1] - span[0]}
 
@@ -199,14 +201,15 @@ def erp_concurrency_peak(calls: pl.DataFrame) -> int:
     ])
     # At equal times the ends (-1) come first: [start, end) intervals that touch do not overlap.
     in_flight = changes.sort("at_s", "delta")["delta"].cum_sum()
-    return int(in_flight.max())
+    return int(cast(int, in_flight.max()))  # a running sum of +1s and -1s
 
 
 def _unapplied_share(frames: KindFrames) -> float:
     """Unapplied cash (DOMAIN.md section 11): unapplied / all payment amounts in the ERP. Amounts
     of different currencies are added, so read it as a share, not as money."""
-    applied = frames.get("erp.payment_applied")["amount_minor"].sum()
-    unapplied = (
+    # Sums of an integer column: ints (the stubs allow any number).
+    applied = cast(int, frames.get("erp.payment_applied")["amount_minor"].sum())
+    unapplied = cast(int, (
         frames.get("erp.payment_unapplied").group_by("object_id").agg(pl.col("amount_minor").last())
-    )["amount_minor"].sum()
+    )["amount_minor"].sum())
     return _rate(int(unapplied or 0), int((applied or 0) + (unapplied or 0)))

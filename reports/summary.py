@@ -11,6 +11,8 @@ of days: `rehearse.reports.latency.backlog_zoom`), so the comparison can plot th
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import polars as pl
 
@@ -120,7 +122,8 @@ def _latency_quantiles(samples: pl.DataFrame) -> dict:
         result[flow] = {
             "count": values.len(),
             "quantiles_s": [] if values.len() == 0 else [
-                round(float(values.quantile(q, QUANTILE_METHOD)), SUMMARY_DECIMALS) for q in quantiles],
+                # Not None: `values` is not empty.
+                round(float(cast(float, values.quantile(q, QUANTILE_METHOD))), SUMMARY_DECIMALS) for q in quantiles],
         }
     return result
 

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from rehearse.reports.frame import trace_frame
 
@@ -172,7 +173,7 @@ def payment_rows(
                     "object_id": document["object_id"],
                     "ref_id": charge_id,
                     "parent_id": document["parent_id"],
-                    "amount_minor": int(document["amount_minor"]) - unapplied_minor,
+                    "amount_minor": int(cast(int, document["amount_minor"])) - unapplied_minor,
                 }
             )
             if unapplied_minor:

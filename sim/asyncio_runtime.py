@@ -66,8 +66,10 @@ class AsyncioRuntime:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.failures.append(task.exception())
+        if not task.cancelled():
+            error = task.exception()
+            if error is not None:
+                self.failures.append(error)
 
     def call_later(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> None:
         """Call `callback(*args)` after `delay_s` of scenario time; a failure is recorded in

@@ -9,7 +9,8 @@ ERP's documents as a sorted, comparable list.
 from __future__ import annotations
 
 import asyncio
-from typing import NamedTuple
+from collections.abc import Awaitable
+from typing import NamedTuple, cast
 
 import simpy
 
@@ -24,8 +25,10 @@ from rehearse.sim.simpy_runtime import SimPyRuntime
 from rehearse.sim.world import World
 from rehearse.sync import event, rules
 from rehearse.sync.engine import EnginePorts
-from rehearse.sync.model import Event
+from rehearse.sync.event import EventEngine
+from rehearse.sync.model import Charge, ErpDocument, Event, Invoice
 from rehearse.sync.orchestrated import OrchestratedEngine, settings_from
+from rehearse.sync.ports import BillingClient
 from rehearse.sync.store import MemoryStore
 
 
@@ -51,7 +54,7 @@ def record_deliveries(scenario: Scenario, seed: int) -> Script:
     deliveries: list[Delivery] = []
     receive = world.engine.receive
 
-    def recording_receiver(event: Event) -> bool:
+    def recording_receiver(event: Event) -> bool | Awaitable[bool]:
         deliveries.append(Delivery(env.now - scenario.run.start_s, event))
         return receive(event)
 
@@ -72,9 +75,12 @@ def _fresh(scenario: Scenario, seed: int, runtime, script: Script, pattern: str 
         store.mark_posted_before(document, erp.preload_customer(document))
     client = wiring.erp_client(scenario, seed, runtime=runtime, erp=erp, trace=trace,
                                faults=FaultPlan(scenario.faults))
+    engine: EventEngine | OrchestratedEngine
     if pattern == "event":
-        engine = event.create(EnginePorts(runtime=runtime, erp=client, billing=None, store=store, trace=trace,
-                                          random=stream(seed, "engine"), settings=scenario.engine.model_dump()))
+        # No billing to give: the event pattern never reads it (it has no gap-fill).
+        engine = event.create(EnginePorts(runtime=runtime, erp=client, billing=cast(BillingClient, None),
+                                          store=store, trace=trace, random=stream(seed, "engine"),
+                                          settings=scenario.engine.model_dump()))
     else:
         engine = OrchestratedEngine(runtime=runtime, erp=client, store=store, trace=trace,
                                     random=stream(seed, "engine"),
@@ -96,14 +102,14 @@ def erp_documents(erp: Erp) -> list[tuple]:
 
 def expected_documents(script: Script) -> list[tuple]:
     """What a correct engine posts for the script: each document once, as first planned."""
-    documents: dict[str, tuple] = {}
+    documents: dict[str, ErpDocument] = {}
     for delivery in script.deliveries:
-        event = delivery.event
+        event = delivery.event  # its type names the record it carries
         if event.type in rules.INVOICE_EVENT_TYPES:
-            for document in rules.invoice_documents(event.data, event.created_s):
+            for document in rules.invoice_documents(cast(Invoice, event.data), event.created_s):
                 documents.setdefault(document.external_id, document)
         elif event.type == "charge.succeeded":
-            document = rules.payment_document(event.data)
+            document = rules.payment_document(cast(Charge, event.data))
             documents.setdefault(document.external_id, document)
     return sorted((d.doc_type, d.source_id, d.parent_id, d.amount_minor, d.tax_minor) for d in documents.values())
 

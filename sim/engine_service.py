@@ -11,6 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.engine_config import EngineConfig, StoreSection
@@ -23,11 +24,19 @@ from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receive
 from rehearse.sync import rules
 from rehearse.sync.errors import ErpError
 from rehearse.sync.orchestrated import OrchestratedEngine, settings_from
+from rehearse.sync.ports import BillingClient
+from rehearse.sync.sql_store import SqlStore
 from rehearse.sync.sqlite_store import SqliteStore
-from rehearse.sync.store import MemoryStore
 
 
 INITIAL_LOAD_RETRIES_MAX = 10
+
+
+class ServiceEngine(OrchestratedEngine):
+    """The orchestrated engine as `run_engine` runs it, with what the service reports besides."""
+
+    initially_loaded: int  # existing customers the initial load found in the ERP
+    receiver: Receiver  # the webhook endpoint (what it accepted and refused), set when the run ends
 
 
 async def _lookup(engine: OrchestratedEngine, external_id: str) -> str | None:
@@ -47,7 +56,8 @@ async def initial_load(engine: OrchestratedEngine, created_before_s: float) -> i
     already holds (looked up by external id) is recorded as posted, so invoices of the existing book
     do not wait for a customer.created event that will never come. Returns how many were found."""
     store = engine.store
-    documents = [document for customer in await engine.billing.list_customers(0.0)
+    billing = cast(BillingClient, engine.billing)  # an engine of a cutover reads billing (see `run_engine`)
+    documents = [document for customer in await billing.list_customers(0.0)
                  if customer.created_s < created_before_s
                  and (document := rules.customer_document(customer)).external_id not in store.postings]
     found = 0
@@ -62,7 +72,7 @@ async def initial_load(engine: OrchestratedEngine, created_before_s: float) -> i
     return found
 
 
-def open_store(section: StoreSection, commit_every: int = 1) -> MemoryStore:
+def open_store(section: StoreSection, commit_every: int = 1) -> SqlStore:
     """The engine's durable Store as configured, with everything a previous run left in it: PostgreSQL
     when the section has a URL (raises `StoreUnavailable` when the server cannot be reached), else the
     SQLite file."""
@@ -81,7 +91,7 @@ async def run_engine(config: EngineConfig, secret: str, *, trace: TraceRecorder,
     store = open_store(config.store, commit_every=CHANGES_MAX)  # group commit: the endpoint waits for it
     session = new_session()
     erp_client = new_erp_client()
-    engine = OrchestratedEngine(
+    engine = ServiceEngine(
         runtime=runtime, store=store, trace=trace, random=stream(seed, "engine"),
         settings=settings_from(config.engine.model_dump(mode="python")),
         erp=HttpErpClient(config.erp.url, runtime=runtime, client=erp_client, trace=trace),

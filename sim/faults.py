@@ -95,36 +95,40 @@ class Window(_Value):
         start_s = self.start_s
         if t_s < start_s or t_s >= self.end_s:
             return False
-        if self.every_s is None:
+        every_s, duration_s = self.every_s, self.duration_s
+        if every_s is None or duration_s is None:  # both or neither (`_shape`)
             return True
-        return (t_s - start_s) % self.every_s < self.duration_s
+        return (t_s - start_s) % every_s < duration_s
 
     def occurrences(self, until_s: float) -> list[tuple[float, float]]:
         """Every active stretch (start, end) that begins before `until_s`."""
-        if self.every_s is None:
+        every_s, duration_s = self.every_s, self.duration_s
+        if every_s is None or duration_s is None:  # both or neither (`_shape`)
             return [(self.start_s, self.end_s)] if self.start_s < until_s else []
         stretches = []
         start_s = self.start_s
         while start_s < min(until_s, self.end_s):
-            stretches.append((start_s, min(start_s + self.duration_s, self.end_s)))
-            start_s += self.every_s
+            stretches.append((start_s, min(start_s + duration_s, self.end_s)))
+            start_s += every_s
         return stretches
 
     def remaining_s(self, t_s: float) -> float:
         """Seconds from `t_s` until the active stretch that contains it ends (0 when inactive)."""
         if not self.active(t_s):
             return 0.0
-        if self.every_s is None:
+        every_s, duration_s = self.every_s, self.duration_s
+        if every_s is None or duration_s is None:  # both or neither (`_shape`)
             return self.end_s - t_s
-        return self.duration_s - (t_s - self.start_s) % self.every_s
+        return duration_s - (t_s - self.start_s) % every_s
 
     def progress(self, t_s: float) -> float:
         """How far into the active stretch `t_s` is, from 0 to 1 (for faults that ramp)."""
         if not self.active(t_s):
             return 0.0
-        if self.every_s is None:
+        every_s, duration_s = self.every_s, self.duration_s
+        if every_s is None or duration_s is None:  # both or neither (`_shape`)
             return (t_s - self.start_s) / (self.end_s - self.start_s)
-        return ((t_s - self.start_s) % self.every_s) / self.duration_s
+        return ((t_s - self.start_s) % every_s) / duration_s
 
 
 class _Fault(_Value):

@@ -26,7 +26,7 @@ import asyncio
 import collections
 import ssl
 import time
-from typing import NamedTuple
+from typing import NamedTuple, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -138,7 +138,8 @@ class _Connection(asyncio.Protocol):
         self._body = []
         self._head_done = False
         self.answer = answer
-        self.transport.write(request)
+        # Set by `connection_made` before `create_connection` hands the connection to the pool.
+        cast(asyncio.Transport, self.transport).write(request)
 
     def _fail(self, error: Http1Error) -> None:
         answer = self.answer
@@ -210,7 +211,8 @@ class Http1Client:
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if not connection.closed and not connection.transport.is_closing() and now - connection.idle_since < IDLE_S:
+            if (not connection.closed and not cast(asyncio.Transport, connection.transport).is_closing()  # see `send`
+                    and now - connection.idle_since < IDLE_S):
                 return connection
             connection.close()
             self._forget(origin, connection)

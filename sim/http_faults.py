@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Protocol
 
 from rehearse.fakes.erp import Erp
 from rehearse.fakes.http import NO_FAULT, FaultAnswer
@@ -25,6 +26,16 @@ from rehearse.sim.erp_client import extra_latency_s
 from rehearse.sim.faults import FaultPlan
 
 _LOCKABLE_PATHS = ("/record/v1/payment", "/record/v1/void", "/record/v1/writeoff")
+
+
+class Clock(Protocol):
+    """Scenario time as live code reads it: `LiveClock`, or a live run's runtime clock."""
+
+    def now(self) -> float:
+        """Scenario Unix seconds now."""
+
+    def wall_s(self, scenario_s: float) -> float:
+        """How long `scenario_s` scenario seconds last on the wall."""
 
 
 class LiveClock:
@@ -48,9 +59,9 @@ class LiveClock:
 
 
 class PlanCallFaults:
-    """`rehearse.fakes.http.CallFaults` from a `FaultPlan` on a `LiveClock`."""
+    """`rehearse.fakes.http.CallFaults` from a `FaultPlan` on a `LiveClock` (or any `Clock`)."""
 
-    def __init__(self, plan: FaultPlan, *, clock: LiveClock, rng: random.Random, erp: Erp | None = None,
+    def __init__(self, plan: FaultPlan, *, clock: Clock, rng: random.Random, erp: Erp | None = None,
                  trace=None) -> None:
         self.plan = plan
         self.clock = clock

@@ -32,7 +32,7 @@ from typing import NamedTuple
 from rehearse.sim.distributions import LogNormal
 from rehearse.sim.faults import FaultPlan
 from rehearse.sim.http1 import AnswerTimeout, Http1Client, Http1Error, Origin, split_url
-from rehearse.sim.http_faults import LiveClock
+from rehearse.sim.http_faults import Clock
 from rehearse.sync import signatures, wire
 from rehearse.sync.model import Event
 
@@ -56,7 +56,7 @@ class WebhookEndpoint(NamedTuple):
 class HttpWebhookSender:
     """Delivers events to endpoints over HTTP; counts attempts in transit, deliveries and losses."""
 
-    def __init__(self, *, endpoints: list[WebhookEndpoint], clock: LiveClock, latency: LogNormal,
+    def __init__(self, *, endpoints: list[WebhookEndpoint], clock: Clock, latency: LogNormal,
                  rng: random.Random, trace, faults: FaultPlan | None = None,
                  retry_delays_s: tuple[float, ...] = (), timeout_s: float = DELIVERY_TIMEOUT_S,
                  wall_clock=time.time, connections_max: int = CONNECTIONS_MAX) -> None:
@@ -91,7 +91,8 @@ class HttpWebhookSender:
         rng = self.rng
         for fault in self.faults.active("schema_drift", now):
             self._injected(fault, event, now)
-            event = event._replace(data=wire.to_wire(event.data, wire.NEXT_VERSION))
+            if not isinstance(event.data, dict):  # converted once, however many drift windows overlap
+                event = event._replace(data=wire.to_wire(event.data, wire.NEXT_VERSION))
         body = json.dumps(wire.envelope(event), separators=(",", ":")).encode()
         for endpoint in self.endpoints:
             delay_s = self.latency.sample_s()
@@ -219,4 +220,4 @@ class HttpWebhookSender:
 
 def _object_id(event: Event) -> str:
     data = event.data
-    return data["id"] if type(data) is dict else data.id
+    return data["id"] if isinstance(data, dict) else data.id

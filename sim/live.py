@@ -19,7 +19,7 @@ import json
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, cast
 
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
@@ -31,6 +31,7 @@ from rehearse.sim.served import webhook_sender, world_apps
 from rehearse.sim.serving import LOOPBACK, serving
 from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
 from rehearse.sim.world import World
+from rehearse.sync.ports import BillingClient, ErpClient
 from rehearse.sync.postgres_store import PostgresStore
 from rehearse.sync.sql_store import SqlStore
 
@@ -50,6 +51,13 @@ class RuntimeClock:
     def wall_s(self, scenario_s: float) -> float:
         """Wall seconds that `scenario_s` scenario seconds last."""
         return scenario_s / self.runtime.speedup
+
+
+class _ClientPorts(Protocol):
+    """The ports of a built-in engine that a live run swaps for HTTP clients."""
+
+    erp: ErpClient
+    billing: BillingClient | None
 
 
 class LiveResult(NamedTuple):
@@ -95,8 +103,10 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
     counted = {system: _CountingGate(apps[system]) for system in ("erp", "billing", "payments")}
     secret = secrets.token_hex(32)  # this run's signing secret: never traced, never printed
     committer = None
-    if isinstance(getattr(world.engine, "store", None), SqlStore):  # group commit: acknowledged once committed
-        world.engine.store.commit_every = CHANGES_MAX
+    engine_store = getattr(world.engine, "store", None)
+    sql_store = engine_store if isinstance(engine_store, SqlStore) else None
+    if sql_store is not None:  # group commit: acknowledged once committed
+        sql_store.commit_every = CHANGES_MAX
         committer = GroupCommit(world.engine)
     receiver = Receiver(secret=secret, receive=world.engine.receive,
                         flushed=committer.flushed if committer else None)
@@ -116,13 +126,14 @@ async def run_live(scenario: Scenario, seed: int, trace, *, speedup: float, work
             sender = webhook_sender(world, seed, endpoints=[WebhookEndpoint(urls["webhooks"], secret)],
                                     clock=clock, trace=trace)
             stack.push_async_callback(sender.aclose)
-            world.engine.erp = HttpErpClient(urls["erp"], runtime=runtime, client=erp_client, trace=trace,
-                                             speedup=speedup)
-            world.engine.billing = HttpBillingClient(billing_url=urls["billing"], payments_url=urls["payments"],
-                                                     runtime=runtime, session=session, trace=trace)
+            clients = cast(_ClientPorts, world.engine)  # a built-in pattern: a live run takes no --engine
+            clients.erp = HttpErpClient(urls["erp"], runtime=runtime, client=erp_client, trace=trace,
+                                        speedup=speedup)
+            clients.billing = HttpBillingClient(billing_url=urls["billing"], payments_url=urls["payments"],
+                                                runtime=runtime, session=session, trace=trace)
             world.load_book()
-            if committer is not None:
-                world.engine.store.commit()  # the book is the engine's starting point, not a pending change
+            if sql_store is not None:  # (the engine has not started: its Store is still this one)
+                sql_store.commit()  # the book is the engine's starting point, not a pending change
             runtime.reset_clock()  # loading the book took wall time that is not scenario time
             world.start()
             await _until(runtime, world.window_end_s, lambda: False, progress, "traffic")

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from rehearse.sim.fanout import RunSpec
 from rehearse.sim.outputs import write_folder
 from rehearse.sim.scenario import Scenario, ScenarioError, load
-from rehearse.sim.swarm import draw_faults, faults_override
+from rehearse.sim.swarm import SwarmSection, draw_faults, faults_override
 
 __all__ = ["Arm", "Plan", "arms_from", "plan_runs", "write_folder"]
 
@@ -117,10 +117,12 @@ def plan_runs(scenario_arg: str, *, arms: Sequence[Arm], seed_count: int, first_
         for seed in seeds:
             run_overrides, scenario = arm_overrides, arm_scenario
             if swarm:
-                drawn = draw_faults(arm_scenario.swarm, seed)
+                # The base has a [swarm] section (checked above), and an override cannot remove a table.
+                section = cast(SwarmSection, arm_scenario.swarm)
+                drawn = draw_faults(section, seed)
                 drawn_faults[(arm.name, seed)] = drawn
                 run_overrides = (*arm_overrides, faults_override(
-                    arm_scenario.faults, drawn, keep_scenario_faults=arm_scenario.swarm.keep_scenario_faults))
+                    arm_scenario.faults, drawn, keep_scenario_faults=section.keep_scenario_faults))
                 scenario, _ = load(scenario_arg, list(run_overrides))  # valid: bounds checked at every corner
             specs.append(RunSpec(arm.name, seed, scenario, scenario_arg, run_overrides))
     if errors:

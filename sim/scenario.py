@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import tomllib
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from rehearse.fakes.billing.platform import EXHAUSTED_ACTIONS
 from rehearse.reports.gates import unknown_gates
@@ -419,7 +421,7 @@ def _apply_override(data: dict[str, Any], path: list[str], value: Any, source: s
         raise ScenarioError([f"{source}: {'.'.join(path[:-1])}: is a value, not a section"])
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{loc}: unknown key"
@@ -469,7 +471,7 @@ def _read(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(_read(base_path, (*chain, path.resolve())), data)
 
 
-def load(name_or_path: str, overrides: list[str] = ()) -> tuple[Scenario, Path]:
+def load(name_or_path: str, overrides: Sequence[str] = ()) -> tuple[Scenario, Path]:
     """Read, override and validate a scenario; raises `ScenarioError` naming file, key and reason."""
     path = resolve_path(name_or_path)
     data = _read(path)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from rehearse.sim.admin import FaultAdmin, create_admin_app
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
@@ -50,7 +50,8 @@ class Served:
         world = self.world
         world.load_book()
         settle_heap()
-        world.runtime.reset_clock()  # loading the book took wall time that is not scenario time
+        # Loading the book took wall time that is not scenario time (`serve` runs the world on asyncio).
+        cast(AsyncioRuntime, world.runtime).reset_clock()
         world.traffic.start()
         for close in world.scenario.erp.period_closes:
             world.schedule(max(0.0, parse_utc(close.at) - world.runtime.now()), world.erp.close_period,

@@ -21,7 +21,7 @@ from rehearse.fakes.erp import Erp
 from rehearse.fakes.erp.app import create_app as erp_app
 from rehearse.fakes.erp.app import error_body as netsuite_error
 from rehearse.fakes.events import EventLog
-from rehearse.fakes.http import FaultGate
+from rehearse.fakes.http import ErrorBody, FaultGate
 from rehearse.fakes.payments import PaymentsGateway
 from rehearse.fakes.payments.app import create_app as payments_app
 from rehearse.fakes.stripe import error_body as stripe_error
@@ -37,8 +37,8 @@ from rehearse.sim.seeds import stream
 from rehearse.sync.model import Event
 
 SYSTEMS = ("crm", "billing", "payments", "tax", "erp")
-ERROR_BODIES = {"crm": salesforce_error, "billing": stripe_error, "payments": stripe_error, "tax": stripe_error,
-                "erp": netsuite_error}
+ERROR_BODIES: dict[str, ErrorBody] = {"crm": salesforce_error, "billing": stripe_error, "payments": stripe_error,
+                                      "tax": stripe_error, "erp": netsuite_error}
 
 
 class _NullTrace:

@@ -78,7 +78,8 @@ class SimPyRuntime:
         self._running: dict[simpy.Process, Coroutine[Any, Any, Any]] = {}
         # `now` is called tens of times per subscription: bind the clock's getter once instead of
         # a method that reads a property (two Python calls).
-        self.now: Callable[[], float] = type(env).now.fget.__get__(env)
+        # (mypy sees the property read off the class as its getter function, and a method replaced.)
+        self.now: Callable[[], float] = type(env).now.fget.__get__(env)  # type: ignore[method-assign,attr-defined]
 
     def now(self) -> float:  # replaced per instance in __init__; kept for the Runtime protocol
         """Virtual Unix seconds."""
@@ -90,7 +91,8 @@ class SimPyRuntime:
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run a coroutine as a SimPy process."""
-        process = self.env.process(coroutine)
+        # SimPy's stubs take a generator; SimPy drives anything with send/throw, a coroutine too.
+        process = self.env.process(coroutine)  # type: ignore[arg-type]
         self._running[process] = coroutine
         process.callbacks.append(self._finished)
 

@@ -32,8 +32,8 @@ WEBHOOK_PATH = "/webhooks"
 class Receiver:
     """The endpoint's state: the secret it checks with and what it refused."""
 
-    def __init__(self, *, secret: str, receive: Callable[[Event], bool], wall_clock: Callable[[], float] = time.time,
-                 tolerance_s: float = signatures.TOLERANCE_S,
+    def __init__(self, *, secret: str, receive: Callable[[Event], bool | Awaitable[bool]],
+                 wall_clock: Callable[[], float] = time.time, tolerance_s: float = signatures.TOLERANCE_S,
                  flushed: Callable[[], Awaitable[bool]] | None = None) -> None:
         if not secret:
             raise ValueError("a webhook endpoint needs a signing secret")

@@ -33,7 +33,7 @@ def _object_id(event: Event) -> str:
     """The id of the object an event carries, whether its payload is a record or a wire dict (an
     event sent in another API version)."""
     data = event.data
-    return data["id"] if type(data) is dict else data.id
+    return data["id"] if isinstance(data, dict) else data.id
 
 
 class WebhookSender:
@@ -64,7 +64,8 @@ class WebhookSender:
         rng = self.rng
         for fault in self.faults.active("schema_drift", now):
             self._injected(fault, event)
-            event = event._replace(data=wire.to_wire(event.data, wire.NEXT_VERSION))
+            if not isinstance(event.data, dict):  # converted once, however many drift windows overlap
+                event = event._replace(data=wire.to_wire(event.data, wire.NEXT_VERSION))
         delay_s = self.latency.sample_s()
         for fault in self.faults.active("webhook_delay", now):
             if rng.random() < fault.probability:

@@ -165,16 +165,17 @@ class World:
                     letter_replays[event_id] = letter_replays.get(event_id, 0) + 1
                 if hasattr(engine, "accept_api_version"):
                     engine.accept_api_version(wire.NEXT_VERSION)
-                replayed = engine.replay_dead_letters()
+                # An optional capability: `letters` is empty for an engine without it (`_dead_letters`).
+                replayed = getattr(engine, "replay_dead_letters")()
                 # What was fixed: the mapping (schema drift), or whatever made the letters fail.
                 drift = bool(self.faults.of("schema_drift"))
                 self.trace.emit(now, "operator.fixed", object_id="mapping" if drift else "dead_letters",
                                 code="schema_drift" if drift else "dead_letters", value=float(replayed))
-            if due:
+            if due and replay is not None:  # `due` is empty for an engine without `replay`
                 self._fix_master_data()
-            for key in due:
-                if replay(key):
-                    replays[key] = replays.get(key, 0) + 1
+                for key in due:
+                    if replay(key):
+                        replays[key] = replays.get(key, 0) + 1
 
     def _fix_master_data(self) -> None:
         """What the person working the queue fixes before replaying: subsidiaries not set up."""
@@ -212,7 +213,10 @@ class World:
     def close(self) -> None:
         """Release the engine's store (a SQLite file stays open until then)."""
         store = getattr(self.engine, "store", None)
-        (store if hasattr(store, "close") else self.store).close()
+        if store is not None and hasattr(store, "close"):
+            store.close()
+        else:
+            self.store.close()
 
     def release(self) -> None:
         """Let go of everything the world holds; it cannot be used afterwards.

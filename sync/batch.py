@@ -24,7 +24,8 @@ harness knows whether a run has seen it.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from rehearse.sync import decisions, rules
 from rehearse.sync.errors import ErpFailure
@@ -34,6 +35,9 @@ from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
     EXCEPTION, HELD, POSTED as POSTED_STATE, RETRY_WAIT, MemoryStore, Posting, park_exception,
 )
+
+if TYPE_CHECKING:
+    from rehearse.sync.engine import Unfinished
 
 EXCEPTION_OWNERS = {"tax_incomplete": "tax", "permanent": "ar-operations", "retries_exhausted": "integration-on-call",
                     "missing_reference": "master-data", "closed_period": "gl-accounting"}
@@ -280,7 +284,8 @@ class BatchEngine:
                 documents.append(rules.payment_document(charge))
             if charge.status == "reversed" and needed(rules.external_id("reversal", charge.id)):
                 documents.append(rules.reversal_document(charge))
-        documents.extend(posting.document for posting in staged.values())
+        # Staged postings are not posted yet, so each has its document (one cast for them all).
+        documents.extend(cast("Iterable[ErpDocument]", (posting.document for posting in staged.values())))
         return documents, frozenset(untaxed)
 
     def _staged(self, document: ErpDocument, now: float, state: str) -> Posting:
@@ -325,7 +330,8 @@ class BatchEngine:
         settings = self.settings
         tries = 0
         while True:
-            document = posting.document
+            # Staged, so not posted: it has its document (posting drops it). No check: every attempt comes here.
+            document: ErpDocument = posting.document  # type: ignore[assignment]
             posting.attempts += 1
             tries += 1
             attempt = await post_once(self.erp, document)
@@ -383,7 +389,7 @@ class BatchEngine:
         posting.state = RETRY_WAIT
         posting.attempts = 0
         if record.reason == "closed_period":  # a person says: post it into the next period
-            posting.document = routed(posting.document)
+            posting.document = routed(cast(ErpDocument, posting.document))  # parked, not posted
             posting.late = True
         self.staged[external_id] = posting
         self.runs_failed.pop(external_id, None)
@@ -397,9 +403,10 @@ class BatchEngine:
             return False
         return self.last_gap_fill_s >= self.last_change_s and self.pending == 0
 
-    def unfinished(self) -> list[Posting]:
+    def unfinished(self) -> list[Unfinished]:
         """Items staged and not posted (failed ones waiting for the next run)."""
-        return self.store.unfinished()
+        # Not posted yet, so each still holds its document (posting clears it).
+        return cast("list[Unfinished]", self.store.unfinished())
 
 
 def create(ports) -> BatchEngine:

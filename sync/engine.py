@@ -58,8 +58,13 @@ class EnginePorts(NamedTuple):
 class Unfinished(Protocol):
     """A posting the engine has not finished at a cut-off: its document and its state."""
 
-    document: ErpDocument
-    state: str
+    @property
+    def document(self) -> ErpDocument:
+        """What the engine means to post."""
+
+    @property
+    def state(self) -> str:
+        """Where the engine is with it (its own words: queued, retrying, dead-lettered...)."""
 
 
 @runtime_checkable
@@ -67,7 +72,9 @@ class Engine(Protocol):
     """What the harness drives. Everything is called from simulated code: never block, never read
     the wall clock; wait only by awaiting what the ports return."""
 
-    up: bool  # False while the process is down (between crash and restart)
+    @property
+    def up(self) -> bool:
+        """False while the process is down (between crash and restart); an attribute will do."""
 
     def start(self) -> None:
         """Start background workflows (workers, schedules) with ``runtime.spawn``."""

@@ -19,15 +19,19 @@ show what its absence costs.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from rehearse.sync import decisions, rules, wire
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
-from rehearse.sync.model import Event, next_period
+from rehearse.sync.model import Charge, ErpDocument, Event, Invoice, next_period
 from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
     EXCEPTION, HELD, IN_FLIGHT, POSTED, QUEUED, RETRY_WAIT, MemoryStore, Posting, park_exception,
 )
+
+if TYPE_CHECKING:
+    from rehearse.sync.engine import Unfinished
 
 # Who owns an exception, by reason: the queue a person picks it up from.
 EXCEPTION_OWNERS = {
@@ -37,6 +41,8 @@ EXCEPTION_OWNERS = {
     "retries_exhausted": "integration-on-call",
     "tax_incomplete": "tax",
 }
+
+_T = TypeVar("_T")
 
 
 class EngineCrashed(Exception):
@@ -131,7 +137,9 @@ class OrchestratedEngine:
             return False  # nobody is listening: the sender will retry
         now = self.runtime.now()
         emit = self.trace.emit
-        data = event.data
+        # Any: a wire dict is told by `type(data) is dict` (mypy narrows only where it holds), and
+        # which record it is goes with `event.type` (an Invoice for invoice.*, a Charge for charge.*).
+        data: Any = event.data
         if type(data) is dict:
             try:
                 data = wire.from_wire(data, self.settings.api_versions)
@@ -160,7 +168,7 @@ class OrchestratedEngine:
             emit(now, "engine.ignored", object_id=event.id, ref_id=data.id, code=kind)
         return True
 
-    def _invoice_moved(self, invoice, event_s: float, now: float) -> bool:
+    def _invoice_moved(self, invoice: Invoice, event_s: float, now: float) -> bool:
         """Plan what a newer invoice state needs; False when the snapshot is not newer."""
         rank = decisions.invoice_rank(invoice)
         ranks = self.store.object_ranks
@@ -180,7 +188,7 @@ class OrchestratedEngine:
                 self._submit(document, now)
         return True
 
-    def _charge_reversed(self, charge, now: float) -> None:
+    def _charge_reversed(self, charge: Charge, now: float) -> None:
         """Plan a returned debit's reversal, after its payment (planned too if it never was)."""
         self._submit(rules.payment_document(charge), now)
         self._submit(rules.reversal_document(charge), now)
@@ -198,10 +206,11 @@ class OrchestratedEngine:
 
     async def _fill_gaps(self) -> None:
         settings = self.settings
+        billing = cast(BillingClient, self.billing)  # `start` runs gap-fill only with a billing client
         since_s = self.runtime.now() - settings.gap_fill_horizon_s
-        customers = await self._call(self.billing.list_customers(since_s))
-        invoices = await self._call(self.billing.list_invoices(since_s))
-        charges = await self._call(self.billing.list_charges(since_s))
+        customers = await self._call(billing.list_customers(since_s))
+        invoices = await self._call(billing.list_invoices(since_s))
+        charges = await self._call(billing.list_charges(since_s))
         now = self.runtime.now()
         postings = self.store.postings
         found = 0
@@ -223,7 +232,7 @@ class OrchestratedEngine:
         self.last_gap_fill_s = now
         self.trace.emit(now, "engine.gap_filled", value=float(found))
 
-    def _submit(self, document, now: float) -> None:
+    def _submit(self, document: ErpDocument, now: float) -> None:
         postings = self.store.postings
         key = document.external_id
         if key in postings and self.settings.dedupe:
@@ -244,7 +253,8 @@ class OrchestratedEngine:
     def _enqueue(self, posting: Posting, now: float) -> None:
         posting.state = QUEUED
         self.store.save(posting)
-        document = posting.document
+        # Queued, so not posted: it has its document (`_mark_posted` drops it). No check: every posting comes here.
+        document: ErpDocument = posting.document  # type: ignore[assignment]
         self.trace.emit(now, "engine.queued", object_id=document.external_id, ref_id=document.source_id,
                         code=document.doc_type)
         self.queued += 1
@@ -277,13 +287,15 @@ class OrchestratedEngine:
         settings = self.settings
         posting.state = IN_FLIGHT
         while True:
-            document = posting.document
+            # In flight, so not posted: it has its document (`_mark_posted` drops it). No check: every attempt.
+            document: ErpDocument = posting.document  # type: ignore[assignment]
+            sent = document
             if not settings.idempotent_posting:
                 # Without external ids the ERP knows records only by its internal ids: refer to
                 # the parent by the internal id its post returned.
                 parent = self.store.postings.get(document.parent_id)
                 parent_id = parent.internal_id if parent is not None and parent.internal_id else document.parent_id
-                document = document._replace(external_id="", parent_id=parent_id)
+                sent = document._replace(external_id="", parent_id=parent_id)
             if settings.circuit_breaker:
                 self.breaker, wait_s = decisions.breaker_admits(self.breaker, self.runtime.now())
                 if wait_s:
@@ -294,7 +306,7 @@ class OrchestratedEngine:
             posting.attempts += 1
             self.store.save(posting)
             try:
-                internal_id = await self._call(self.erp.post(document))
+                internal_id = await self._call(self.erp.post(sent))
             except ErpError as error:
                 self._outcome(failed=error.status >= 500)
                 pause_s = await self._after_error(posting, error)
@@ -312,7 +324,7 @@ class OrchestratedEngine:
                 self._retry_later(posting, "CONNECT_ERROR", None, decisions.TRANSIENT)
                 return 0.0
             self._outcome(failed=False)
-            self._mark_posted(posting, internal_id)
+            self._mark_posted(posting, document, internal_id)
             return 0.0
 
     async def _after_error(self, posting: Posting, error: ErpError) -> float | None:
@@ -360,7 +372,7 @@ class OrchestratedEngine:
         self.retry_waiting += 1
         self.runtime.call_later(wait_s, self._requeue, posting, self.generation)
 
-    async def _call(self, call):
+    async def _call(self, call: Awaitable[_T]) -> _T:
         """Await an ERP call; if the engine crashed meanwhile, its answer reaches nobody."""
         generation = self.generation
         try:
@@ -372,7 +384,7 @@ class OrchestratedEngine:
     async def _resolve_by_lookup(self, posting: Posting) -> bool | None:
         """True if the ERP has the document (now marked posted), False if it has not, None if the
         lookup itself failed (throttled, timed out): then nobody knows."""
-        document = posting.document
+        document = cast(ErpDocument, posting.document)  # in flight: not posted yet
         failed = False
         try:
             internal_id = await self._call(self.erp.lookup(document.doc_type, document.external_id))
@@ -382,12 +394,12 @@ class OrchestratedEngine:
         self.trace.emit(self.runtime.now(), "engine.lookup", object_id=document.external_id,
                         code="found" if internal_id else "absent")
         if internal_id:
-            self._mark_posted(posting, internal_id)
+            self._mark_posted(posting, document, internal_id)
             return True
         return None if failed else False
 
     def _reroute(self, posting: Posting) -> None:
-        document = posting.document
+        document = cast(ErpDocument, posting.document)  # refused or parked: not posted
         routed = next_period(document.posting_period)
         posting.document = document._replace(posting_period=routed)
         posting.late = True
@@ -404,7 +416,8 @@ class OrchestratedEngine:
         posting.state = RETRY_WAIT
         self.store.save(posting)
         self.retry_waiting += 1
-        self.trace.emit(self.runtime.now(), "engine.retry", object_id=posting.document.external_id,
+        document = cast(ErpDocument, posting.document)  # its post failed: not posted
+        self.trace.emit(self.runtime.now(), "engine.retry", object_id=document.external_id,
                         code=code, value=delay_s)
         self.runtime.call_later(delay_s, self._requeue, posting, self.generation)
 
@@ -414,11 +427,11 @@ class OrchestratedEngine:
         self.retry_waiting -= 1
         self._enqueue(posting, self.runtime.now())
 
-    def _mark_posted(self, posting: Posting, internal_id: str) -> None:
+    def _mark_posted(self, posting: Posting, document: ErpDocument, internal_id: str) -> None:
+        """Mark a posting posted; `document` is its document (callers have it at hand), which it drops."""
         now = self.runtime.now()
         posting.state = POSTED
         posting.internal_id = internal_id
-        document = posting.document
         key = document.external_id
         self.trace.emit(now, "engine.posted", object_id=key, ref_id=document.source_id,
                         code=document.doc_type, value=float(posting.attempts))
@@ -439,7 +452,8 @@ class OrchestratedEngine:
         kept = self.settings.dead_letter_queue
         if kept:
             self.store.dead_letters[event.id] = (event, reason)
-        self.trace.emit(now, "engine.dead_lettered", object_id=event.id, ref_id=str(event.data.get("id", "")),
+        payload = cast("dict[str, Any]", event.data)  # only a wire payload fails to map
+        self.trace.emit(now, "engine.dead_lettered", object_id=event.id, ref_id=str(payload.get("id", "")),
                         code=event.type, detail=reason if kept else f"dropped: {reason}")
         return True
 
@@ -480,9 +494,10 @@ class OrchestratedEngine:
         """Nothing queued, in flight or waiting to retry (held postings wait on others)."""
         return self.up and self.queued == 0 and self.in_flight == 0 and self.retry_waiting == 0
 
-    def unfinished(self) -> list[Posting]:
+    def unfinished(self) -> list[Unfinished]:
         """Postings neither posted nor parked as exceptions: the in-flight set at a cut-off."""
-        return self.store.unfinished()
+        # Not posted yet, so each still holds its document (posting clears it).
+        return cast("list[Unfinished]", self.store.unfinished())
 
 
 def settings_from(section) -> EngineSettings:

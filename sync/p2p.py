@@ -16,13 +16,16 @@ orders events (a payment before its invoice fails until the sender retries it la
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from rehearse.sync import decisions, rules, wire
 from rehearse.sync.model import ErpDocument, Event
 from rehearse.sync.posting import POSTED, post_once, routed, without_external_id
 from rehearse.sync.ports import ErpClient, Runtime, Trace
 from rehearse.sync.store import IN_FLIGHT, Posting
+
+if TYPE_CHECKING:
+    from rehearse.sync.engine import Unfinished
 
 # What a handler does after a failed call.
 RETRY = "retry"  # try again inside the handler
@@ -47,7 +50,7 @@ def documents_for(event: Event, external_ids: bool) -> tuple[ErpDocument, ...]:
     """What the handler posts for one event, in order. With external ids every invoice event
     upserts the invoice (a lost `invoice.finalized` is made good by `invoice.paid`); without, a
     repeat would create a second invoice, so only the event that creates a document posts it."""
-    data = event.data
+    data: Any = event.data  # Any: a Customer, Charge or Invoice as `event.type` says (mypy cannot follow)
     kind = event.type
     if kind == "customer.created":
         return (rules.customer_document(data),)
@@ -123,7 +126,9 @@ class P2pEngine:
         if not self.up:
             return False
         now = self.runtime.now()
-        data = event.data
+        # Any: a wire dict is told by `type(data) is dict` (mypy narrows only where it holds), and
+        # which record it is goes with `event.type`.
+        data: Any = event.data
         if type(data) is dict:
             try:
                 data = wire.from_wire(data, (wire.CURRENT_VERSION,))
@@ -185,9 +190,10 @@ class P2pEngine:
                 return True
             action = after_failure(attempt.outcome, tries, settings.retries, settings.period_routing)
             if action == REROUTE:
+                previous = document  # the posting's document so far
                 document = routed(document)
                 trace.emit(now, "engine.rerouted", object_id=document.external_id, ref_id=document.source_id,
-                           period=document.posting_period, detail=posting.document.posting_period)
+                           period=document.posting_period, detail=previous.posting_period)
                 posting.document = document
             elif action == ALERT:
                 trace.emit(now, "engine.exception_opened", object_id=document.external_id,
@@ -206,9 +212,10 @@ class P2pEngine:
         """No request being handled (the sender holds everything else)."""
         return self.up and not self.handling
 
-    def unfinished(self) -> list[Posting]:
+    def unfinished(self) -> list[Unfinished]:
         """The postings the handlers are doing now."""
-        return list(self.handling.values())
+        # Not posted yet, so each still holds its document (posting clears it).
+        return cast("list[Unfinished]", list(self.handling.values()))
 
 
 def create(ports) -> P2pEngine:

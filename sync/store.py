@@ -8,6 +8,8 @@ SQLite (`sqlite_store`) and PostgreSQL (`postgres_store`).
 
 from __future__ import annotations
 
+from typing import cast
+
 from rehearse.sync.event_ids import EventIds
 from rehearse.sync.model import ErpDocument, Event
 
@@ -54,7 +56,7 @@ def park_exception(store, trace, posting: Posting, reason: str, owner: str, deta
     (``engine.exception_opened``): what every pattern does with a posting a person must resolve."""
     posting.state = EXCEPTION
     store.save(posting)
-    document = posting.document
+    document = cast(ErpDocument, posting.document)  # parked before it was posted, so it has its document
     store.open_exception(ExceptionRecord(document.external_id, reason, owner, now, detail))
     trace.emit(now, "engine.exception_opened", object_id=document.external_id, ref_id=document.source_id,
                code=reason, detail=owner)

@@ -14,7 +14,9 @@ from rehearse.sync.model import Address, Charge, Customer, Event, Invoice, Invoi
 CURRENT_VERSION = "2026-01"
 NEXT_VERSION = "2026-07"
 
-_TYPES = {"customer": Customer, "invoice": Invoice, "charge": Charge, "subscription": Subscription}
+_TYPES: dict[str, type[Customer] | type[Invoice] | type[Charge] | type[Subscription]] = {
+    "customer": Customer, "invoice": Invoice, "charge": Charge, "subscription": Subscription,
+}
 _OBJECT_OF = {cls: name for name, cls in _TYPES.items()}
 # Fields the next version renames: canonical name -> wire name.
 RENAMED = {NEXT_VERSION: {"total_minor": "amount_total_minor", "amount_minor": "amount_in_minor"}}
@@ -46,7 +48,7 @@ def envelope(event: Event) -> dict[str, Any]:
     "created", "api_version", "data": {"object": <payload>}}``. The payload is in the canonical
     version unless the sender already put it in another one (schema drift); `created` is the
     event's Unix seconds (virtual seconds under simulation, so it may have a fraction)."""
-    data = event.data
+    data: Any = event.data  # mypy narrows on `type(data) is dict` only where it holds, not in the else
     payload = data if type(data) is dict else to_wire(data, CURRENT_VERSION)
     return {"id": event.id, "object": "event", "type": event.type, "created": event.created_s,
             "api_version": payload["api_version"], "data": {"object": payload}}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from rehearse.contracts.diff.changes import Change, change
 from rehearse.contracts.diff.load import resolve_pointer
@@ -111,7 +111,7 @@ class SchemaDiffer:
         declared = schema.get("type")
         if declared is None:
             if cls._plain_union(schema):
-                variants = schema.get("anyOf") or schema.get("oneOf")
+                variants = cast(list, schema.get("anyOf") or schema.get("oneOf"))  # a list: `_plain_union`
                 types = set()
                 for variant in variants:
                     types |= {variant["type"]} if isinstance(variant["type"], str) else set(variant["type"])

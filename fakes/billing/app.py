@@ -9,7 +9,7 @@ sent from here: the platform's `EventLog` hands every event to whatever sender t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
@@ -21,7 +21,7 @@ from rehearse.fakes.stripe import (
     ERRORS_LIST, ERRORS_READ, ERRORS_WRITE, LIST_LIMIT_DEFAULT, AddressBody, Cursor, Limit, ListOf, error,
     install_stripe_errors, missing, page, record_json,
 )
-from rehearse.sync.model import Address, Customer
+from rehearse.sync.model import Address, Customer, Invoice
 
 _Strict = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 Id = Annotated[str, Field(min_length=1, max_length=255)]
@@ -250,7 +250,7 @@ def create_app(billing: Billing, *, clock: Callable[[], float]) -> FastAPI:
         limit: Limit = LIST_LIMIT_DEFAULT, starting_after: Cursor = None,
     ) -> Any:
         """Invoices in creation order; with `finalized_gte`, only those finalized since."""
-        items = billing.invoices.values()
+        items: Iterable[Invoice] = billing.invoices.values()
         if finalized_gte is not None:
             items = (i for i in items if i.finalized_s and i.finalized_s >= finalized_gte)
         return page(items, limit=limit, starting_after=starting_after, url="/v1/invoices", as_json=invoice_json)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, MutableMapping
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +32,7 @@ from rehearse.fakes.http import (
 from rehearse.sync.model import DOCUMENT_TYPES, ErpDocument, InvoiceLine, JournalLine
 
 RecordType = Literal["customer", "invoice", "payment", "void", "writeoff"]
+_RECORD_TYPES: tuple[RecordType, ...] = get_args(RecordType)  # `DOCUMENT_TYPES`, typed as literals
 
 _Strict = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -161,7 +162,7 @@ def _document(record_type: str, body: RecordBody) -> ErpDocument:
     )
 
 
-def _view(record_type: str, record: Any) -> RecordView:
+def _view(record_type: RecordType, record: Any) -> RecordView:
     document: ErpDocument = record.document
     status, extra = "posted", {}
     if isinstance(record, CustomerRecord):
@@ -190,7 +191,7 @@ class _ErpApp(FastAPI):
     so the OpenAPI document is the framework's own."""
 
     create: Callable[[str, RecordBody, Scope], Any]
-    read: Callable[[str, str, Scope], Any]
+    read: Callable[[RecordType, str, Scope], Any]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.max_body_size is None:
@@ -208,7 +209,7 @@ class _ErpApp(FastAPI):
                     receive = _replay(messages, receive)
                 elif method == "GET":
                     record_type, _, record_id = rest.partition("/")
-                    if (record_type in DOCUMENT_TYPES and len(record_id) <= _RECORD_ID_MAX_LENGTH
+                    if (record_type in _RECORD_TYPES and len(record_id) <= _RECORD_ID_MAX_LENGTH
                             and "/" not in record_id and _RECORD_ID.fullmatch(record_id)):
                         response = await self.read(record_type, record_id, scope)
                         await response(scope, receive, send)
@@ -223,7 +224,7 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
-async def _read_body(receive: Receive) -> tuple[list[dict[str, Any]], bytes]:
+async def _read_body(receive: Receive) -> tuple[list[MutableMapping[str, Any]], bytes]:
     messages, chunks = [], []
     while True:
         message = await receive()
@@ -245,10 +246,10 @@ def _record_body(body: bytes) -> RecordBody | None:
         return None
 
 
-def _replay(messages: list[dict[str, Any]], receive: Receive) -> Receive:
+def _replay(messages: list[MutableMapping[str, Any]], receive: Receive) -> Receive:
     pending = list(messages)
 
-    async def replay() -> dict[str, Any]:
+    async def replay() -> MutableMapping[str, Any]:
         return pending.pop(0) if pending else await receive()
 
     return replay
@@ -263,7 +264,7 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
     by_internal_id: dict[str, tuple[str, str]] = {}  # internal id -> (type, key in the ERP's records)
     records = {"customer": erp.customers, "invoice": erp.invoices, "payment": erp.payments, "void": erp.voids,
                "writeoff": erp.writeoffs}
-    assert tuple(records) == DOCUMENT_TYPES
+    assert tuple(records) == DOCUMENT_TYPES == _RECORD_TYPES
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -319,7 +320,7 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
         """Read a record by internal id or by ``eid:<external id>``."""
         return await read(record_type, record_id, request.scope)
 
-    async def read(record_type: str, record_id: str, scope: Scope) -> JSONResponse:
+    async def read(record_type: RecordType, record_id: str, scope: Scope) -> JSONResponse:
         response = await _gated(scope, lambda: ErpResponse(200, "", "", ""))
         if response.status >= 400:
             return _error(response.status, response.code, response.message, response.retry_after_s)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from rehearse.fakes.erp.journal import GeneralLedger, balanced_total_minor
 from rehearse.fakes.erp.periods import PeriodBook, is_period_name
@@ -349,8 +349,9 @@ class Erp:
         if document.amount_minor != payment.amount_minor:
             return rejected(INVALID_TRANS_AMT, f"a reversal of {document.amount_minor} does not equal "
                                                f"payment {document.parent_id} of {payment.amount_minor}")
-        invoice = self._invoices.get(payment.document.parent_id) or self._by_internal_id.get(
-            payment.document.parent_id)
+        # A payment was only ever posted against an invoice (`_target_invoice`), by either of its ids.
+        invoice = cast(InvoiceRecord, self._invoices.get(payment.document.parent_id) or self._by_internal_id.get(
+            payment.document.parent_id))
         applied_minor, unapplied_minor = payment.applied_minor, payment.unapplied_minor
         if applied_minor:
             invoice.open_minor += applied_minor

@@ -6,7 +6,7 @@ turns a 4xx response into `rehearse.sync.errors.ErpError`. Only a programming er
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, final
 
 # NetSuite error codes, as its REST and SOAP APIs spell them.
 CLOSED_TRAN_PRD = "CLOSED_TRAN_PRD"  # posting period is closed for the subsidiary
@@ -19,6 +19,8 @@ RCRD_HAS_BEEN_CHANGED = "RCRD_HAS_BEEN_CHANGED"  # optimistic lock: the target c
 SSS_REQUEST_LIMIT_EXCEEDED = "SSS_REQUEST_LIMIT_EXCEEDED"  # account-wide concurrency cap reached
 
 
+# Final: the ledger tells an answer from its (invoice, total) pair by `type(x) is ErpResponse`.
+@final
 class ErpResponse(NamedTuple):
     """One ERP answer: an HTTP status, the record's internal id on success, else an error code.
 

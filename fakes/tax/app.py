@@ -64,8 +64,9 @@ def create_app(tax: TaxEngine) -> FastAPI:
         except TaxAddressError as refused:
             return error(400, "customer_tax_location_invalid", f"{refused.message} (code {refused.code})",
                          param="address")
-        lines = [{"reference": item.reference, "amount_minor": item.amount_minor,
-                  "tax_minor": tax.tax_minor(item.amount_minor, rate_bps)} for item in body.line_items]
+        lines: list[dict[str, Any]] = [{"reference": item.reference, "amount_minor": item.amount_minor,
+                                        "tax_minor": tax.tax_minor(item.amount_minor, rate_bps)}
+                                       for item in body.line_items]
         tax_minor = sum(line["tax_minor"] for line in lines)
         return {"object": "tax.calculation", "currency": body.currency, "rate_bps": rate_bps, "line_items": lines,
                 "tax_amount_exclusive_minor": tax_minor,

@@ -5,6 +5,7 @@ runs; mistakes are refused with a reason."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from rehearse.contracts.rehearsal import RehearsalError, SteppedWorld, load_scenario, rehearse
 
 PEAK = ["run.traffic_days=0.25", "traffic.subscriptions=300"]
+MINIMAL_ENGINE = Path(__file__).resolve().parents[2] / "examples" / "minimal_engine.py"
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +122,13 @@ def test_mistakes_are_refused_with_a_reason(peak):
 def test_one_override_text_is_one_override_not_its_characters():
     assert load_scenario("smoke", "traffic.subscriptions=20").traffic.subscriptions == 20
     assert load_scenario("smoke", ["traffic.subscriptions=20"]).traffic.subscriptions == 20
+
+
+def test_an_outside_engine_that_keeps_no_store_finishes_and_closes():
+    """`finish` and `close` used to close `engine.store`, which an outside engine need not have."""
+    scenario = load_scenario("smoke", [*PEAK, f'engine.factory="{MINIMAL_ENGINE}:create"'])
+    outcome = SteppedWorld(scenario, 3).run_to_end()
+    assert outcome.metric("reconciliation.invoices.missing") == 0
+    assert outcome.metric("reconciliation.payments.duplicated") == 0
+    with SteppedWorld(scenario, 3) as world:  # closed before it finishes
+        world.run_for(minutes=30)

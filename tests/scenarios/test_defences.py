@@ -109,3 +109,16 @@ def test_an_open_circuit_rests_the_workers_instead_of_cycling_the_queue():
     assert trace.filter(kind="engine.circuit", code="open").height > 0
     postings = result.metrics["resilience"]["postings"]
     assert trace.filter(kind="engine.queued").height < 2 * postings  # each queued about once
+
+
+def test_overlapping_schema_drift_windows_send_each_event_in_the_next_version_once():
+    """A second drift window over the first used to convert the already converted payload again and
+    crash the run (a swarm can draw two); now each window is traced and the payload converted once."""
+    second = '{kind="schema_drift", window={start="2026-02-01T01:00:00Z", end="2026-02-01T02:00:00Z"}}'
+    first = '{kind="schema_drift", window={start="2026-02-01T00:30:00Z", end="2026-02-01T06:00:00Z"}}'
+    scenario, _ = load("schema-drift", [f"faults=[{first}, {second}]"])
+    result = runner.run(scenario, scenario.run.seed)
+    injected = result.trace.filter(kind="fault.injected", code="schema_drift")
+    assert injected.height > injected["object_id"].n_unique()  # some deliveries met both windows
+    reconciliation = result.metrics["reconciliation"]
+    assert reconciliation["missing"] == reconciliation["duplicated"] == 0
