@@ -148,16 +148,14 @@ class World:
             await self.runtime.sleep(900.0)
             now = self.runtime.now()
             engine = self.engine
-            replay = getattr(engine, "replay", None)
-            replayable = [(key, record) for key, record in self._exceptions().items()
-                          if record.reason != "tax_incomplete"  # fixed in billing by the tax team, never replayed
-                          and replays.get(key, 0) < operator.replays_max] if replay is not None else []
-            due = [key for key, record in replayable if now - record.opened_s >= operator.resolve_after_s]
+            replayable = self._replayable_exceptions()
             letters = self._dead_letters()
             letter_replays = self._letter_replays
-            if not replayable and any(now - event.created_s >= operator.resolve_after_s
-                   and letter_replays.get(event_id, 0) < operator.replays_max
-                   for event_id, (event, _) in letters.items()):
+            replay_letters = getattr(engine, "replay_dead_letters", None)
+            if replay_letters is not None and not replayable and any(
+                    now - event.created_s >= operator.resolve_after_s
+                    and letter_replays.get(event_id, 0) < operator.replays_max
+                    for event_id, (event, _) in letters.items()):
                 # The mapping is upgraded to the platform's new API version, master data is set up,
                 # then the whole queue replayed.
                 self._fix_master_data()
@@ -165,17 +163,28 @@ class World:
                     letter_replays[event_id] = letter_replays.get(event_id, 0) + 1
                 if hasattr(engine, "accept_api_version"):
                     engine.accept_api_version(wire.NEXT_VERSION)
-                # An optional capability: `letters` is empty for an engine without it (`_dead_letters`).
-                replayed = getattr(engine, "replay_dead_letters")()
+                replayed = replay_letters()
                 # What was fixed: the mapping (schema drift), or whatever made the letters fail.
                 drift = bool(self.faults.of("schema_drift"))
                 self.trace.emit(now, "operator.fixed", object_id="mapping" if drift else "dead_letters",
                                 code="schema_drift" if drift else "dead_letters", value=float(replayed))
+            due = [key for key, record in replayable if now - record.opened_s >= operator.resolve_after_s]
+            replay = getattr(engine, "replay", None)
             if due and replay is not None:  # `due` is empty for an engine without `replay`
                 self._fix_master_data()
                 for key in due:
                     if replay(key):
                         replays[key] = replays.get(key, 0) + 1
+
+    def _replayable_exceptions(self) -> list[tuple[str, Any]]:
+        """The open exceptions the operator will still replay: (key, record), in the queue's order.
+        Empty for an engine without `replay`; a missing tax address is fixed in billing by the tax
+        team, never replayed."""
+        if not hasattr(self.engine, "replay"):
+            return []
+        replays, replays_max = self._replays, self.scenario.operator.replays_max
+        return [(key, record) for key, record in self._exceptions().items()
+                if record.reason != "tax_incomplete" and replays.get(key, 0) < replays_max]
 
     def _fix_master_data(self) -> None:
         """What the person working the queue fixes before replaying: subsidiaries not set up."""
@@ -193,10 +202,7 @@ class World:
             return False
         if any(self._letter_replays.get(event_id, 0) < operator.replays_max for event_id in self._dead_letters()):
             return True
-        if not hasattr(self.engine, "replay"):
-            return False
-        return any(self._replays.get(key, 0) < operator.replays_max
-                   for key, record in self._exceptions().items() if record.reason != "tax_incomplete")
+        return bool(self._replayable_exceptions())
 
     def _exceptions(self) -> dict:
         """The engine's exception queue (empty for an engine without one)."""
