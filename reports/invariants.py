@@ -241,7 +241,7 @@ def check_no_duplicate_documents(frames: KindFrames, invoices: pl.DataFrame) -> 
 
 
 def check_closed_periods(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I14: no ERP document posted into an (entity, period) at or after that period was closed."""
+    """I14: no ERP transaction posted into an (entity, period) at or after that period was closed."""
     closed = frames.get("erp.period_closed")
     per_entity = closed.group_by("entity", "period").agg(pl.col("t_s").min().alias("closed_t_s"))
     every_entity = (
@@ -249,7 +249,9 @@ def check_closed_periods(frames: KindFrames, invoices: pl.DataFrame) -> dict:
         .group_by("period")
         .agg(pl.col("t_s").min().alias("closed_all_t_s"))
     )
-    documents = frames.get("erp.document").filter(pl.col("period") != "")
+    # Customers are master data: the ERP books no period for them (`erp.document` still carries the
+    # period they were created in), so only transactions count.
+    documents = frames.get("erp.document").filter((pl.col("period") != "") & (pl.col("code") != "customer"))
     late = (
         documents.join(per_entity, on=["entity", "period"], how="left")
         .join(every_entity, on="period", how="left")

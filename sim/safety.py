@@ -7,7 +7,8 @@ It sits between the ERP fake and the trace, sees every ``erp.*`` record, and tra
 - I4: no payment applied beyond what is open on its invoice;
 - I12: every ERP entry balances;
 - I13: at most one ERP document per (source id, document type);
-- I14: nothing posted into a period already closed.
+- I14: no transaction posted into a period already closed (customers are master data, not posted
+  into periods).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class SafetyMonitor:
                 self._violated(t_s, "I13", source, f"a second ERP {doc_type} for {source}")
             posted.add(source)
         closed = self._closed
-        if closed and (("*", period) in closed or (entity, period) in closed):
+        # A customer is master data: the ERP books no period for it, whatever month it was created in.
+        if closed and doc_type != "customer" and (("*", period) in closed or (entity, period) in closed):
             self._violated(t_s, "I14", source, f"{doc_type} {source} posted into closed period {period}")
         if doc_type == "invoice":
             self._open_minor[source] = self._open_minor.get(source, 0) + amount_minor

@@ -345,10 +345,17 @@ class Scenario(_Section):
             if close.entity != "*" and close.entity not in entity_ids:
                 raise ValueError(f"erp.period_closes.{index}.entity: {close.entity!r} is not one of the "
                                  f"scenario's entities {entity_ids} (or \"*\")")
+        missing = set()
         for index, fault in enumerate(self.faults):
-            if fault.kind == "missing_subsidiary" and fault.entity not in entity_ids:
-                raise ValueError(f"faults.{index}.entity: {fault.entity!r} is not one of the scenario's "
-                                 f"entities {entity_ids}")
+            if fault.kind == "missing_subsidiary":
+                if fault.entity not in entity_ids:
+                    raise ValueError(f"faults.{index}.entity: {fault.entity!r} is not one of the scenario's "
+                                     f"entities {entity_ids}")
+                missing.add(fault.entity)
+        if missing and missing >= set(entity_ids):
+            raise ValueError(f"faults: missing_subsidiary takes every entity {entity_ids} out of the ERP, but the "
+                             "existing book (traffic.subscriptions) was synced to the ERP before the run: at least "
+                             "one entity must be set up there")
         return self
 
 

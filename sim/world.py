@@ -55,6 +55,7 @@ class World:
         self.faults = FaultPlan(scenario.faults, heal_s=self.window_end_s)
         self.safety = SafetyMonitor(trace)
         self._missing_entities = set(wiring.missing_entities(self.faults))
+        self._closes_waiting: list[tuple[str, str]] = []  # (entity, period) closed before it was set up
         self.erp = wiring.new_erp(scenario, self.safety, missing=self._missing_entities)
         self.erp_client = wiring.erp_client(scenario, seed, runtime=runtime, erp=self.erp, trace=trace,
                                             faults=self.faults, contracts=contracts)
@@ -119,7 +120,7 @@ class World:
         self.traffic.start()
         for close in self.scenario.erp.period_closes:
             delay_s = max(0.0, parse_utc(close.at) - self.start_s)
-            self.schedule(delay_s, self.erp.close_period, close.entity, close.period)
+            self.schedule(delay_s, self._close_period, close.entity, close.period)
         if self.scenario.erp.other_load_max:
             self.runtime.spawn(self._other_load())
         if self.scenario.operator.enabled and (hasattr(self.engine, "replay")
@@ -186,14 +187,26 @@ class World:
         return [(key, record) for key, record in self._exceptions().items()
                 if record.reason != "tax_incomplete" and replays.get(key, 0) < replays_max]
 
+    def _close_period(self, entity: str, period: str, now_s: float) -> None:
+        """Finance closes a period. A subsidiary not set up in the ERP has no periods to close yet:
+        the close takes effect when it is set up (it joins the company's calendar as it stands)."""
+        if entity in self._missing_entities:
+            self._closes_waiting.append((entity, period))
+            return
+        self.erp.close_period(entity, period, now_s)
+
     def _fix_master_data(self) -> None:
         """What the person working the queue fixes before replaying: subsidiaries not set up."""
+        now = self.runtime.now()
         for entity in self.scenario.entities:
             if entity.id in self._missing_entities:
                 self.erp.add_entity(entity.id, entity.currency)
-                self.trace.emit(self.runtime.now(), "operator.fixed", object_id=entity.id,
-                                code="missing_subsidiary")
+                self.trace.emit(now, "operator.fixed", object_id=entity.id, code="missing_subsidiary")
+                for closed_entity, period in self._closes_waiting:
+                    if closed_entity == entity.id:
+                        self.erp.close_period(closed_entity, period, now)
         self._missing_entities = set()
+        self._closes_waiting = []
 
     def _operator_pending(self) -> bool:
         """Exceptions the operator will still replay."""

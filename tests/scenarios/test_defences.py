@@ -122,3 +122,20 @@ def test_overlapping_schema_drift_windows_send_each_event_in_the_next_version_on
     assert injected.height > injected["object_id"].n_unique()  # some deliveries met both windows
     reconciliation = result.metrics["reconciliation"]
     assert reconciliation["missing"] == reconciliation["duplicated"] == 0
+
+
+def test_a_period_closed_before_its_subsidiary_is_set_up_closes_when_it_is():
+    """Finance closes January for EU01 at 00:30 while EU01 is still missing in the ERP (it used to
+    crash the run: the ERP knows no such entity). The close takes effect when the operator sets
+    EU01 up; what is posted after it goes into February, and the customers posted after it, master
+    data with no period, break no invariant."""
+    close = '[{entity="EU01", period="2026-01", at="2026-02-01T00:30:00Z"}]'
+    scenario, _ = load("missing-master-data", [f"erp.period_closes={close}"])
+    result = runner.run(scenario, scenario.run.seed)
+    trace, metrics = result.trace, result.metrics
+    [set_up_s] = trace.filter(kind="operator.fixed", code="missing_subsidiary")["t_s"].to_list()
+    [closed] = trace.filter(kind="erp.period_closed").iter_rows(named=True)
+    assert (closed["entity"], closed["period"], closed["t_s"]) == ("EU01", "2026-01", set_up_s)
+    assert trace.filter(kind="erp.document", entity="EU01", period="2026-01", code="customer").height > 0
+    assert trace.filter(kind="erp.document", entity="EU01", period="2026-02", code="invoice").height > 0
+    assert metrics["passed"], [gate for gate in metrics["gates"] if not gate["passed"]]

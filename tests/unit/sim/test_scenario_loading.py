@@ -392,3 +392,14 @@ def test_a_name_that_is_neither_a_file_nor_a_built_in_lists_the_built_ins(tmp_pa
     for name in builtin_names():
         assert name in message
     assert ", ".join(builtin_names()) in message
+
+
+def test_a_missing_subsidiary_for_every_entity_is_refused(tmp_path: Path) -> None:
+    """The existing book was synced to the ERP before the run, so some entity must exist there; with
+    none, loading the book used to fail with a traceback."""
+    path = write(tmp_path, VALID)
+    both = 'faults=[{kind="missing_subsidiary", entity="US01"}, {kind="missing_subsidiary", entity="EU01"}]'
+    message = assert_one_message_names(rejection(path, [both]), path, "faults", "every entity",
+                                       "at least one entity must be set up")
+    assert "missing_subsidiary" in message
+    load(str(path), ['faults=[{kind="missing_subsidiary", entity="EU01"}]'])  # one of two is fine
