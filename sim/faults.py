@@ -24,6 +24,8 @@ Families:
 
 from __future__ import annotations
 
+import math
+
 from functools import cached_property
 from typing import Annotated, Literal, Union
 
@@ -100,14 +102,20 @@ class Window(_Value):
             return True
         return (t_s - start_s) % every_s < duration_s
 
-    def occurrences(self, until_s: float) -> list[tuple[float, float]]:
-        """Every active stretch (start, end) that begins before `until_s`."""
+    def occurrences(self, until_s: float, since_s: float = -math.inf) -> list[tuple[float, float]]:
+        """Every active stretch (start, end) that begins before `until_s` and ends after `since_s`
+        (a window recurring since long before the run has no stretch to list from then)."""
         every_s, duration_s = self.every_s, self.duration_s
         if every_s is None or duration_s is None:  # both or neither (`_shape`)
-            return [(self.start_s, self.end_s)] if self.start_s < until_s else []
+            return [(self.start_s, self.end_s)] if self.start_s < until_s and self.end_s > since_s else []
         stretches = []
         start_s = self.start_s
+        if since_s > start_s + duration_s:  # skip the stretches over before `since_s` without listing them
+            start_s += math.floor((since_s - start_s - duration_s) / every_s) * every_s
         while start_s < min(until_s, self.end_s):
+            if start_s + duration_s <= since_s:
+                start_s += every_s
+                continue
             stretches.append((start_s, min(start_s + duration_s, self.end_s)))
             start_s += every_s
         return stretches

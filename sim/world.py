@@ -128,7 +128,7 @@ class World:
             self.runtime.spawn(self._operator())
         for fault in self.faults.faults:  # each window, once, so reports can shade and measure it
             if fault.window is not None:
-                for start_s, end_s in fault.window.occurrences(self.window_end_s):
+                for start_s, end_s in fault.window.occurrences(self.window_end_s, since_s=self.start_s):
                     self.trace.emit(start_s, "fault.window", code=fault.kind, detail=fault.name,
                                     value=min(end_s, self.window_end_s))
         for crash in self.faults.of("engine_crash"):

@@ -326,7 +326,9 @@ class EventEngine:
             self.trace.emit(now, "engine.rerouted", object_id=external_id, ref_id=parked.source_id,
                             period=document.posting_period, detail=parked.posting_period)
         # The bus's replay message carries the ERP document itself (`ordering_key`, `_process` read it so).
-        event = Event(f"replay:{external_id}", "engine.replay", now, document)  # type: ignore[arg-type]
+        # Its id names the moment: a posting can be replayed again later, and a second message under
+        # the first one's id would be dropped as a duplicate once the dead-letter replay resets it.
+        event = Event(f"replay:{external_id}@{now!r}", "engine.replay", now, document)  # type: ignore[arg-type]
         self._publish(partition_of(external_id, len(self.partitions)), event, 1)
         return True
 

@@ -202,7 +202,10 @@ class OrchestratedEngine:
                 return
             # One pass per call: its listings die with it instead of staying in this long-lived
             # coroutine's frame until the next pass (a whole month's invoices, at a peak).
-            await self._fill_gaps()
+            try:
+                await self._fill_gaps()
+            except EngineCrashed:
+                return  # the process died while billing answered a listing: the restart starts a new loop
 
     async def _fill_gaps(self) -> None:
         settings = self.settings
@@ -474,7 +477,11 @@ class OrchestratedEngine:
 
     def replay(self, external_id: str, resolution: str = "replayed") -> bool:
         """A person resolved an exception: post it again from scratch (into the next period when it
-        was parked for a closed one). Returns False when there is no such open exception."""
+        was parked for a closed one). Returns False when there is no such open exception, or while
+        the engine is down: nothing can take the work then, and its restart queues what it finds
+        queued, so a posting queued now would be posted twice."""
+        if not self.up:
+            return False
         record = self.store.close_exception(external_id)
         posting = self.store.postings.get(external_id)
         if record is None or posting is None or posting.state != EXCEPTION:

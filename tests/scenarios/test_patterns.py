@@ -165,6 +165,22 @@ def test_event_without_period_routing_parks_closed_period_postings_until_a_perso
     assert trace.filter(kind="operator.fixed", code="dead_letters").height > 0
 
 
+def test_event_replays_of_the_same_posting_each_have_their_own_message():
+    """A replay's message was `replay:<external id>` every time. Once one was processed (seen) and a
+    later one of the same posting was dead-lettered, the dead-letter replay (which resets retries)
+    met the dedupe and crashed reading a record id from the ERP document the message carries."""
+    closes = '[{period="2026-02", at="2026-01-31T22:00:00Z"}, {period="2026-03", at="2026-02-03T13:46:05Z"}]'
+    scenario, _ = load("small-peak", ['engine.pattern="event"', "engine.event.consumers=40",
+                                      "engine.event.retries_max=0", "engine.event.period_routing=false",
+                                      f"erp.period_closes={closes}"])
+    result = runner.run(scenario, 122276)
+    trace = result.trace
+    replays = trace.filter(kind="engine.dead_lettered", code="engine.replay")["object_id"]
+    assert replays.len() > 0 and replays.str.contains("@").all()
+    assert trace.filter(kind="operator.fixed", code="dead_letters").height > 0
+    assert trace.filter(kind="engine.duplicate_dropped", code="engine.replay").height == 0
+
+
 def test_event_blocking_retries_keep_strict_order_at_the_cost_of_head_of_line_waits():
     """With `blocking_retries` a retry holds its partition: nothing is lost or doubled, but every
     event behind a retrying one waits, so latency grows by orders of magnitude in a storm."""

@@ -94,6 +94,26 @@ class ScriptedErpClient:
         return [document for _, document in self.posts if document.doc_type == doc_type]
 
 
+class SlowBilling:
+    """Billing's list APIs with nothing created, each answer taking a second."""
+
+    def __init__(self, runtime: SimPyRuntime) -> None:
+        self.runtime = runtime
+
+    async def _empty(self) -> list:
+        await self.runtime.sleep(1.0)
+        return []
+
+    def list_customers(self, since_s: float):
+        return self._empty()
+
+    def list_invoices(self, since_s: float):
+        return self._empty()
+
+    def list_charges(self, since_s: float):
+        return self._empty()
+
+
 # -- a small world: one engine, one ERP, one clock ------------------------------------------------
 
 
@@ -431,6 +451,38 @@ def test_a_permanent_error_opens_an_exception_with_owner_and_reason() -> None:
     opened = harness.records("engine.exception_opened")
     assert list(zip(opened["object_id"], opened["code"], opened["detail"])) == [
         ("in_1", "permanent", "ar-operations")]
+
+
+def test_a_replay_while_the_engine_is_down_is_refused_and_the_exception_stays_open() -> None:
+    """A person's replay queued the posting while the process was down, and the restart queued it
+    again: two copies, and the second crashed on the document the first had posted and dropped."""
+    script = {("invoice", "in_1"): [(BEFORE, ErpError(400, "INVALID_FLD_VALUE", "bad department"))]}
+    harness = Harness(script=script)
+    harness.deliver(customer_created())
+    harness.deliver(invoice_finalized())
+    harness.run()
+    assert harness.state("in_1") == EXCEPTION
+    harness.engine.crash()
+    assert harness.engine.replay("in_1") is False
+    assert "in_1" in harness.store.exceptions and harness.state("in_1") == EXCEPTION
+    harness.engine.restart()
+    assert harness.engine.replay("in_1") is True
+    harness.run()
+    assert harness.state("in_1") == POSTED
+    assert [document.source_id for document in harness.client.posted("invoice")] == ["in_1", "in_1"]
+
+
+def test_a_crash_while_gap_fill_lists_billing_ends_that_pass_quietly() -> None:
+    """The gap-fill loop did not catch `EngineCrashed`, so a crash during a listing ended the run."""
+    harness = Harness(settings=EngineSettings(gap_fill=True, gap_fill_interval_s=60.0))
+    harness.engine.billing = SlowBilling(harness.runtime)
+    harness.engine.start()
+    harness.env.run(until=START_S + 60.5)  # the first pass is waiting for billing's answer
+    harness.engine.crash()
+    harness.run(600.0)  # the listing returns into a dead process: no exception escapes
+    harness.engine.restart()
+    harness.run(600.0)
+    assert harness.records("engine.gap_filled").height >= 5  # the restarted loop sweeps again
 
 
 def test_retries_exhausted_opens_an_exception() -> None:
