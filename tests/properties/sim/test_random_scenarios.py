@@ -9,7 +9,7 @@ period closed in a missing subsidiary, an orchestrated replay while the engine w
 during gap-fill, an event replay message reusing its id); each has its own test now. The suite runs
 the first `REHEARSE_RANDOM_SCENARIOS` draws (default 8); more, with the cores:
 
-    REHEARSE_RANDOM_SCENARIOS=500 uv run pytest -n 2 tests/properties/sim/test_random_scenarios.py
+    REHEARSE_RANDOM_SCENARIOS=500 python3 -m uv run pytest -n 2 tests/properties/sim/test_random_scenarios.py
 """
 
 from __future__ import annotations
