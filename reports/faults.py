@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
-
+import numpy as np
 import polars as pl
 
 from rehearse.reports.frame import KindFrames
@@ -41,18 +40,24 @@ def recovery_table(windows: pl.DataFrame, backlog: pl.DataFrame) -> list[dict]:
     """
     if windows.height == 0 or backlog.height == 0:
         return []
+    # One pass of binary searches over the time-ordered samples instead of three filters a window:
+    # a window recurring every minute over a three-day run has 4,320 occurrences.
     waiting = backlog.select("t_s", (pl.col("invoices_waiting") + pl.col("payments_waiting")).alias("waiting"))
+    waiting = waiting.sort("t_s", maintain_order=True)
+    t_s, count = waiting["t_s"].to_numpy(), waiting["waiting"].to_numpy()
     rows = []
     for window in windows.iter_rows(named=True):
-        before = waiting.filter(pl.col("t_s") <= window["start_t_s"])
-        level = int(before["waiting"][-1]) if before.height else 0
-        during = waiting.filter(pl.col("t_s").is_between(window["start_t_s"], window["end_t_s"]))
-        peak = int(cast(int, during["waiting"].max())) if during.height else level  # a count column, not empty
-        back = waiting.filter((pl.col("t_s") >= window["end_t_s"]) & (pl.col("waiting") <= level))
+        start_s, end_s = window["start_t_s"], window["end_t_s"]
+        at_start = int(np.searchsorted(t_s, start_s, side="right")) - 1
+        level = int(count[at_start]) if at_start >= 0 else 0
+        during = count[np.searchsorted(t_s, start_s, side="left"):np.searchsorted(t_s, end_s, side="right")]
+        peak = int(during.max()) if during.size else level
+        after_end = int(np.searchsorted(t_s, end_s, side="left"))
+        back = np.flatnonzero(count[after_end:] <= level)
         rows.append({
-            "kind": window["kind"], "start_t_s": window["start_t_s"], "end_t_s": window["end_t_s"],
+            "kind": window["kind"], "start_t_s": start_s, "end_t_s": end_s,
             "backlog_at_start": level, "backlog_peak": peak,
-            "recovery_s": float(back["t_s"][0] - window["end_t_s"]) if back.height else None,
+            "recovery_s": float(t_s[after_end + back[0]] - end_s) if back.size else None,
         })
     return rows
 
