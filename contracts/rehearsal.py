@@ -125,14 +125,27 @@ def load_scenario(scenario: str | Path | Scenario, overrides: Iterable[str] = ()
     return loaded
 
 
+def _check_memory(scenario: Scenario) -> None:
+    """Refuse a world that would not fit in this machine's memory (`rehearse.sim.preflight`)."""
+    from rehearse.sim.preflight import memory_problem
+
+    problem = memory_problem(scenario, skip_hint="pass memory_check=False")
+    if problem:
+        raise RehearsalError([problem])
+
+
 def rehearse(scenario: str | Path | Scenario = "smoke", *, seed: int | None = None, overrides: Iterable[str] = (),
-             engine: str | None = None, out_dir: Path | None = None) -> Outcome:
+             engine: str | None = None, out_dir: Path | None = None, memory_check: bool = True) -> Outcome:
     """Run a scenario as `rehearse run` does; `engine` names the sync pattern (``engine.pattern``).
-    With `out_dir`, metrics.json, report.html and trace.parquet are written there."""
+    With `out_dir`, metrics.json, report.html and trace.parquet are written there. A run whose
+    estimated peak memory exceeds what the machine has available is refused (`RehearsalError`)
+    unless `memory_check` is False."""
     from rehearse.sim import runner
 
     overrides = _override_list(overrides) + ([f"engine.pattern={json.dumps(engine)}"] if engine else [])
     loaded = load_scenario(scenario, overrides)
+    if memory_check:
+        _check_memory(loaded)
     result = runner.run(loaded, loaded.run.seed if seed is None else checked_seed(seed), out_dir=out_dir)
     return Outcome(result.metrics, result.recorded, result.out_dir)
 
@@ -142,10 +155,13 @@ class SteppedWorld:
 
     `record_events=True` keeps every webhook delivery that reaches the engine (duplicates and
     retries included) as its wire payload, in the API version it was sent in (`events`). Close it
-    (or use it as a context manager) to free its temporary files.
+    (or use it as a context manager) to free its temporary files. A world whose estimated peak
+    memory exceeds what the machine has available is refused (`RehearsalError`) unless
+    `memory_check` is False.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, *, record_events: bool = False) -> None:
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, record_events: bool = False,
+                 memory_check: bool = True) -> None:
         import simpy
 
         from rehearse.sync.wire import envelope
@@ -156,6 +172,8 @@ class SteppedWorld:
 
         self.scenario = scenario
         self.seed = scenario.run.seed if seed is None else checked_seed(seed)
+        if memory_check:
+            _check_memory(scenario)
         self._work = tempfile.TemporaryDirectory(prefix="rehearse-world-")
         work_dir = Path(self._work.name)
         self.trace = TraceRecorder(work_dir)

@@ -60,9 +60,11 @@ def memory_available_mib() -> float:
     return psutil.virtual_memory().available / (1024.0 * 1024.0)
 
 
-def memory_problem(scenario: Scenario, processes: int = 1, available_mib: float | None = None) -> str | None:
+def memory_problem(scenario: Scenario, processes: int = 1, available_mib: float | None = None,
+                   skip_hint: str = "pass --no-memory-check") -> str | None:
     """Why `processes` simulated runs of `scenario` at once would not fit in memory, or None when
-    they would. The message names the keys that size the run."""
+    they would. The message names the keys that size the run, and ends with `skip_hint`: how to
+    run it anyway."""
     each_mib = memory_estimate_mib(scenario)
     needed_mib = each_mib * processes
     available_mib = memory_available_mib() if available_mib is None else available_mib
@@ -77,8 +79,7 @@ def memory_problem(scenario: Scenario, processes: int = 1, available_mib: float 
             if processes > 1 else f"the run would need about {_gib(each_mib)} at its peak")
     smaller = "fewer --workers, a smaller run" if processes > 1 else "make the run smaller"
     return (f"{sizes}; {need} (about {SUBSCRIPTION_PEAK_KIB:g} KiB a subscription and peak), more "
-            f"than the {_gib(available_mib)} this machine has available; {smaller}, or pass --no-memory-check "
-            f"to run anyway")
+            f"than the {_gib(available_mib)} this machine has available; {smaller}, or {skip_hint} to run anyway")
 
 
 def _gib(mib: float) -> str:

@@ -132,3 +132,17 @@ def test_an_outside_engine_that_keeps_no_store_finishes_and_closes():
     assert outcome.metric("reconciliation.payments.duplicated") == 0
     with SteppedWorld(scenario, 3) as world:  # closed before it finishes
         world.run_for(minutes=30)
+
+
+def test_a_world_too_big_for_the_memory_is_refused_unless_asked_not_to_check(peak, monkeypatch):
+    from rehearse.sim import preflight
+
+    monkeypatch.setattr(preflight, "memory_available_mib", lambda: 100.0)
+    with pytest.raises(RehearsalError, match="traffic.subscriptions=300") as refused:
+        rehearse(peak, seed=3)
+    assert "pass memory_check=False to run anyway" in str(refused.value)
+    with pytest.raises(RehearsalError, match="0.1 GiB this machine has available"):
+        SteppedWorld(peak, 3)
+    assert rehearse(peak, seed=3, memory_check=False).passed
+    with SteppedWorld(peak, 3, memory_check=False) as world:
+        world.run_for(minutes=10)
