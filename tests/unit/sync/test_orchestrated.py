@@ -8,6 +8,7 @@ or through `ScriptedErpClient` below when a test needs an exact sequence of fail
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -123,6 +124,7 @@ class Harness:
     def __init__(
         self, *, settings: EngineSettings = EngineSettings(), script: dict | None = None, scripted: bool = True,
         erp_concurrency_limit: int = 5, reply_lost_probability: float = 0.0, seed: int = 7,
+        billing: Callable[[SimPyRuntime], Any] | None = None,
     ) -> None:
         self.env = simpy.Environment(initial_time=START_S)
         self.runtime = SimPyRuntime(self.env)
@@ -137,7 +139,8 @@ class Harness:
                 faults=FaultPlan([ReplyLost(kind="reply_lost", probability=reply_lost_probability)]))
         self.store = MemoryStore()
         self.engine = OrchestratedEngine(runtime=self.runtime, erp=self.client, store=self.store,
-                                         trace=self.trace, random=random.Random(seed + 2), settings=settings)
+                                         trace=self.trace, random=random.Random(seed + 2), settings=settings,
+                                         billing=billing(self.runtime) if billing else None)
         self.engine.start()
 
     def deliver(self, event: Event, after_s: float = 0.0) -> None:
@@ -474,9 +477,7 @@ def test_a_replay_while_the_engine_is_down_is_refused_and_the_exception_stays_op
 
 def test_a_crash_while_gap_fill_lists_billing_ends_that_pass_quietly() -> None:
     """The gap-fill loop did not catch `EngineCrashed`, so a crash during a listing ended the run."""
-    harness = Harness(settings=EngineSettings(gap_fill=True, gap_fill_interval_s=60.0))
-    harness.engine.billing = SlowBilling(harness.runtime)
-    harness.engine.start()
+    harness = Harness(settings=EngineSettings(gap_fill=True, gap_fill_interval_s=60.0), billing=SlowBilling)
     harness.env.run(until=START_S + 60.5)  # the first pass is waiting for billing's answer
     harness.engine.crash()
     harness.run(600.0)  # the listing returns into a dead process: no exception escapes
