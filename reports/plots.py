@@ -12,7 +12,7 @@ import io
 import numpy as np
 import polars as pl
 
-__all__ = ["backlog_png", "latency_png"]
+__all__ = ["backlog_png", "latency_png", "merged_spans"]
 
 FIGURE_SIZE_IN = (8.0, 3.6)
 FIGURE_DPI = 100
@@ -90,6 +90,29 @@ def latency_png(samples: pl.DataFrame) -> bytes:
     return _render(draw)
 
 
+def merged_spans(from_x: np.ndarray, to_x: np.ndarray, gap_min: float) -> list[tuple[float, float]]:
+    """The union of the spans [from_x[i], to_x[i]], with gaps narrower than `gap_min` closed.
+
+    Returns the merged spans in ascending order, none overlapping and each separated from the next
+    by at least `gap_min` (and by more than nothing). Every point of an input span lies in an output span, and every point of
+    an output span lies in an input span or in a gap narrower than `gap_min`.
+    """
+    if from_x.size == 0:
+        return []
+    order = np.argsort(from_x, kind="stable")
+    merged: list[tuple[float, float]] = []
+    current_from, current_to = float(from_x[order[0]]), float(to_x[order[0]])
+    for index in order[1:]:
+        span_from, span_to = float(from_x[index]), float(to_x[index])
+        if span_from <= current_to or span_from - current_to < gap_min:  # touching spans join too
+            current_to = max(current_to, span_to)
+        else:
+            merged.append((current_from, current_to))
+            current_from, current_to = span_from, span_to
+    merged.append((current_from, current_to))
+    return merged
+
+
 def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame | None = None,
                 title: str = "ERP backlog") -> bytes:
     """Invoices and payments waiting for the ERP over virtual time.
@@ -127,14 +150,15 @@ def backlog_png(backlog: pl.DataFrame, start_t_s: float, windows: pl.DataFrame |
         axes.legend(loc="best")  # a plateau at the top (a receiver down for hours) would sit under a fixed corner
         axes.set_title(title)
         if windows is not None and hours.size:
-            shown = 0  # windows that overlap the series' stretch (a zoomed plot shows only some)
-            for row in windows.iter_rows(named=True):
-                from_h = (row["start_t_s"] - start_t_s) / SECONDS_PER_HOUR
-                to_h = (row["end_t_s"] - start_t_s) / SECONDS_PER_HOUR
-                if to_h >= hours[0] and from_h <= hours[-1]:
-                    axes.axvspan(from_h, to_h, color="tab:red", alpha=0.12)
-                    shown += 1
-            if shown:
+            from_h = ((windows["start_t_s"] - start_t_s) / SECONDS_PER_HOUR).to_numpy()
+            to_h = ((windows["end_t_s"] - start_t_s) / SECONDS_PER_HOUR).to_numpy()
+            shown = (to_h >= hours[0]) & (from_h <= hours[-1])  # a zoomed plot shows only some windows
+            # A window recurring every minute over days is thousands of spans, each one artist that
+            # the legend's "best" placement tests: spans closer than a pixel are drawn as one.
+            pixel_h = (hours[-1] - hours[0]) / (FIGURE_SIZE_IN[0] * FIGURE_DPI)
+            for span_from_h, span_to_h in merged_spans(from_h[shown], to_h[shown], pixel_h):
+                axes.axvspan(span_from_h, span_to_h, color="tab:red", alpha=0.12)
+            if shown.any():
                 axes.text(0.01, 0.97, "shaded: fault windows", transform=axes.transAxes, va="top",
                           fontsize=8, color="tab:red")
 

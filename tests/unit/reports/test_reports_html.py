@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from rehearse.reports import compute_metrics, trace_frame, write_report
-from rehearse.reports.plots import backlog_png
+from rehearse.reports.plots import backlog_png, merged_spans
 from rehearse.reports.testing import invoice_rows, payment_rows, run_rows
 
 
@@ -133,3 +134,22 @@ def test_a_zoomed_backlog_plot_shades_only_the_fault_windows_it_shows():
     bare = backlog_png(series, 0.0, None)
     assert backlog_png(series, 0.0, windows((10_000.0, 11_000.0))) == bare  # after the stretch: not drawn
     assert backlog_png(series, 0.0, windows((4_000.0, 5_000.0))) != bare
+
+
+def test_fault_windows_closer_than_a_pixel_are_shaded_as_one_span():
+    # Two days sampled every minute; a window every minute (2,880 of them) was 2,880 artists that the
+    # legend's "best" placement tested, seconds of matplotlib. Closer than a pixel, they draw as one.
+    t_s = [60.0 * minute for minute in range(2 * 24 * 60)]
+    series = pl.DataFrame({"t_s": t_s, "invoices_waiting": [minute % 7 for minute in range(len(t_s))],
+                           "payments_waiting": [minute % 5 for minute in range(len(t_s))]})
+    every_minute = pl.DataFrame({"start_t_s": t_s, "end_t_s": [start + 20.0 for start in t_s]})
+    one_span = pl.DataFrame({"start_t_s": [0.0], "end_t_s": [t_s[-1] + 20.0]})
+    assert backlog_png(series, 0.0, every_minute) == backlog_png(series, 0.0, one_span)
+
+
+def test_merged_spans_keeps_apart_what_a_pixel_separates_and_joins_the_rest():
+    from_x = np.array([5.0, 0.0, 1.05, 9.0])
+    to_x = np.array([6.0, 1.0, 2.0, 9.5])
+    assert merged_spans(from_x, to_x, 0.1) == [(0.0, 2.0), (5.0, 6.0), (9.0, 9.5)]
+    assert merged_spans(from_x, to_x, 0.01) == [(0.0, 1.0), (1.05, 2.0), (5.0, 6.0), (9.0, 9.5)]
+    assert merged_spans(np.array([]), np.array([]), 0.1) == []
