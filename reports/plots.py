@@ -93,9 +93,9 @@ def latency_png(samples: pl.DataFrame) -> bytes:
 def merged_spans(from_x: np.ndarray, to_x: np.ndarray, gap_min: float) -> list[tuple[float, float]]:
     """The union of the spans [from_x[i], to_x[i]], with gaps narrower than `gap_min` closed.
 
-    Returns the merged spans in ascending order, none overlapping and each separated from the next
-    by at least `gap_min` (and by more than nothing). Every point of an input span lies in an output span, and every point of
-    an output span lies in an input span or in a gap narrower than `gap_min`.
+    Returns the merged spans in ascending order, none overlapping or touching, and each separated
+    from the next by at least `gap_min`. Every point of an input span lies in an output span, and
+    every point of an output span lies in an input span or in a gap narrower than `gap_min`.
     """
     if from_x.size == 0:
         return []

@@ -482,11 +482,32 @@ def load(name_or_path: str, overrides: Sequence[str] = ()) -> tuple[Scenario, Pa
     """Read, override and validate a scenario; raises `ScenarioError` naming file, key and reason."""
     path = resolve_path(name_or_path)
     data = _read(path)
+    overridden: list[tuple[list[str], str]] = []
     for text in overrides:
         keys, value = parse_override(text)
         _apply_override(data, keys, value, f"{path} (--set {text})")
+        overridden.append((keys, text))
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        raise ScenarioError([f"{path}: {_describe(item)}" for item in error.errors()]) from None
+        raise ScenarioError([f"{_blamed(path, item['loc'], overridden)}: {_describe(item)}"
+                             for item in error.errors()]) from None
     return scenario, path
+
+
+def _blamed(path: Path, loc: tuple[int | str, ...], overridden: list[tuple[list[str], str]]) -> str:
+    """Where a bad value came from: the file, or the last `--set` that wrote it, a key above it, or
+    (for a check of a whole section) a key inside it. A whole-scenario check blames the file."""
+    where = [str(part) for part in loc]
+    for keys, text in reversed(overridden):
+        if where and (_within(keys, where) or keys[:len(where)] == where):
+            return f"{path} (--set {text})"
+    return str(path)
+
+
+def _within(keys: list[str], where: list[str]) -> bool:
+    """Whether the error at `where` lies under the key path `keys`. pydantic names the variant of a
+    tagged union in the location (``faults.0.webhook_duplicate.probability`` for the key
+    ``faults.0.probability``), so the keys must appear in order, not necessarily side by side."""
+    remaining = iter(where)
+    return where[0] == keys[0] and all(part in remaining for part in keys)

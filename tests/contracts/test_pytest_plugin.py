@@ -97,7 +97,7 @@ def test_bad_markers_and_overrides_fail_with_a_reason(pytester):
     result.assert_outcomes(errors=2, failed=1)
     result.stdout.fnmatch_lines_random([
         "*@pytest.mark.rehearse: takes (scenario, *, set=, seed=, record_events=)*['sets']*",
-        "*rehearse: *smoke.toml: erp.concurency_limit: unknown key*",
+        "*rehearse: *smoke.toml (--set erp.concurency_limit=3): erp.concurency_limit: unknown key*",
         "*RehearsalError: no-such-scenario: not a file and not a built-in scenario*",
     ])
 

@@ -214,7 +214,24 @@ def test_a_list_of_tables_can_be_replaced_whole(tmp_path: Path) -> None:
 ])
 def test_a_bad_override_is_rejected_naming_the_key(tmp_path: Path, override: str, key: str, reason: str) -> None:
     path = write(tmp_path, VALID)
-    assert_one_message_names(rejection(path, [override]), path, key, reason)
+    message = assert_one_message_names(rejection(path, [override]), path, key, reason)
+    assert message.startswith(f"{path} (--set {override}): "), message  # the value came from --set
+
+
+def test_a_bad_value_is_blamed_on_the_override_that_wrote_it_not_on_another(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    [message] = rejection(path, ["traffic.subscriptions=0", "run.seed=3"])
+    assert message.startswith(f"{path} (--set traffic.subscriptions=0): traffic.subscriptions: "), message
+    [message] = rejection(path, ["traffic.subscriptions=5", "traffic.subscriptions=0"])
+    assert message.startswith(f"{path} (--set traffic.subscriptions=0): "), message
+    [message] = rejection(path, ['traffic={subscriptions=0}'])  # a whole section set at once
+    assert message.startswith(f"{path} (--set traffic={{subscriptions=0}}): traffic.subscriptions: "), message
+    [message] = rejection(path, ["run.seed=4", "faults=[{kind=\"webhook_duplicate\", probability=0.5}]",
+                                 "faults.0.probability=1.5"])  # pydantic names the variant: still this --set
+    assert message.startswith(f"{path} (--set faults.0.probability=1.5): faults.0.webhook_duplicate."), message
+    bad_file = write(tmp_path, VALID.replace("traffic_days = 1", "traffic_days = -1"), "bad.toml")
+    [message] = rejection(bad_file, ["traffic.subscriptions=5", "run.seed=4"])  # the file's value is bad
+    assert message.startswith(f"{bad_file}: run.traffic_days: "), message
 
 
 @pytest.mark.parametrize(("override", "key", "reason"), [
