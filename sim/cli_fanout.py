@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -26,10 +26,10 @@ from rich.table import Table
 
 from rehearse.reports.fanout import fanout_document
 from rehearse.reports.fanout_html import write_comparison_html, write_sweep_html
-from rehearse.sim.fanout import ClusterError, default_workers, fan_out, open_executor
+from rehearse.sim.fanout import ClusterError, RunSpec, default_workers, fan_out, open_executor
 from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plan import Plan, arms_from, plan_runs, write_folder
-from rehearse.sim.preflight import memory_estimate_mib, memory_problem
+from rehearse.sim.preflight import cluster_memory_problem, memory_estimate_mib, memory_problem
 from rehearse.sim.scenario import ScenarioError
 
 EXIT_FAILED = 1
@@ -70,7 +70,8 @@ def _shared_options(function):
                      help="Output folder."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
         click.option("--no-memory-check", "skip_memory_check", is_flag=True,
-                     help="Run even when the runs at once would exceed the memory this machine has available."),
+                     help="Run even when the runs at once would exceed the memory this machine has "
+                          "available (or, with --cluster, a worker's memory limit)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -85,24 +86,44 @@ def _plan(scenario: str, patterns, variants, seeds: int, first_seed, overrides, 
         _fail_input(error.messages)
 
 
+def _biggest(plan: Plan) -> tuple[RunSpec, str]:
+    """The fan-out's run with the largest memory estimate, and how to name its arm."""
+    biggest = max(plan.specs, key=lambda spec: memory_estimate_mib(spec.scenario))
+    return biggest, f" (arm {biggest.arm})" if len(plan.arms) > 1 else ""
+
+
 def _check_memory(plan: Plan, workers: int | None, cluster: str | None) -> None:
-    """Refuse a fan-out whose runs at once would not fit in this machine's memory (a cluster's
-    workers run elsewhere, so it is not checked)."""
+    """Refuse a local fan-out whose runs at once would not fit in this machine's memory (a
+    cluster's workers are checked once connected: `_cluster_check`)."""
     if cluster is not None:
         return
-    biggest = max(plan.specs, key=lambda spec: memory_estimate_mib(spec.scenario))
+    biggest, arm = _biggest(plan)
     processes = min(workers or default_workers(), len(plan.specs))
     problem = memory_problem(biggest.scenario, processes=processes)
     if problem:
-        arm = f" (arm {biggest.arm})" if len(plan.arms) > 1 else ""
         _fail_input([f"{biggest.scenario_arg}{arm}: {problem}"])
 
 
-def _fan_out(plan: Plan, workers: int | None, cluster: str | None, quiet: bool) -> tuple[list[dict], dict]:
+def _cluster_check(plan: Plan) -> Callable[[dict[str, tuple[int, float | None]]], None]:
+    """Refuse a cluster whose workers' memory limits cannot hold their threads' runs."""
+
+    def check(workers: dict[str, tuple[int, float | None]]) -> None:
+        biggest, arm = _biggest(plan)
+        problem = cluster_memory_problem(biggest.scenario, workers, runs=len(plan.specs))
+        if problem:
+            _fail_input([f"{biggest.scenario_arg}{arm}: {problem}"])
+
+    return check
+
+
+def _fan_out(plan: Plan, workers: int | None, cluster: str | None, quiet: bool,
+             skip_memory_check: bool) -> tuple[list[dict], dict]:
     console = Console(stderr=True)
     wall_start = time.perf_counter()
+    check_cluster = None if skip_memory_check else _cluster_check(plan)
     try:
-        with open_executor(workers or default_workers(), cluster) as (executor, described):
+        with open_executor(workers or default_workers(), cluster, check_cluster=check_cluster) as (executor,
+                                                                                                    described):
             console.print(f"[bold]{len(plan.specs)} runs[/] ({len(plan.arms)} arms x {len(plan.seeds)} seeds) "
                           f"on {described}", highlight=False)
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -208,7 +229,7 @@ def compare_command(scenario, patterns, variants, first_seed, overrides, engine,
     _check_out(out_dir)
     if not skip_memory_check:
         _check_memory(plan, workers, cluster)
-    results, wall = _fan_out(plan, workers, cluster, quiet)
+    results, wall = _fan_out(plan, workers, cluster, quiet, skip_memory_check)
     document = _document(plan, results, wall, swarm=False)
     _write(out_dir, "comparison", document, write_comparison_html, plan, results)
     _print_table(document)
@@ -234,7 +255,7 @@ def sweep_command(scenario, patterns, variants, first_seed, overrides, engine, w
     _check_out(out_dir)
     if not skip_memory_check:
         _check_memory(plan, workers, cluster)
-    results, wall = _fan_out(plan, workers, cluster, quiet)
+    results, wall = _fan_out(plan, workers, cluster, quiet, skip_memory_check)
     document = _document(plan, results, wall, swarm=swarm)
     _write(out_dir, "sweep", document, write_sweep_html, plan, results)
     _print_table(document)

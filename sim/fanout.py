@@ -130,9 +130,15 @@ def _connect(address: str, timeout_s: float):
                            f"within {timeout_s:g} s ({error})") from None
 
 
+def _limit_mib(memory_limit: int | None) -> float | None:
+    """A Dask worker's memory limit in MiB; Dask says 0 (or nothing) for a worker without one."""
+    return memory_limit / (1024.0 * 1024.0) if memory_limit else None
+
+
 @contextmanager
-def open_executor(workers: int, cluster: str | None = None, *,
-                  cluster_timeout_s: float | None = None) -> Iterator[tuple[cf.Executor, str]]:
+def open_executor(workers: int, cluster: str | None = None, *, cluster_timeout_s: float | None = None,
+                  check_cluster: Callable[[dict[str, tuple[int, float | None]]], None] | None = None,
+                  ) -> Iterator[tuple[cf.Executor, str]]:
     """An executor and a one-line description of it.
 
     Parameters
@@ -142,6 +148,9 @@ def open_executor(workers: int, cluster: str | None = None, *,
         workers run the tasks.
     cluster
         A Dask scheduler address (``tcp://host:8786``), or None for the local pool.
+    check_cluster
+        Called with the cluster's workers before anything runs: address -> (threads, memory
+        limit in MiB or None). It raises to refuse the cluster (the client is closed).
 
     Raises
     ------
@@ -152,7 +161,11 @@ def open_executor(workers: int, cluster: str | None = None, *,
     if cluster is not None:
         client = _connect(cluster, CLUSTER_TIMEOUT_S if cluster_timeout_s is None else cluster_timeout_s)
         try:
-            workers_there = len(client.scheduler_info().get("workers", {}))
+            workers_info = client.scheduler_info(n_workers=-1).get("workers", {})
+            workers_there = len(workers_info)
+            if check_cluster is not None:
+                check_cluster({address: (int(info.get("nthreads") or 1), _limit_mib(info.get("memory_limit")))
+                               for address, info in workers_info.items()})
             yield client.get_executor(pure=False), f"Dask cluster {cluster} ({workers_there} workers)"
         finally:
             client.close()

@@ -19,6 +19,8 @@ import math
 
 import psutil
 
+from collections.abc import Mapping
+
 from rehearse.sim.scenario import Scenario
 from rehearse.sync.model import month_start_at_or_after_s
 
@@ -71,11 +73,7 @@ def memory_problem(scenario: Scenario, processes: int = 1, available_mib: float 
     available_mib = memory_available_mib() if available_mib is None else available_mib
     if needed_mib <= available_mib:
         return None
-    traffic, run = scenario.traffic, scenario.run
-    peaks = renewal_peaks(scenario)
-    sizes = (f"traffic.subscriptions={traffic.subscriptions:,}, traffic.new_deals_per_day="
-             f"{traffic.new_deals_per_day:g} over run.traffic_days={run.traffic_days:g}: "
-             f"{subscriptions_max(scenario):,} subscriptions, {peaks} renewal peak{'s' if peaks > 1 else ''}")
+    sizes = _sizes(scenario)
     need = (f"{processes} runs at once would need about {processes} x {_gib(each_mib)} at their peaks"
             if processes > 1 else f"the run would need about {_gib(each_mib)} at its peak")
     smaller = "fewer --workers, a smaller run" if processes > 1 else "make the run smaller"
@@ -83,5 +81,41 @@ def memory_problem(scenario: Scenario, processes: int = 1, available_mib: float 
             f"than the {_gib(available_mib)} this machine has available; {smaller}, or {skip_hint} to run anyway")
 
 
+def _sizes(scenario: Scenario) -> str:
+    """The keys that size a run, and the subscriptions and peaks they make."""
+    traffic, run = scenario.traffic, scenario.run
+    peaks = renewal_peaks(scenario)
+    return (f"traffic.subscriptions={traffic.subscriptions:,}, traffic.new_deals_per_day="
+            f"{traffic.new_deals_per_day:g} over run.traffic_days={run.traffic_days:g}: "
+            f"{subscriptions_max(scenario):,} subscriptions, {peaks} renewal peak{'s' if peaks > 1 else ''}")
+
+
 def _gib(mib: float) -> str:
     return f"{mib / 1024.0:,.1f} GiB"
+
+
+def cluster_memory_problem(scenario: Scenario, workers: Mapping[str, tuple[int, float | None]], runs: int,
+                           skip_hint: str = "pass --no-memory-check") -> str | None:
+    """Why the workers of a Dask cluster could not hold `runs` simulated runs of `scenario`, or None.
+
+    `workers` maps each worker's address to (threads, memory limit in MiB, or None for a worker
+    without one). A worker runs up to one task per thread at once in its one process, and Dask
+    restarts a worker that outgrows its limit, so each limited worker must hold the process's own
+    memory plus its threads' runs (never more runs than the fan-out has)."""
+    run_mib = memory_estimate_mib(scenario) - PROCESS_BASE_MIB
+    short = []
+    for address in sorted(workers):
+        threads, limit_mib = workers[address]
+        at_once = max(1, min(threads, runs))
+        needed_mib = PROCESS_BASE_MIB + at_once * run_mib
+        if limit_mib is not None and needed_mib > limit_mib:
+            short.append((address, at_once, needed_mib, limit_mib))
+    if not short:
+        return None
+    address, at_once, needed_mib, limit_mib = short[0]
+    runs_text = f"{at_once} runs at once (one a thread;" if at_once > 1 else "one run (its process and"
+    return (f"{_sizes(scenario)}; {len(short)} of the cluster's {len(workers)} workers cannot hold their "
+            f"runs: {address} would need about {_gib(needed_mib)} for {runs_text} about "
+            f"{SUBSCRIPTION_PEAK_KIB:g} KiB a subscription and peak), more than its memory limit of "
+            f"{_gib(limit_mib)}; workers with more memory or fewer threads, a smaller run, or {skip_hint} "
+            f"to run anyway")

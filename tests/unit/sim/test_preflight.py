@@ -8,7 +8,13 @@ from click.testing import CliRunner
 
 from rehearse.sim import preflight
 from rehearse.sim.cli import main
-from rehearse.sim.preflight import memory_estimate_mib, memory_problem, renewal_peaks, subscriptions_max
+from rehearse.sim.preflight import (
+    cluster_memory_problem,
+    memory_estimate_mib,
+    memory_problem,
+    renewal_peaks,
+    subscriptions_max,
+)
 from rehearse.sim.scenario import load
 
 FAST = ["--set", "traffic.subscriptions=80", "--set", "run.traffic_days=1", "--quiet"]
@@ -97,3 +103,60 @@ def test_compare_and_sweep_count_their_workers(tmp_path, monkeypatch, command):
     assert "2 runs at once" in result.output and not out.exists()
     result = CliRunner().invoke(main, [*args, "--workers", "1"])  # one run at a time fits
     assert result.exit_code == 0, result.output
+
+
+# -- a Dask cluster's workers: each holds its threads' runs within its memory limit ------------------------
+
+def test_a_cluster_worker_must_hold_one_run_per_thread_within_its_limit():
+    scenario = _scenario("traffic.subscriptions=1000000")
+    run_mib = memory_estimate_mib(scenario) - preflight.PROCESS_BASE_MIB
+    two_runs_mib = preflight.PROCESS_BASE_MIB + 2 * run_mib
+    roomy = {"tcp://a:1": (2, two_runs_mib + 1.0)}
+    assert cluster_memory_problem(scenario, roomy, runs=8) is None
+    unlimited = {"tcp://a:1": (64, None)}  # Dask says 0 for a worker without a limit
+    assert cluster_memory_problem(scenario, unlimited, runs=8) is None
+    # Threads beyond the runs of the fan-out hold nothing.
+    assert cluster_memory_problem(scenario, {"tcp://a:1": (16, two_runs_mib + 1.0)}, runs=2) is None
+    mixed = {"tcp://b:1": (2, two_runs_mib - 1.0), "tcp://a:1": (1, two_runs_mib), "tcp://c:1": (4, None)}
+    problem = cluster_memory_problem(scenario, mixed, runs=8)
+    assert problem is not None
+    assert "traffic.subscriptions=1,000,000" in problem and "1 of the cluster's 3 workers" in problem
+    assert "tcp://b:1 would need about" in problem and "2 runs at once (one a thread;" in problem
+    assert "--no-memory-check" in problem
+
+
+def _cluster(memory_limit: str):
+    distributed = pytest.importorskip("distributed")
+    # In this process (inproc://): seconds to start, where a cluster of processes takes up to 16 s.
+    return distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, memory_limit=memory_limit,
+                                    dashboard_address=None)
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+def test_a_cluster_whose_workers_cannot_hold_the_runs_is_refused(tmp_path, command):
+    out = tmp_path / "out"
+    with _cluster("100MiB") as cluster:
+        result = CliRunner().invoke(main, [command, "smoke", "--seeds", "2", "--cluster", cluster.scheduler_address,
+                                           "--quiet", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "1 of the cluster's 1 workers cannot hold their runs" in result.output
+    assert "memory limit of 0.1 GiB" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_no_memory_check_skips_the_cluster_check(tmp_path, monkeypatch):
+    from rehearse.sim import cli_fanout
+
+    seen = {}
+
+    def capture(workers, cluster=None, *, check_cluster=None, **_):
+        seen["check_cluster"] = check_cluster
+        raise cli_fanout.ClusterError("stop here")
+
+    monkeypatch.setattr(cli_fanout, "open_executor", capture)
+    args = ["sweep", "smoke", "--seeds", "1", "--cluster", "tcp://127.0.0.1:1", "--quiet",
+            "--out", str(tmp_path / "out")]
+    CliRunner().invoke(main, args)
+    assert seen["check_cluster"] is not None
+    CliRunner().invoke(main, [*args, "--no-memory-check"])
+    assert seen["check_cluster"] is None
