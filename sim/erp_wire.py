@@ -38,6 +38,8 @@ def erp_post(document: ErpDocument) -> HttpRequest:
         "journal": [line._asdict() for line in document.journal],
         "name": document.name,
     }
+    if not document.posting_period:
+        del body["posting_period"]  # a customer is booked in no period
     return HttpRequest("POST", f"/record/v1/{document.doc_type}", {}, body)
 
 

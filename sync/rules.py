@@ -33,10 +33,11 @@ def external_id(doc_type: str, source_id: str) -> str:
 
 
 def customer_document(customer: Customer) -> ErpDocument:
-    """Customer master record: upserted by external id, in its subsidiary and currency."""
+    """Customer master record: upserted by external id, in its subsidiary and currency. Master
+    data is booked in no accounting period, so its posting period is empty."""
     return ErpDocument(
         "customer", customer.id, customer.id, "", customer.entity, customer.currency, 0, 0,
-        customer.created_s, period_of(customer.created_s), (), (), customer.name,
+        customer.created_s, "", (), (), customer.name,
     )
 
 

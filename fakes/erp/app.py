@@ -65,7 +65,7 @@ class RecordBody(BaseModel):
 
     model_config = ConfigDict(**_Strict, json_schema_extra={"examples": [{
         "external_id": "cus_1", "source_id": "cus_1", "entity": "US01", "currency": "USD", "amount_minor": 0,
-        "tran_date_s": 1769904000.0, "posting_period": "2026-02", "name": "Acme Corp"}]})
+        "tran_date_s": 1769904000.0, "name": "Acme Corp"}]})
     external_id: Annotated[str, Field(max_length=255)] = ""
     source_id: Annotated[str, Field(max_length=255)]
     parent_id: Annotated[str, Field(max_length=255)] = ""
@@ -74,7 +74,13 @@ class RecordBody(BaseModel):
     amount_minor: int
     tax_minor: int = 0
     tran_date_s: float
-    posting_period: Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    # Left out, it is "" (pydantic does not validate defaults) and the schema shows no default, which
+    # the pattern would refuse: a customer has no period.
+    posting_period: Annotated[str, Field(
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
+        description="YYYY-MM. Required for a transaction (INVALID_FLD_VALUE without it); a customer, "
+                    "master data, is booked in no period and leaves it out.",
+        json_schema_extra=lambda schema: schema.pop("default", None))] = ""
     lines: list[InvoiceLineBody] = []
     journal: list[JournalLineBody] = []
     name: Annotated[str, Field(max_length=200)] = ""

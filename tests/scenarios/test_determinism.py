@@ -49,7 +49,7 @@ def trace_digest(trace) -> str:
 # (traffic, fakes, engine, trace). If the change is intended, update the digest in the same commit
 # and say why in its message.
 GOLDEN_SEED = 11
-GOLDEN_DIGEST = "555dd821338cad258f86e451890ef334b588429bd3d9ac802a13e90ad38eb329"
+GOLDEN_DIGEST = "5c73a8d62e8b52b603fa5b639c0fdeb1c2bb8d4c4243b4380e6bb43ba5e3afcc"
 
 
 def test_golden_trace_digest(small_scenario):

@@ -45,6 +45,28 @@ def test_erp_creates_reads_and_refuses_like_netsuite(fakes: ServedFakes) -> None
     assert orphan.status == 400 and orphan.body["error"]["code"] == "INVALID_KEY_OR_REF"
 
 
+def test_erp_takes_a_customer_without_a_period_but_no_transaction(fakes: ServedFakes) -> None:
+    """A customer is master data, booked in no period: it may leave `posting_period` out. A
+    transaction may not: NetSuite's INVALID_FLD_VALUE, and nothing is recorded."""
+    erp = fakes.apps["erp"]
+    customer = {key: value for key, value in _customer().items() if key != "posting_period"}
+    assert request(erp, "POST", "/record/v1/customer", json_body=customer).status == 201
+    assert request(erp, "GET", "/record/v1/customer/eid:cus_1").body["posting_period"] == ""
+    invoice = {**customer, "external_id": "in_1", "source_id": "in_1", "parent_id": "cus_1", "amount_minor": 100,
+               "lines": [{"description": "Starter", "kind": "subscription", "amount_minor": 100, "tax_minor": 0,
+                          "period_start_s": 1769904000.0, "period_end_s": 1772323200.0}],
+               "journal": [{"account": "1100 Accounts Receivable", "debit_minor": 100, "credit_minor": 0},
+                           {"account": "2400 Deferred Revenue", "debit_minor": 0, "credit_minor": 100}]}
+    refused = request(erp, "POST", "/record/v1/invoice", json_body=invoice)
+    assert refused.status == 400 and refused.body["error"]["code"] == "INVALID_FLD_VALUE"
+    assert "posting period" in refused.body["error"]["message"]
+    assert request(erp, "GET", "/record/v1/invoice/eid:in_1").status == 404
+    posted = request(erp, "POST", "/record/v1/invoice", json_body={**invoice, "posting_period": "2026-02"})
+    assert posted.status == 201, posted.body
+    empty = request(erp, "POST", "/record/v1/customer", json_body={**customer, "posting_period": ""})
+    assert empty.status == 400 and "posting_period" in empty.body["error"]["message"]  # left out, not blank
+
+
 def test_erp_malformed_body_is_a_netsuite_400_naming_the_field(fakes: ServedFakes) -> None:
     erp = fakes.apps["erp"]
     wrong_type = request(erp, "POST", "/record/v1/invoice", json_body={**_customer(), "amount_minor": "12"})

@@ -104,7 +104,7 @@ def test_customer_document_carries_entity_currency_and_name_and_no_journal() -> 
     assert (document.entity, document.currency, document.name) == ("US01", "USD", "Acme")
     assert (document.amount_minor, document.tax_minor, document.journal, document.lines) == (0, 0, (), ())
     assert document.tran_date_s == customer.created_s
-    assert document.posting_period == "2026-01"
+    assert document.posting_period == ""  # master data: booked in no period
 
 
 # -- invoice --------------------------------------------------------------------------------------
