@@ -10,36 +10,41 @@ The figures are measured, not derived: `rehearse run month-end` with
 `--set traffic.subscriptions=N` under `/usr/bin/time -f %M` on the 2-core development machine
 (2026-11-27): smoke (1,000 subscriptions) peaked at 215 MiB; 30,000 at 379 MiB; 200,000 at
 1,060 MiB; 100,000 over 35 days (two month starts) at 1,070 MiB; `bench/peak.py --subscriptions
-1000000` at 3,747 MiB. That is 3.6 to 5.6 KiB a subscription for each renewal peak, except under
-the point-to-point pattern without a backlog limit, whose abandoned requests pile up (below).
-The other faults and patterns are not modelled: batch and event measured 964 and 1,106 MiB at
-200,000 subscriptions, under the 1,197 MiB estimated.
+1000000` at 3,747 MiB. That is 3.6 to 5.6 KiB a subscription for each renewal peak. Of the
+fault scenarios, bad-month-end took 1,212 MiB at 200,000 subscriptions (5.1 KiB), webhook-storm
+1,104 and erp-throttling 1,079; of the other patterns batch 964 and event 1,106. Two cost much
+more: the point-to-point pattern without a backlog limit, whose abandoned requests pile up, and a
+receiver that is down (below).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import psutil
-
-from collections.abc import Mapping
 
 from rehearse.sim.scenario import Scenario
 from rehearse.sync.model import month_start_at_or_after_s
 
 # What a run costs before its first subscription: the interpreter, polars, SimPy, the fakes.
 PROCESS_BASE_MIB = 220.0
-# Per subscription and renewal peak: above what the large runs measured (3.6 KiB at a million,
-# 4.3 at 200,000), since refusing a run that would have fitted costs a flag and running one that
-# does not costs minutes and then nothing. Small runs cost more per subscription (5.6 KiB at
-# 30,000: 367 MiB estimated against 379 measured), but they are far from any machine's limit.
-SUBSCRIPTION_PEAK_KIB = 5.0
+# Per subscription and renewal peak: above every run measured (3.6 KiB at a million, 4.3 at
+# 200,000, 5.1 for bad-month-end at 200,000, 5.6 at 30,000, where 5.5 gives 382 MiB against 379),
+# since refusing a run that would have fitted costs a flag and running one that does not costs
+# minutes and then nothing.
+SUBSCRIPTION_PEAK_KIB = 5.5
 # The point-to-point handler without a backlog limit, measured the same way with
-# `--set engine.pattern=p2p`: 801 MiB at 30,000 subscriptions, 1,316 at 50,000, 2,837 at 100,000 and
-# 6,090 at 200,000, 19.8 to 30.0 KiB a subscription, about 3.4 KiB more each time the peak doubles.
-# Set a little above each of those (20.5, 23.3, 27.1 and 30.9 KiB).
-P2P_UNBOUNDED_KIB_AT_30K = 20.5
+# `--set engine.pattern=p2p`: 817 MiB at 30,000 subscriptions, 2,837 at 100,000 and 6,090 at
+# 200,000 (and 1,316 at 50,000 in a run without the report), 20.3 to 30.0 KiB a subscription,
+# about 3.4 KiB more each time the peak doubles. Set above each of those (21.5, 24.3, 28.1 and
+# 31.9 KiB).
+P2P_UNBOUNDED_KIB_AT_30K = 21.5
 P2P_UNBOUNDED_KIB_PER_DOUBLING = 3.8
+# A `receiver_down` fault, whole runs measured the same way: receiver-down (six hours) 526 MiB at
+# 30,000 subscriptions, 1,223 at 100,000 and 2,043 at 200,000; receiver-down-long (four days) 751,
+# 1,845 and 3,555: 9.3 to 18.1 KiB a subscription, set above the most.
+RECEIVER_DOWN_KIB = 19.5
 _SECONDS_PER_DAY = 86400.0
 
 
@@ -62,15 +67,20 @@ def renewal_peaks(scenario: Scenario) -> int:
 
 
 def subscription_peak_kib(scenario: Scenario) -> float:
-    """What a subscription costs at a renewal peak under the scenario's engine, in KiB.
+    """What a subscription costs at a renewal peak under the scenario's engine and faults, in KiB.
 
-    The point-to-point handler without a backlog limit is the exception: every request the sender
-    gave up on still waits for a worker (a coroutine, a SimPy process, the ERP document), and the
-    sender retries, so the waiting grows with the peak and the cost per subscription with it."""
+    Two things cost more. The point-to-point handler without a backlog limit: every request the
+    sender gave up on still waits for a worker (a coroutine, a SimPy process, the ERP document),
+    and the sender retries, so the waiting grows with the peak and the cost per subscription with
+    it. And a receiver that is down: the sender holds every event and its next try, and the trace
+    of every failed try makes the reconciliation's frames larger. Where both apply, the larger."""
+    kib = SUBSCRIPTION_PEAK_KIB
     if scenario.engine.pattern == "p2p" and scenario.engine.p2p.backlog_max is None:
         doublings = math.log2(subscriptions_max(scenario) / 30_000.0)
-        return max(SUBSCRIPTION_PEAK_KIB, P2P_UNBOUNDED_KIB_AT_30K + P2P_UNBOUNDED_KIB_PER_DOUBLING * doublings)
-    return SUBSCRIPTION_PEAK_KIB
+        kib = max(kib, P2P_UNBOUNDED_KIB_AT_30K + P2P_UNBOUNDED_KIB_PER_DOUBLING * doublings)
+    if any(fault.kind == "receiver_down" for fault in scenario.faults):
+        kib = max(kib, RECEIVER_DOWN_KIB)
+    return kib
 
 
 def memory_estimate_mib(scenario: Scenario) -> float:
@@ -114,8 +124,12 @@ def _sizes(scenario: Scenario) -> str:
 
 def _per_subscription(scenario: Scenario) -> str:
     kib = subscription_peak_kib(scenario)
-    unbounded = " under p2p without engine.p2p.backlog_max" if kib != SUBSCRIPTION_PEAK_KIB else ""
-    return f"about {kib:,.0f} KiB a subscription and peak{unbounded}"
+    why = ""
+    if kib == RECEIVER_DOWN_KIB and any(fault.kind == "receiver_down" for fault in scenario.faults):
+        why = " with a receiver_down fault"
+    elif kib != SUBSCRIPTION_PEAK_KIB:
+        why = " under p2p without engine.p2p.backlog_max"
+    return f"about {kib:.3g} KiB a subscription and peak{why}"
 
 
 def _gib(mib: float) -> str:

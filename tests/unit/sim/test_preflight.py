@@ -166,12 +166,24 @@ def test_p2p_without_a_backlog_limit_costs_more_the_bigger_the_peak():
     """Its abandoned requests wait for a worker: 6,090 MiB measured at 200,000 subscriptions, where
     the other patterns take about 1 GiB."""
     p2p = _scenario("traffic.subscriptions=200000", 'engine.pattern="p2p"')
-    assert memory_estimate_mib(p2p) > 6090 > 1200 > memory_estimate_mib(_scenario("traffic.subscriptions=200000"))
+    assert memory_estimate_mib(p2p) > 6090 > 1300 > memory_estimate_mib(_scenario("traffic.subscriptions=200000"))
     shedding = _scenario("traffic.subscriptions=200000", 'engine.pattern="p2p"', "engine.p2p.backlog_max=2")
     assert preflight.subscription_peak_kib(shedding) == preflight.SUBSCRIPTION_PEAK_KIB
     sizes = [preflight.subscription_peak_kib(_scenario(f"traffic.subscriptions={n}", 'engine.pattern="p2p"'))
              for n in (1000, 30000, 100000, 1000000)]
     assert sizes[0] == preflight.SUBSCRIPTION_PEAK_KIB and sizes == sorted(sizes) and len(set(sizes)) == 4
     problem = memory_problem(p2p, available_mib=4096.0)
-    assert problem is not None and "about 31 KiB a subscription and peak under p2p without engine.p2p.backlog_max" \
+    assert problem is not None and "about 31.9 KiB a subscription and peak under p2p without engine.p2p.backlog_max" \
         in problem
+
+
+def test_a_receiver_that_is_down_costs_more():
+    """The sender holds every event and its next try: receiver-down-long measured 3,555 MiB at
+    200,000 subscriptions."""
+    down, _ = load("receiver-down-long", ["traffic.subscriptions=200000"])
+    assert preflight.subscription_peak_kib(down) == preflight.RECEIVER_DOWN_KIB
+    assert memory_estimate_mib(down) > 3555
+    problem = memory_problem(down, available_mib=2048.0)
+    assert problem is not None and "KiB a subscription and peak with a receiver_down fault" in problem
+    both, _ = load("receiver-down-long", ["traffic.subscriptions=1000000", 'engine.pattern="p2p"'])
+    assert preflight.subscription_peak_kib(both) > preflight.RECEIVER_DOWN_KIB  # the larger of the two
