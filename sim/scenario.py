@@ -265,6 +265,12 @@ class OperatorSection(_Section):
     replays_max: Annotated[int, Field(ge=0)] = 2
 
 
+# A fault window recurring every minute for two months; beyond, the trace, metrics.json and the
+# report list millions of occurrences (every second for a month: 2.6 million) and the run takes
+# minutes for nothing a shorter schedule would not show.
+FAULT_WINDOW_OCCURRENCES_MAX = 100_000
+
+
 class Scenario(_Section):
     """A whole scenario file."""
 
@@ -352,6 +358,18 @@ class Scenario(_Section):
                     raise ValueError(f"faults.{index}.entity: {fault.entity!r} is not one of the scenario's "
                                      f"entities {entity_ids}")
                 missing.add(fault.entity)
+        for index, fault in enumerate(self.faults):
+            window = fault.window
+            if window is None or window.every_s is None or window.duration_s is None:
+                continue
+            since_s = max(window.start_s, self.run.start_s - window.duration_s)
+            occurrences = (min(window.end_s, self.run.window_end_s) - since_s) / window.every_s
+            if occurrences > FAULT_WINDOW_OCCURRENCES_MAX:
+                raise ValueError(
+                    f"faults.{index}.window: recurs about {occurrences:,.0f} times in the traffic window "
+                    f"(every_s={window.every_s:g} over run.traffic_days={self.run.traffic_days:g}); at most "
+                    f"{FAULT_WINDOW_OCCURRENCES_MAX:,}, since each occurrence is traced, measured and reported "
+                    f"(a fault that is always on needs no recurring window)")
         if missing and missing >= set(entity_ids):
             raise ValueError(f"faults: missing_subsidiary takes every entity {entity_ids} out of the ERP, but the "
                              "existing book (traffic.subscriptions) was synced to the ERP before the run: at least "
@@ -490,15 +508,20 @@ def load(name_or_path: str, overrides: Sequence[str] = ()) -> tuple[Scenario, Pa
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        raise ScenarioError([f"{_blamed(path, item['loc'], overridden)}: {_describe(item)}"
+        raise ScenarioError([f"{_blamed(path, item, overridden)}: {_describe(item)}"
                              for item in error.errors()]) from None
     return scenario, path
 
 
-def _blamed(path: Path, loc: tuple[int | str, ...], overridden: list[tuple[list[str], str]]) -> str:
+def _blamed(path: Path, error: ErrorDetails, overridden: list[tuple[list[str], str]]) -> str:
     """Where a bad value came from: the file, or the last `--set` that wrote it, a key above it, or
-    (for a check of a whole section) a key inside it. A whole-scenario check blames the file."""
-    where = [str(part) for part in loc]
+    (for a check of a whole section) a key inside it. A whole-scenario check is placed by the key
+    its message starts with, else blames the file."""
+    where = [str(part) for part in error["loc"]]
+    if not where:
+        key = error["msg"].removeprefix("Value error, ").split(":", 1)[0]
+        if key.replace(".", "").replace("_", "").isalnum():
+            where = key.split(".")
     for keys, text in reversed(overridden):
         if where and (_within(keys, where) or keys[:len(where)] == where):
             return f"{path} (--set {text})"

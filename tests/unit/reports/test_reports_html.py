@@ -153,3 +153,22 @@ def test_merged_spans_keeps_apart_what_a_pixel_separates_and_joins_the_rest():
     assert merged_spans(from_x, to_x, 0.1) == [(0.0, 2.0), (5.0, 6.0), (9.0, 9.5)]
     assert merged_spans(from_x, to_x, 0.01) == [(0.0, 1.0), (1.05, 2.0), (5.0, 6.0), (9.0, 9.5)]
     assert merged_spans(np.array([]), np.array([]), 0.1) == []
+
+
+def test_thousands_of_fault_windows_list_only_the_slowest_to_recover(tmp_path, trace, metrics):
+    windows = [{"kind": "maintenance", "start_t_s": 60.0 * index, "end_t_s": 60.0 * index + 20.0,
+                "backlog_at_start": 0, "backlog_peak": 1, "recovery_s": float(index % 70)}
+               for index in range(200)]
+    windows[7]["recovery_s"] = None  # not back by the cut-off: the slowest of all
+    busy = {**metrics, "recovery": windows,
+            "faults": [{"kind": "maintenance", "injected": 200, "affected": 3, "affected_postings": 3,
+                        "recovered": 3, "first_t_s": 0.0, "last_t_s": 12_000.0}]}
+    html = write_report(tmp_path, trace, busy).read_text(encoding="utf-8")
+    recovery = html.split("<h3>Recovery after each fault window</h3>", 1)[1].split("</table>", 1)[0]
+    assert "200 fault windows; the 50 slowest to recover are shown" in recovery
+    rows = re.findall(r'<tr><td>maintenance</td>.*?</tr>', recovery)
+    assert len(rows) == 50
+    recovery_s = [float(value) for value in re.findall(r'<td class="n">([0-9.]+)</td></tr>', recovery)]
+    # index 7 (never recovered) and the 49 largest of the rest: 69 (twice: 69 and 139), 68, ... in time order
+    assert len(recovery_s) == 49 and min(recovery_s) >= 45
+    assert html.count("<td>maintenance</td>") == 51  # the 50 windows and the summary row

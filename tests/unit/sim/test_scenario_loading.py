@@ -420,3 +420,18 @@ def test_a_missing_subsidiary_for_every_entity_is_refused(tmp_path: Path) -> Non
                                        "at least one entity must be set up")
     assert "missing_subsidiary" in message
     load(str(path), ['faults=[{kind="missing_subsidiary", entity="EU01"}]'])  # one of two is fine
+
+
+def test_a_fault_window_recurring_too_often_is_refused_naming_it(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    every_second = ('faults=[{kind="maintenance", system="erp", '
+                    'window={start="2026-01-01T00:00:00Z", every_s=1, duration_s=0.5}}]')
+    [message] = rejection(path, [every_second, "run.traffic_days=2"])
+    assert message.startswith(f"{path} (--set {every_second}): faults.0.window: recurs about 172,800 times"), message
+    assert "at most 100,000" in message
+    every_minute = every_second.replace("every_s=1, duration_s=0.5", "every_s=60, duration_s=20")
+    scenario, _ = load(str(path), [every_minute, "run.traffic_days=60"])  # 86,400: allowed
+    assert scenario.faults[0].window is not None
+    # Stretches long over before the run do not count: only those in the traffic window.
+    long_ago = every_second.replace("2026-01-01T00:00:00Z", "2020-01-01T00:00:00Z").replace("every_s=1,", "every_s=2,")
+    load(str(path), [long_ago, "run.traffic_days=1"])
