@@ -515,15 +515,22 @@ def load(name_or_path: str, overrides: Sequence[str] = ()) -> tuple[Scenario, Pa
 
 def _blamed(path: Path, error: ErrorDetails, overridden: list[tuple[list[str], str]]) -> str:
     """Where a bad value came from: the file, or the last `--set` that wrote it, a key above it, or
-    (for a check of a whole section) a key inside it. A whole-scenario check is placed by the key
-    its message starts with, else blames the file."""
+    (for a check of a whole section) a key inside it that the message names. A whole-scenario
+    check is placed by the key its message starts with, else blames the file."""
     where = [str(part) for part in error["loc"]]
     if not where:
         key = error["msg"].removeprefix("Value error, ").split(":", 1)[0]
         if key.replace(".", "").replace("_", "").isalnum():
             where = key.split(".")
+    message = error["msg"]
     for keys, text in reversed(overridden):
-        if where and (_within(keys, where) or keys[:len(where)] == where):
+        if not where:
+            continue
+        if _within(keys, where):
+            return f"{path} (--set {text})"
+        # An error about a key the override wrote beneath (an unknown key) blames it; a check of a
+        # whole section blames a key inside it only when it names that key.
+        if keys[:len(where)] == where and (error["type"] != "value_error" or keys[len(where)] in message):
             return f"{path} (--set {text})"
     return str(path)
 

@@ -229,6 +229,11 @@ def test_a_bad_value_is_blamed_on_the_override_that_wrote_it_not_on_another(tmp_
     [message] = rejection(path, ["run.seed=4", "faults=[{kind=\"webhook_duplicate\", probability=0.5}]",
                                  "faults.0.probability=1.5"])  # pydantic names the variant: still this --set
     assert message.startswith(f"{path} (--set faults.0.probability=1.5): faults.0.webhook_duplicate."), message
+    # A check of a whole section blames the override it names, not another one in the section.
+    [message] = rejection(path, ["billing.webhook_latency_ms_p95=10", "billing.finalize_delay_s=60"])
+    assert message.startswith(f"{path} (--set billing.webhook_latency_ms_p95=10): billing: "), message
+    [message] = rejection(path, ["billing.webhook_latency_ms_p50=999999", "billing.finalize_delay_s=60"])
+    assert message.startswith(f"{path} (--set billing.webhook_latency_ms_p50=999999): billing: "), message
     bad_file = write(tmp_path, VALID.replace("traffic_days = 1", "traffic_days = -1"), "bad.toml")
     [message] = rejection(bad_file, ["traffic.subscriptions=5", "run.seed=4"])  # the file's value is bad
     assert message.startswith(f"{bad_file}: run.traffic_days: "), message
