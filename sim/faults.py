@@ -25,7 +25,6 @@ Families:
 from __future__ import annotations
 
 import math
-
 from functools import cached_property
 from typing import Annotated, Literal, Union
 
@@ -119,6 +118,18 @@ class Window(_Value):
             stretches.append((start_s, min(start_s + duration_s, self.end_s)))
             start_s += every_s
         return stretches
+
+    def occurrence_count(self, until_s: float, since_s: float = -math.inf) -> int:
+        """How many stretches `occurrences(until_s, since_s)` lists, counted without listing them (a
+        window every second for a month is 2.6 million)."""
+        every_s, duration_s = self.every_s, self.duration_s
+        if every_s is None or duration_s is None:  # both or neither (`_shape`)
+            return 1 if self.start_s < until_s and self.end_s > since_s else 0
+        # Stretch k starts at start_s + k * every_s: it is listed when it starts before the end and
+        # ends after `since_s`.
+        first_k = 0 if since_s == -math.inf else max(0, math.floor((since_s - duration_s - self.start_s) / every_s) + 1)
+        last_k = math.ceil((min(until_s, self.end_s) - self.start_s) / every_s) - 1
+        return max(0, last_k - first_k + 1)
 
     def remaining_s(self, t_s: float) -> float:
         """Seconds from `t_s` until the active stretch that contains it ends (0 when inactive)."""

@@ -74,13 +74,19 @@ def subscription_peak_kib(scenario: Scenario) -> float:
     and the sender retries, so the waiting grows with the peak and the cost per subscription with
     it. And a receiver that is down: the sender holds every event and its next try, and the trace
     of every failed try makes the reconciliation's frames larger. Where both apply, the larger."""
-    kib = SUBSCRIPTION_PEAK_KIB
+    return _peak_cost(scenario)[0]
+
+
+def _peak_cost(scenario: Scenario) -> tuple[float, str]:
+    """`subscription_peak_kib` and why, for the refusal's message ("" for the general rate)."""
+    costs = [(SUBSCRIPTION_PEAK_KIB, "")]
     if scenario.engine.pattern == "p2p" and scenario.engine.p2p.backlog_max is None:
         doublings = math.log2(subscriptions_max(scenario) / 30_000.0)
-        kib = max(kib, P2P_UNBOUNDED_KIB_AT_30K + P2P_UNBOUNDED_KIB_PER_DOUBLING * doublings)
+        costs.append((P2P_UNBOUNDED_KIB_AT_30K + P2P_UNBOUNDED_KIB_PER_DOUBLING * doublings,
+                      " under p2p without engine.p2p.backlog_max"))
     if any(fault.kind == "receiver_down" for fault in scenario.faults):
-        kib = max(kib, RECEIVER_DOWN_KIB)
-    return kib
+        costs.append((RECEIVER_DOWN_KIB, " with a receiver_down fault"))
+    return max(costs, key=lambda cost: cost[0])
 
 
 def memory_estimate_mib(scenario: Scenario) -> float:
@@ -123,12 +129,7 @@ def _sizes(scenario: Scenario) -> str:
 
 
 def _per_subscription(scenario: Scenario) -> str:
-    kib = subscription_peak_kib(scenario)
-    why = ""
-    if kib == RECEIVER_DOWN_KIB and any(fault.kind == "receiver_down" for fault in scenario.faults):
-        why = " with a receiver_down fault"
-    elif kib != SUBSCRIPTION_PEAK_KIB:
-        why = " under p2p without engine.p2p.backlog_max"
+    kib, why = _peak_cost(scenario)
     return f"about {kib:.3g} KiB a subscription and peak{why}"
 
 

@@ -360,13 +360,12 @@ class Scenario(_Section):
                 missing.add(fault.entity)
         for index, fault in enumerate(self.faults):
             window = fault.window
-            if window is None or window.every_s is None or window.duration_s is None:
+            if window is None:
                 continue
-            since_s = max(window.start_s, self.run.start_s - window.duration_s)
-            occurrences = (min(window.end_s, self.run.window_end_s) - since_s) / window.every_s
+            occurrences = window.occurrence_count(self.run.window_end_s, since_s=self.run.start_s)
             if occurrences > FAULT_WINDOW_OCCURRENCES_MAX:
                 raise ValueError(
-                    f"faults.{index}.window: recurs about {occurrences:,.0f} times in the traffic window "
+                    f"faults.{index}.window: recurs {occurrences:,} times in the traffic window "
                     f"(every_s={window.every_s:g} over run.traffic_days={self.run.traffic_days:g}); at most "
                     f"{FAULT_WINDOW_OCCURRENCES_MAX:,}, since each occurrence is traced, measured and reported "
                     f"(a fault that is always on needs no recurring window)")
@@ -456,7 +455,7 @@ def _describe(error: ErrorDetails) -> str:
     got = error.get("input")
     if error["type"].endswith("_type") or error["type"].endswith("_parsing"):
         message += f" (got {got!r})"
-    if not error["loc"] and message.split(":", 1)[0].replace(".", "").replace("_", "").isalnum():
+    if not error["loc"] and _named_key(error) is not None:
         return message  # a whole-scenario check that names its own key
     return f"{loc}: {message}"
 
@@ -519,13 +518,12 @@ def _blamed(path: Path, error: ErrorDetails, overridden: list[tuple[list[str], s
     check is placed by the key its message starts with, else blames the file."""
     where = [str(part) for part in error["loc"]]
     if not where:
-        key = error["msg"].removeprefix("Value error, ").split(":", 1)[0]
-        if key.replace(".", "").replace("_", "").isalnum():
-            where = key.split(".")
+        key = _named_key(error)
+        if key is None:
+            return str(path)
+        where = key.split(".")
     message = error["msg"]
     for keys, text in reversed(overridden):
-        if not where:
-            continue
         if _within(keys, where):
             return f"{path} (--set {text})"
         # An error about a key the override wrote beneath (an unknown key) blames it; a check of a
@@ -533,6 +531,12 @@ def _blamed(path: Path, error: ErrorDetails, overridden: list[tuple[list[str], s
         if keys[:len(where)] == where and (error["type"] != "value_error" or keys[len(where)] in message):
             return f"{path} (--set {text})"
     return str(path)
+
+
+def _named_key(error: ErrorDetails) -> str | None:
+    """The dotted key a whole-scenario check's message starts with (``faults.0.window: ...``), or None."""
+    key = error["msg"].removeprefix("Value error, ").split(":", 1)[0]
+    return key if key.replace(".", "").replace("_", "").isalnum() else None
 
 
 def _within(keys: list[str], where: list[str]) -> bool:
