@@ -23,7 +23,7 @@ from rehearse.sim.cli_fanout import compare_command, sweep_command
 from rehearse.sim.cli_live import engine_command, serve_command
 from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
-from rehearse.sim.preflight import memory_problem
+from rehearse.sim.preflight import gap_fill_warning, memory_problem
 from rehearse.sim.scenario import ScenarioError, builtin_names, load
 from rehearse.sync.model import format_utc
 from rehearse.sync.store_url import StoreUnavailable, redact, url_problem
@@ -152,6 +152,8 @@ def run_command(scenario: str, seed: int | None, out_dir: Path | None, overrides
                   + (f" [bold]live[/] over HTTP on loopback, speedup {speedup:g}" if live else ""), highlight=False)
     console.print("parameters: " + "  ".join(_flatten(runner.resolved_parameters(loaded, seed))),
                   style="dim", highlight=False)
+    if (warning := gap_fill_warning(loaded)) is not None:
+        console.print(f"[bold yellow]warning:[/] {path}: {warning}", highlight=False, soft_wrap=True)
     start_s = loaded.run.start_s
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=quiet) as progress:

@@ -29,7 +29,13 @@ from rehearse.reports.fanout_html import write_comparison_html, write_sweep_html
 from rehearse.sim.fanout import ClusterError, RunSpec, default_workers, fan_out, open_executor
 from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plan import Plan, arms_from, plan_runs, write_folder
-from rehearse.sim.preflight import cluster_memory_problem, memory_estimate_mib, memory_problem
+from rehearse.sim.preflight import (
+    cluster_memory_problem,
+    gap_fill_seconds,
+    gap_fill_warning,
+    memory_estimate_mib,
+    memory_problem,
+)
 from rehearse.sim.scenario import ScenarioError
 
 EXIT_FAILED = 1
@@ -104,6 +110,15 @@ def _check_memory(plan: Plan, workers: int | None, cluster: str | None) -> None:
         _fail_input([f"{biggest.scenario_arg}{arm}: {problem}"])
 
 
+def _warn_slow(plan: Plan, console: Console) -> None:
+    """Warn about the run whose gap-fill sweeps would take longest, if they make it slow."""
+    slowest = max(plan.specs, key=lambda spec: gap_fill_seconds(spec.scenario))
+    if (warning := gap_fill_warning(slowest.scenario)) is not None:
+        arm = f" (arm {slowest.arm})" if len(plan.arms) > 1 else ""
+        console.print(f"[bold yellow]warning:[/] {slowest.scenario_arg}{arm}: {warning}", highlight=False,
+                      soft_wrap=True)
+
+
 def _cluster_check(plan: Plan) -> Callable[[dict[str, tuple[int, float | None]]], None]:
     """Refuse a cluster whose workers' memory limits cannot hold their threads' runs."""
 
@@ -126,6 +141,7 @@ def _fan_out(plan: Plan, workers: int | None, cluster: str | None, quiet: bool,
                                                                                                     described):
             console.print(f"[bold]{len(plan.specs)} runs[/] ({len(plan.arms)} arms x {len(plan.seeds)} seeds) "
                           f"on {described}", highlight=False)
+            _warn_slow(plan, console)
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("{task.fields[failed]}"), TimeElapsedColumn(), console=console,
                           transient=True, disable=quiet) as progress:

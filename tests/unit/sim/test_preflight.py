@@ -187,3 +187,47 @@ def test_a_receiver_that_is_down_costs_more():
     assert problem is not None and "KiB a subscription and peak with a receiver_down fault" in problem
     both, _ = load("receiver-down-long", ["traffic.subscriptions=1000000", 'engine.pattern="p2p"'])
     assert preflight.subscription_peak_kib(both) > preflight.RECEIVER_DOWN_KIB  # the larger of the two
+
+
+# -- gap-fill: sweeping often over a long window makes a small scenario slow; warned, not refused ----------
+
+def test_gap_fill_sweeps_count_the_traffic_window_only_for_an_engine_that_sweeps():
+    assert preflight.gap_fill_sweeps(_scenario("run.traffic_days=3")) == 12  # every six hours
+    assert preflight.gap_fill_sweeps(_scenario("run.traffic_days=3", "engine.gap_fill_interval_s=60")) == 4320
+    assert preflight.gap_fill_sweeps(_scenario("engine.gap_fill=false")) == 0
+    assert preflight.gap_fill_sweeps(_scenario('engine.pattern="batch"')) == 0
+    assert preflight.gap_fill_sweeps(_scenario('engine.factory="rehearse.sync.p2p:P2pEngine"')) == 0
+
+
+def test_the_default_gap_fill_does_not_warn_even_at_a_million():
+    assert preflight.gap_fill_warning(_scenario("traffic.subscriptions=1000000")) is None
+
+
+def test_gap_fill_every_minute_over_weeks_warns_naming_the_setting():
+    """Fuzzing found missing-master-data with a sweep a minute over 36 days (about 10,700
+    subscriptions) taking 300 s against 12 s."""
+    slow, _ = load("missing-master-data", ["run.traffic_days=36", "engine.gap_fill_interval_s=60",
+                                           "traffic.new_deals_per_day=280"])
+    warning = preflight.gap_fill_warning(slow)
+    assert warning is not None
+    assert warning.startswith("engine.gap_fill_interval_s=60: about 51,840 gap-fill sweeps over run.traffic_days=36")
+    assert "10,580 subscriptions" in warning and "minutes" in warning and "engine.gap_fill=false" in warning
+    assert 120 < preflight.gap_fill_seconds(slow) < 3600
+    assert preflight.gap_fill_warning(load("missing-master-data", ["run.traffic_days=36"])[0]) is None
+
+
+def test_run_prints_the_gap_fill_warning_and_still_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(preflight, "GAP_FILL_WARN_S", 0.0)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", "smoke", "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "engine.gap_fill_interval_s=21600" in result.output
+    assert (out / "metrics.json").exists()
+
+
+def test_a_fan_out_warns_about_its_slowest_arm(tmp_path, monkeypatch):
+    monkeypatch.setattr(preflight, "GAP_FILL_WARN_S", 0.0)
+    result = CliRunner().invoke(main, ["compare", "smoke", "--seeds", "1", "--pattern", "batch", "--pattern",
+                                       "orchestrated", *FAST, "--workers", "1", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "(arm orchestrated)" in result.output
