@@ -80,23 +80,28 @@ def fault_table(frames: KindFrames) -> list[dict]:
     injected = frames.get("fault.injected")
     if injected.height == 0:
         return []
-    queued = frames.get("engine.queued").select(pl.col("object_id").unique(), pl.lit(True).alias("postable"))
-    posted = frames.get("engine.posted").select(pl.col("object_id").unique(), pl.lit(True).alias("posted"))
-    hits = (
-        injected.join(queued, on="object_id", how="left")
-        .join(posted, on="object_id", how="left")
-        .with_columns(pl.col("postable").fill_null(False), pl.col("posted").fill_null(False))
+    # Each distinct (kind, id) once before looking it up: a receiver down for days fails millions of
+    # deliveries of a few hundred thousand objects, and joining every failed try cost 500 MB. The
+    # streaming engine finds the distinct pairs in 50 MB where the in-memory one took 270 MB.
+    queued = frames.get("engine.queued")["object_id"].unique()
+    posted = frames.get("engine.posted")["object_id"].unique()
+    hit_ids = (
+        injected.lazy().select("code", "object_id").unique()
+        .with_columns(pl.col("object_id").is_in(queued.implode()).alias("postable"))
+        .with_columns((pl.col("postable") & pl.col("object_id").is_in(posted.implode())).alias("recovered"))
+        .group_by("code")
+        .agg(
+            pl.len().alias("affected"),
+            pl.col("postable").sum().alias("affected_postings"),
+            pl.col("recovered").sum().alias("recovered"),
+        )
+        .collect(engine="streaming")
     )
     table = (
-        hits.group_by("code")
-        .agg(
-            pl.len().alias("injected"),
-            pl.col("object_id").n_unique().alias("affected"),
-            pl.col("object_id").filter(pl.col("postable")).n_unique().alias("affected_postings"),
-            pl.col("object_id").filter(pl.col("postable") & pl.col("posted")).n_unique().alias("recovered"),
-            pl.col("t_s").min().alias("first_t_s"),
-            pl.col("t_s").max().alias("last_t_s"),
-        )
+        injected.group_by("code")
+        .agg(pl.len().alias("injected"), pl.col("t_s").min().alias("first_t_s"), pl.col("t_s").max().alias("last_t_s"))
+        .join(hit_ids, on="code")
+        .select("code", "injected", "affected", "affected_postings", "recovered", "first_t_s", "last_t_s")
         .rename({"code": "kind"})
         .sort("kind")
     )

@@ -33,7 +33,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "engine.queued": ("object_id",),
     "engine.rerouted": ("object_id",),
     "erp.call": ("code", "value"),
-    "fault.injected": ("object_id", "code", "detail"),
+    "fault.injected": ("object_id", "code"),
     "fault.window": ("code", "detail", "value"),
     "erp.document": (
         "object_id",
