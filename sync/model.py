@@ -175,7 +175,7 @@ class ErpDocument(NamedTuple):
     name: str = ""
 
 
-DOCUMENT_TYPES = ("customer", "invoice", "payment", "void", "writeoff")
+DOCUMENT_TYPES = ("customer", "invoice", "payment", "void", "writeoff", "reversal")
 
 
 # -- calendar vocabulary: accounting periods are calendar months, "YYYY-MM", in UTC ---------------

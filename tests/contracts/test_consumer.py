@@ -52,8 +52,9 @@ def test_unknown_operation_and_parameters_are_violations(erp: RequestValidator) 
 
 
 @pytest.mark.slow
-def test_smoke_runs_with_every_request_validated() -> None:
-    scenario, _ = load("smoke")
+@pytest.mark.parametrize("name", ["smoke", "payment-faults"])  # payment-faults: ACH returns post reversals
+def test_a_run_with_every_request_validated(name: str) -> None:
+    scenario, _ = load(name)
     contracts = ConsumerContracts({s: load_document(s) for s in ("billing", "payments", "erp")})
     result = runner.run(scenario, 1, contracts=contracts)
     assert result.metrics["passed"]

@@ -67,6 +67,31 @@ def test_erp_takes_a_customer_without_a_period_but_no_transaction(fakes: ServedF
     assert empty.status == 400 and "posting_period" in empty.body["error"]["message"]  # left out, not blank
 
 
+def test_erp_takes_and_reads_a_payment_reversal(fakes: ServedFakes) -> None:
+    """A returned bank debit reverses its ERP payment over HTTP as in process (the HTTP app once
+    refused the record type, so live runs with ACH returns sent every reversal to the exception queue)."""
+    from rehearse.sim.erp_wire import erp_post
+    from rehearse.sync import rules
+    from rehearse.sync.model import Address, Charge, Customer, Invoice, InvoiceLine
+
+    customer = Customer("cus_1", "US01", "USD", "Acme", "ap@acme.test",
+                        Address("1 Market St", "San Francisco", "CA", "94105", "US"), 1769817600.0)
+    line = InvoiceLine("Starter", "subscription", 1000, 0, 1769904000.0, 1772323200.0)
+    invoice = Invoice("in_1", "cus_1", "sub_1", "US01", "USD", "paid", (line,), 1000, 0, 1000, 0, 1769904000.0,
+                      1769904000.0)
+    charge = Charge("ch_1", "in_1", "cus_1", "US01", "USD", 1000, "reversed", "R01", 1769904000.0, "ach_debit",
+                    1770336000.0)
+    erp = fakes.apps["erp"]
+    for document in (rules.customer_document(customer), rules.invoice_document(invoice),
+                     rules.payment_document(charge), rules.reversal_document(charge)):
+        wire = erp_post(document)
+        answer = request(erp, wire.method, wire.path, json_body=wire.body)
+        assert answer.status == 201, (document.doc_type, answer.body)
+    reversal = request(erp, "GET", f"/record/v1/reversal/eid:{rules.external_id('reversal', 'ch_1')}")
+    assert reversal.status == 200 and reversal.body["type"] == "reversal" and reversal.body["amount_minor"] == 1000
+    assert request(erp, "GET", "/record/v1/invoice/eid:in_1").body["open_minor"] == 1000  # owed again
+
+
 def test_erp_malformed_body_is_a_netsuite_400_naming_the_field(fakes: ServedFakes) -> None:
     erp = fakes.apps["erp"]
     wrong_type = request(erp, "POST", "/record/v1/invoice", json_body={**_customer(), "amount_minor": "12"})
