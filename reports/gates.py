@@ -30,11 +30,15 @@ class GateSpec(NamedTuple):
         ``"min"``: the metric must be >= the limit; ``"max"``: <= the limit.
     description
         One line for the report.
+    null_passes
+        Whether a null value passes: true where null means there was nothing to measure (no
+        invoice, no latency), false where it means the goal was never reached.
     """
 
     metric_path: str
     direction: Literal["min", "max"]
     description: str
+    null_passes: bool = True
 
 
 GATES: dict[str, GateSpec] = {
@@ -95,7 +99,8 @@ GATES: dict[str, GateSpec] = {
         "liveness.converged", "min", "1 when the engine converged after faults healed, with nothing missing"
     ),
     "time_to_converge_s_max": GateSpec(
-        "liveness.time_to_converge_s", "max", "seconds from faults healed to converged"
+        "liveness.time_to_converge_s", "max", "seconds from faults healed to converged (null: it never did)",
+        null_passes=False,
     ),
     "exceptions_unraised_max": GateSpec(
         "reconciliation.exceptions_unraised", "max",
@@ -154,7 +159,8 @@ def evaluate_gates(metrics: Mapping, limits: Mapping[str, float]) -> list[dict]:
     Returns
     -------
     list of dict
-        ``{name, value, limit, passed}`` per gate, sorted by name. A null value passes.
+        ``{name, value, limit, passed}`` per gate, sorted by name. A null value passes unless
+        the gate says otherwise (`GateSpec.null_passes`).
 
     Raises
     ------
@@ -169,7 +175,7 @@ def evaluate_gates(metrics: Mapping, limits: Mapping[str, float]) -> list[dict]:
         spec, limit = GATES[name], limits[name]
         value = cast(float | None, metric_value(metrics, spec.metric_path))  # every gated metric is a number
         if value is None:
-            passed = True
+            passed = spec.null_passes
         elif spec.direction == "min":
             passed = value >= limit
         else:

@@ -44,6 +44,16 @@ def test_a_run_stopped_by_its_drain_limit_has_not_converged():
     assert not metrics["passed"]
 
 
+def test_a_run_that_never_converged_fails_its_time_to_converge_gate():
+    """Null there means "never", not "nothing to measure" as for a latency without samples."""
+    records = [*run_rows(1000.0, 9000.0), {"t_s": 5000.0, "kind": "run.healed"}]
+    records[-2]["code"] = "drain_limit"
+    metrics = metrics_of(records, {"time_to_converge_s_max": 3600, "invoice_to_erp_p95_s_max": 60})
+    assert [(gate["name"], gate["value"], gate["passed"]) for gate in metrics["gates"]] == [
+        ("invoice_to_erp_p95_s_max", None, True), ("time_to_converge_s_max", None, False)]
+    assert not metrics["passed"]
+
+
 def test_the_fault_table_counts_what_each_kind_hit_and_what_got_through():
     records = [
         *run_rows(1000.0, 9000.0),
