@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from rehearse.reports.frame import KindFrames
+from rehearse.reports.frame import ROW_NUMBER, KindFrames
 from rehearse.reports.reconcile import erp_documents_per_source, invoice_markers
 
 __all__ = ["CHECKS", "check_invariants"]
@@ -243,22 +243,31 @@ def check_no_duplicate_documents(frames: KindFrames, invoices: pl.DataFrame) -> 
 def check_closed_periods(frames: KindFrames, invoices: pl.DataFrame) -> dict:
     """I14: no ERP transaction posted into an (entity, period) at or after that period was closed."""
     closed = frames.get("erp.period_closed")
-    per_entity = closed.group_by("entity", "period").agg(pl.col("t_s").min().alias("closed_t_s"))
+    # The first closing of each (entity, period), and of each period for every entity ("*"), with
+    # its place in the trace: a document traced in the same instant but before the closing was
+    # posted while the period was open.
+    first = [pl.col("t_s").min(), pl.col(ROW_NUMBER).sort_by("t_s", ROW_NUMBER).first()]
+    per_entity = (
+        closed.group_by("entity", "period").agg(*first).rename({"t_s": "closed_t_s", ROW_NUMBER: "closed_row"})
+    )
     every_entity = (
         closed.filter(pl.col("entity") == "*")
         .group_by("period")
-        .agg(pl.col("t_s").min().alias("closed_all_t_s"))
+        .agg(*first)
+        .rename({"t_s": "closed_all_t_s", ROW_NUMBER: "closed_all_row"})
     )
-    # Customers are master data: the ERP books no period for them (`erp.document` still carries the
-    # period they were created in), so only transactions count.
+    # Customers are master data, booked in no period; an outside engine may still send one with a
+    # period, so only transactions count.
     documents = frames.get("erp.document").filter((pl.col("period") != "") & (pl.col("code") != "customer"))
+
+    def after(t_s: str, row: str) -> pl.Expr:
+        return (pl.col("t_s") > pl.col(t_s)) | ((pl.col("t_s") == pl.col(t_s)) & (pl.col(ROW_NUMBER) > pl.col(row)))
+
     late = (
         documents.join(per_entity, on=["entity", "period"], how="left")
         .join(every_entity, on="period", how="left")
-        .filter(
-            (pl.col("t_s") >= pl.col("closed_t_s")).fill_null(False)
-            | (pl.col("t_s") >= pl.col("closed_all_t_s")).fill_null(False)
-        )
+        .filter(after("closed_t_s", "closed_row").fill_null(False)
+                | after("closed_all_t_s", "closed_all_row").fill_null(False))
     )
     return _result(
         "I14",

@@ -236,12 +236,18 @@ class TestI14ClosedPeriods:
         assert "3 period closings" in result["detail"]
 
     @pytest.mark.parametrize("entity", ["E1", "*"])
-    def test_fails_when_posted_at_or_after_the_close(self, entity):
-        result = check(
-            "I14", *invoice_rows("in_1", erp_t_s=2_000.0), closed(entity, "2024-01", 2_000.0)
-        )
+    @pytest.mark.parametrize("erp_t_s", [2_000.0, 2_500.0])
+    def test_fails_when_posted_after_the_close(self, entity, erp_t_s):
+        """In the same instant too, when the trace has the closing first."""
+        result = check("I14", closed(entity, "2024-01", 2_000.0), *invoice_rows("in_1", erp_t_s=erp_t_s))
         assert not result["holds"]
         assert "erp_in_1_0" in result["detail"]
+
+    @pytest.mark.parametrize("entity", ["E1", "*"])
+    def test_holds_when_posted_in_the_instant_of_the_close_but_before_it(self, entity):
+        """The trace is written in the order things happened: a tie in time goes by it."""
+        result = check("I14", *invoice_rows("in_1", erp_t_s=2_000.0), closed(entity, "2024-01", 2_000.0))
+        assert result["holds"], result
 
 
 class TestI16OneEntity:
