@@ -18,7 +18,7 @@ from rehearse.reports.reconcile import erp_documents_per_source, invoice_markers
 __all__ = ["CHECKS", "check_invariants"]
 
 EXAMPLE_IDS_MAX = 3  # enough to start an investigation, short enough for a table cell
-DOCUMENT_TYPES_UNIQUE = ("invoice", "payment", "void", "writeoff")
+DOCUMENT_TYPES_UNIQUE = ("customer", "invoice", "payment", "void", "writeoff", "reversal")
 
 Check = Callable[[KindFrames, pl.DataFrame], dict]
 
@@ -220,7 +220,8 @@ def check_entries_balance(frames: KindFrames, invoices: pl.DataFrame) -> dict:
 
 
 def check_no_duplicate_documents(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I13: at most one ERP document per (source id, type): invoice, payment, void, write-off."""
+    """I13: at most one ERP document per (source id, type): customer, invoice, payment, void,
+    write-off, reversal (a customer upserted by external id is one document however often sent)."""
     per_key = pl.concat(
         [
             erp_documents_per_source(frames, document_type).select(

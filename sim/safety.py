@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_COUNTED_TYPES = ("invoice", "payment", "void", "writeoff", "reversal")
+_COUNTED_TYPES = ("customer", "invoice", "payment", "void", "writeoff", "reversal")
 
 
 class SafetyMonitor:

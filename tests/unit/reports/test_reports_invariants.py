@@ -210,8 +210,15 @@ class TestI13NoDuplicateDocuments:
                 document("void", "in_1", "in_1", 1.0),
                 document("void", "in_1", "in_1", 2.0),
             ],
+            [
+                *invoice_rows("in_1"),
+                *payment_rows("ch_1", "in_1"),
+                document("reversal", "ch_1", "ch_1", 3.0),
+                document("reversal", "ch_1", "ch_1", 4.0),
+            ],
+            [document("customer", "cus_1", "", 1.0), document("customer", "cus_1", "", 2.0)],
         ],
-        ids=["invoice", "payment", "void"],
+        ids=["invoice", "payment", "void", "reversal", "customer"],
     )
     def test_fails(self, records):
         result = check("I13", *records)

@@ -46,6 +46,14 @@ def test_each_invariant_is_caught_with_its_time():
     assert safety.violations == {"I13": 1, "I12": 1, "I14": 1, "I4": 1}
 
 
+@pytest.mark.parametrize("doc_type", ["customer", "reversal"])
+def test_a_second_customer_or_reversal_of_one_source_breaks_i13(doc_type):
+    safety, recorder = monitor()
+    document(safety, 1.0, doc_type, "x_1", period="")
+    document(safety, 2.0, doc_type, "x_1", period="")
+    assert violations(recorder) == [(2.0, "I13", "x_1")]
+
+
 def test_a_settled_invoice_leaves_the_open_map_and_more_money_on_it_is_over_application():
     safety, recorder = monitor()
     document(safety, 1.0, "invoice", "in_1")
