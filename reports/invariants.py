@@ -13,7 +13,7 @@ from collections.abc import Callable
 import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
-from rehearse.reports.reconcile import erp_documents_per_source, invoice_markers
+from rehearse.reports.reconcile import erp_documents_per_source, in_flight_sources, invoice_markers
 
 __all__ = ["CHECKS", "check_invariants"]
 
@@ -41,7 +41,10 @@ def _documents(frames: KindFrames, document_type: str) -> pl.DataFrame:
 
 
 def check_money_conserved(frames: KindFrames, invoices: pl.DataFrame) -> dict:
-    """I1: per entity/currency: oracle non-void invoices = ERP invoices not voided + in flight."""
+    """I1: per entity/currency: oracle non-void invoices = ERP invoices minus ERP voids + in flight.
+
+    In flight counts both ways: an invoice whose ERP invoice is on its way adds its amount; a
+    voided invoice whose ERP invoice is posted and whose void is on its way takes it off."""
     key = ["entity", "currency"]
     oracle = invoices.filter(pl.col("oracle_object_id").is_not_null())
     billing = (
@@ -49,28 +52,40 @@ def check_money_conserved(frames: KindFrames, invoices: pl.DataFrame) -> dict:
         .group_by(entity="oracle_entity", currency="oracle_currency")
         .agg(pl.col("oracle_amount_minor").sum().alias("billing_minor"))
     )
-    voided = invoices.filter(pl.col("has_void")).select("source_id")
+    # Each void takes its amount off, so an invoice posted twice and voided once still counts once.
     erp = (
-        _documents(frames, "invoice")
-        .join(voided, left_on="ref_id", right_on="source_id", how="anti")
+        frames.get("erp.document")
+        .filter(pl.col("code").is_in(["invoice", "void"]))
         .group_by(key)
-        .agg(pl.col("amount_minor").sum().alias("erp_minor"))
+        .agg(
+            pl.when(pl.col("code") == "void").then(-pl.col("amount_minor")).otherwise(pl.col("amount_minor"))
+            .sum().alias("erp_minor")
+        )
+    )
+    invoice_on_its_way = pl.col("in_flight") & (pl.col("erp_documents") == 0) & (pl.col("oracle_code") != "void")
+    void_on_its_way = (
+        pl.col("void_in_flight").fill_null(False) & (pl.col("erp_documents") > 0) & ~pl.col("has_void")
+        & (pl.col("oracle_code") == "void")
     )
     in_flight = (
-        oracle.filter(
-            pl.col("in_flight") & (pl.col("erp_documents") == 0) & (pl.col("oracle_code") != "void")
-        )
+        oracle.join(in_flight_sources(frames, "void").rename({"in_flight": "void_in_flight"}), on="source_id",
+                    how="left")
+        .filter(invoice_on_its_way | void_on_its_way)
         .group_by(entity="oracle_entity", currency="oracle_currency")
-        .agg(pl.col("oracle_amount_minor").sum().alias("in_flight_minor"))
+        .agg(
+            pl.when(void_on_its_way).then(-pl.col("oracle_amount_minor")).otherwise(pl.col("oracle_amount_minor"))
+            .sum().alias("in_flight_minor"),
+            pl.len().alias("in_flight_documents"),
+        )
     )
     groups = (
         billing.join(erp, on=key, how="full", coalesce=True)
         .join(in_flight, on=key, how="full", coalesce=True)
-        .with_columns(pl.col("billing_minor", "erp_minor", "in_flight_minor").fill_null(0))
+        .with_columns(pl.col("billing_minor", "erp_minor", "in_flight_minor", "in_flight_documents").fill_null(0))
         .sort(key)
     )
     off = groups.filter(pl.col("billing_minor") != pl.col("erp_minor") + pl.col("in_flight_minor"))
-    in_flight_minor = int(groups["in_flight_minor"].sum())
+    in_flight_documents = int(groups["in_flight_documents"].sum())  # amounts are never added across currencies
     labels = off.select(
         pl.format(
             "{}/{} billing {} vs ERP {} + in flight {}",
@@ -84,7 +99,7 @@ def check_money_conserved(frames: KindFrames, invoices: pl.DataFrame) -> dict:
     return _result(
         "I1",
         labels,
-        f"{groups.height} entity/currency groups balance ({in_flight_minor} minor units in flight)",
+        f"{groups.height} entity/currency groups balance ({in_flight_documents} invoices and voids in flight)",
         f"{{n}} of {groups.height} entity/currency groups out of balance",
     )
 

@@ -29,6 +29,7 @@ from rehearse.reports.frame import KindFrames
 __all__ = [
     "accuracy_by_group",
     "erp_documents_per_source",
+    "in_flight_sources",
     "invoice_markers",
     "invoice_table",
     "payment_table",
@@ -77,7 +78,9 @@ def erp_documents_per_source(frames: KindFrames, document_type: str) -> pl.DataF
     return frames.derived(f"erp_documents_per_source:{document_type}", compute)
 
 
-def _in_flight_sources(frames: KindFrames, document_type: str) -> pl.DataFrame:
+def in_flight_sources(frames: KindFrames, document_type: str) -> pl.DataFrame:
+    """Sources with a document of `document_type` still in flight at the cut-off: ``source_id``
+    and ``in_flight`` (true)."""
     inflight = frames.get("engine.inflight").filter(pl.col("code") == document_type)
     return inflight.select(
         pl.col("ref_id").unique().alias("source_id"), pl.lit(True).alias("in_flight")
@@ -113,7 +116,7 @@ def _join(
     )
     erp = erp_documents_per_source(frames, document_type)
     joined = oracle.join(erp, on="source_id", how="full", coalesce=True).join(
-        _in_flight_sources(frames, document_type), on="source_id", how="left"
+        in_flight_sources(frames, document_type), on="source_id", how="left"
     )
     equal = [pl.col(f"oracle_{field}") == pl.col(f"erp_{field}") for field in fields]
     return joined.with_columns(

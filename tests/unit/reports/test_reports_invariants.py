@@ -52,12 +52,23 @@ class TestI1MoneyConserved:
             "I1",
             *invoice_rows("in_1", amount_minor=500),
             *invoice_rows("in_void", amount_minor=700, expected_state="void"),
-            document("void", "in_void", "in_void"),
+            document("void", "in_void", "in_void", entity="E1", currency="USD", amount_minor=700),
             *invoice_rows("in_flying", amount_minor=300, erp_t_s=None),
             inflight("in_flying", "invoice"),
+            *invoice_rows("in_voiding", amount_minor=900, expected_state="void"),  # its void is on its way
+            inflight("in_voiding", "void"),
         )
         assert result["holds"], result
-        assert "300 minor units in flight" in result["detail"]
+        assert "2 invoices and voids in flight" in result["detail"]
+
+    def test_an_invoice_posted_twice_and_voided_once_is_still_in_the_erp(self):
+        result = check(
+            "I1",
+            *invoice_rows("in_1", amount_minor=700, expected_state="void", erp_copies=2),
+            document("void", "in_1", "in_1", entity="E1", currency="USD", amount_minor=700),
+        )
+        assert not result["holds"]
+        assert "E1/USD billing 0 vs ERP 700" in result["detail"]
 
     def test_fails_when_an_amount_differs(self):
         result = check(
