@@ -44,8 +44,6 @@ RECONCILIATION_ROWS = (
     "mismatched_fields",
     "mismatched_status",
     "orphaned",
-    "expected_amount_minor",
-    "matched_amount_minor",
 )
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222}
@@ -168,9 +166,10 @@ def _reconciliation(metrics: Mapping, frames: KindFrames) -> str:
         ],
     )
     groups = _table(
-        ("entity", "currency", "expected amount (minor)", "matched amount (minor)", "accuracy"),
+        ("reconciliation", "entity", "currency", "expected amount (minor)", "matched amount (minor)", "accuracy"),
         [
             (
+                g["reconciliation"],
                 g["entity"],
                 g["currency"],
                 g["expected_amount_minor"],

@@ -57,7 +57,7 @@ def _reconciliation(frames: KindFrames) -> dict:
     reversals = reversal_table(frames)
     invoice_counts, payment_counts = summarise(invoices), summarise(payments)
     reversal_counts = summarise(reversals)
-    groups = accuracy_by_group(invoices, payments, reversals)
+    groups = accuracy_by_group({"invoices": invoices, "payments": payments, "reversals": reversals})
     invariants = check_invariants(frames, invoices)
     expected = frames.get("oracle.exception").select("object_id", "code").unique()
     raised = frames.get("engine.exception_opened").select(pl.col("ref_id").alias("object_id"), "code").unique()

@@ -22,6 +22,8 @@ to it add up to its amount, else ``open``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from rehearse.reports.frame import KindFrames
@@ -269,8 +271,8 @@ def summarise(table: pl.DataFrame) -> dict[str, int]:
     dict
         ``expected``, ``matched``, ``missing``, ``duplicated``, ``mismatched`` (with
         ``mismatched_fields`` and ``mismatched_status``), ``orphaned`` (ERP documents, not sources),
-        ``in_flight`` (missing and in the in-flight set), ``expected_amount_minor`` and
-        ``matched_amount_minor`` (oracle amounts).
+        ``in_flight`` (missing and in the in-flight set). Counts only: amounts are in
+        `accuracy_by_group`, per currency, since amounts of different currencies do not add up.
     """
     outcome = pl.col("outcome")
     expected = pl.col("oracle_object_id").is_not_null()
@@ -281,38 +283,39 @@ def summarise(table: pl.DataFrame) -> dict[str, int]:
         ((outcome == "mismatched") & pl.col("fields_equal")).sum().alias("mismatched_status"),
         pl.col("erp_documents").filter(outcome == "orphaned").sum().alias("orphaned"),
         ((outcome == "missing") & pl.col("in_flight")).sum().alias("in_flight"),
-        pl.col("oracle_amount_minor").filter(expected).sum().alias("expected_amount_minor"),
-        pl.col("oracle_amount_minor")
-        .filter(outcome == "matched")
-        .sum()
-        .alias("matched_amount_minor"),
     ).row(0, named=True)
     return {key: int(value or 0) for key, value in row.items()}
 
 
-def accuracy_by_group(*tables: pl.DataFrame) -> list[dict]:
-    """Matched amount over expected amount per (entity, currency), over all given tables together.
+def accuracy_by_group(tables: Mapping[str, pl.DataFrame]) -> list[dict]:
+    """Matched amount over expected amount per reconciliation, entity and currency.
 
-    Amounts of different currencies are never added: each (entity, currency) of the oracle is its
-    own group. A group with nothing expected has accuracy 1.0.
+    Amounts of different currencies are never added, nor those of different reconciliations (a
+    large invoice total would hide a payment reconciliation that failed): each reconciliation's
+    (entity, currency) of the oracle is its own group. A group with nothing expected has accuracy
+    1.0.
 
     Parameters
     ----------
-    *tables
-        Reconciliation tables (`invoice_table`, `payment_table`).
+    tables
+        Reconciliation name -> its table (`invoice_table`, `payment_table`, `reversal_table`).
 
     Returns
     -------
     list of dict
-        ``{entity, currency, expected_amount_minor, matched_amount_minor, accuracy}``, sorted by
-        entity then currency.
+        ``{reconciliation, entity, currency, expected_amount_minor, matched_amount_minor,
+        accuracy}``, sorted by reconciliation, entity and currency.
     """
     columns = ["oracle_entity", "oracle_currency", "oracle_amount_minor", "outcome"]
     expected = pl.concat(
-        [table.select(columns).filter(pl.col("oracle_entity").is_not_null()) for table in tables]
+        [
+            table.select(columns).filter(pl.col("oracle_entity").is_not_null())
+            .with_columns(pl.lit(name).alias("reconciliation"))
+            for name, table in tables.items()
+        ]
     )
     groups = (
-        expected.group_by(entity="oracle_entity", currency="oracle_currency")
+        expected.group_by("reconciliation", entity="oracle_entity", currency="oracle_currency")
         .agg(
             pl.col("oracle_amount_minor").sum().alias("expected_amount_minor"),
             pl.col("oracle_amount_minor")
@@ -326,6 +329,6 @@ def accuracy_by_group(*tables: pl.DataFrame) -> list[dict]:
             .otherwise(pl.col("matched_amount_minor") / pl.col("expected_amount_minor"))
             .alias("accuracy")
         )
-        .sort("entity", "currency")
+        .sort("reconciliation", "entity", "currency")
     )
     return groups.to_dicts()

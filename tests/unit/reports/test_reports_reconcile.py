@@ -36,11 +36,9 @@ def test_a_paid_invoice_and_its_payment_match():
     metrics = metrics_of(*paid_invoice())
     assert invoices(metrics) | payments(metrics) == invoices(metrics)  # same keys
     assert invoices(metrics)["matched"] == 1 and payments(metrics)["matched"] == 1
-    assert (
-        invoices(metrics)["matched_amount_minor"]
-        == invoices(metrics)["expected_amount_minor"]
-        == 10_000
-    )
+    assert [(group["reconciliation"], group["matched_amount_minor"], group["expected_amount_minor"])
+            for group in metrics["reconciliation"]["accuracy_by_group"]] == [
+        ("invoices", 10_000, 10_000), ("payments", 10_000, 10_000)]
     assert metrics["reconciliation"]["accuracy"] == 1.0
     for outcome in ("missing", "duplicated", "mismatched", "orphaned", "in_flight"):
         assert metrics["reconciliation"][outcome] == 0
@@ -165,8 +163,6 @@ def test_payment_outcomes():
         "mismatched_status": 0,
         "orphaned": 1,
         "in_flight": 0,
-        "expected_amount_minor": 4_000,
-        "matched_amount_minor": 1_000,
     }
     assert metrics["reconciliation"]["missing"] == 1
     assert metrics["reconciliation"]["orphaned"] == 1
@@ -181,6 +177,7 @@ def test_accuracy_is_per_entity_and_currency_and_the_minimum_of_the_groups():
     groups = metrics["reconciliation"]["accuracy_by_group"]
     assert groups == [
         {
+            "reconciliation": "invoices",
             "entity": "E1",
             "currency": "EUR",
             "expected_amount_minor": 400,
@@ -188,6 +185,7 @@ def test_accuracy_is_per_entity_and_currency_and_the_minimum_of_the_groups():
             "accuracy": 0.75,
         },
         {
+            "reconciliation": "invoices",
             "entity": "E1",
             "currency": "USD",
             "expected_amount_minor": 1_000_000,
@@ -197,6 +195,18 @@ def test_accuracy_is_per_entity_and_currency_and_the_minimum_of_the_groups():
     ]
     # summing currencies would give 0.9999; the worst group is what the gate sees
     assert metrics["reconciliation"]["accuracy"] == 0.75
+
+
+def test_accuracy_is_per_reconciliation_so_invoice_totals_do_not_hide_a_lost_payment():
+    metrics = metrics_of(
+        *invoice_rows("in_big", amount_minor=990_000),
+        *invoice_rows("in_1", expected_state="paid", amount_minor=10_000),
+        *payment_rows("ch_1", "in_1", amount_minor=10_000, erp_t_s=None),
+    )
+    groups = metrics["reconciliation"]["accuracy_by_group"]
+    assert [(group["reconciliation"], group["accuracy"]) for group in groups] == [
+        ("invoices", 0.99), ("payments", 0.0)]  # in_1 is still open in the ERP: not matched
+    assert metrics["reconciliation"]["accuracy"] == 0.0  # pooled, it was 0.98
 
 
 def test_an_empty_trace_reconciles_trivially():
