@@ -49,8 +49,8 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
         "code",
         "detail",
     ),
-    "erp.payment_applied": ("object_id", "parent_id", "amount_minor"),
-    "erp.payment_unapplied": ("object_id", "amount_minor"),
+    "erp.payment_applied": ("object_id", "parent_id", "currency", "amount_minor"),
+    "erp.payment_unapplied": ("object_id", "currency", "amount_minor"),
     "erp.payment_reversed": ("object_id", "amount_minor"),
     "erp.period_closed": ("entity", "period"),
     "oracle.invoice": (

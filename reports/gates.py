@@ -107,7 +107,8 @@ GATES: dict[str, GateSpec] = {
         "sources that must reach a person (e.g. invoices without tax) but raised no exception"
     ),
     "unapplied_cash_share_max": GateSpec(
-        "resilience.unapplied_cash_share", "max", "share of payment amounts left unapplied in the ERP"
+        "resilience.unapplied_cash_share", "max",
+        "share of payment amounts left unapplied in the ERP (the worst currency)"
     ),
     "late_postings_max": GateSpec(
         "resilience.late_postings", "max", "postings routed out of a closed period"

@@ -117,7 +117,7 @@ def resilience_metrics(frames: KindFrames) -> dict:
         ``erp_calls_per_posting``, ``erp_concurrency_peak`` (see `erp_concurrency_peak`),
         ``duplicate_creates`` (calls answered DUP_RCRD) and
         ``missing_references`` (calls answered INVALID_KEY_OR_REF), ``unapplied_cash_share``
-        (unapplied / all ERP payment amounts), ``erp_backlog_peak`` (the most invoices and
+        (unapplied / all ERP payment amounts, per currency, the worst), ``erp_backlog_peak`` (the most invoices and
         payments waiting for their ERP document at once) and ``erp_backlog_peak_s`` (seconds from
         the start of that peak's episode until fewer than 1% of that many wait, the cut-off if
         never; None when nothing waited).
@@ -205,11 +205,18 @@ def erp_concurrency_peak(calls: pl.DataFrame) -> int:
 
 
 def _unapplied_share(frames: KindFrames) -> float:
-    """Unapplied cash (DOMAIN.md section 11): unapplied / all payment amounts in the ERP. Amounts
-    of different currencies are added, so read it as a share, not as money."""
-    # Sums of an integer column: ints (the stubs allow any number).
-    applied = cast(int, frames.get("erp.payment_applied")["amount_minor"].sum())
-    unapplied = cast(int, (
-        frames.get("erp.payment_unapplied").group_by("object_id").agg(pl.col("amount_minor").last())
-    )["amount_minor"].sum())
-    return _rate(int(unapplied or 0), int((applied or 0) + (unapplied or 0)))
+    """Unapplied cash (DOMAIN.md section 11): unapplied / all payment amounts in the ERP, per
+    currency (amounts of different currencies do not add up), the worst currency's share."""
+    applied = frames.get("erp.payment_applied").group_by("currency").agg(pl.col("amount_minor").sum().alias("applied"))
+    # Each payment's latest unapplied amount (a reversal sets it back to 0).
+    unapplied = (
+        frames.get("erp.payment_unapplied").group_by("object_id").agg(pl.col("currency", "amount_minor").last())
+        .group_by("currency").agg(pl.col("amount_minor").sum().alias("unapplied"))
+    )
+    shares = (
+        applied.join(unapplied, on="currency", how="full", coalesce=True)
+        .with_columns(pl.col("applied", "unapplied").fill_null(0))
+        .filter((pl.col("applied") + pl.col("unapplied")) != 0)
+        .select((pl.col("unapplied") / (pl.col("applied") + pl.col("unapplied"))).alias("share"))
+    )
+    return float(shares["share"].max() or 0.0) if shares.height else 0.0

@@ -102,3 +102,20 @@ def test_unapplied_cash_is_the_share_of_payment_amounts_left_unapplied():
         {"t_s": 2100.0, "kind": "erp.payment_applied", "object_id": "10", "parent_id": "in_2", "amount_minor": 1000},
     ]
     assert metrics_of(records)["resilience"]["unapplied_cash_share"] == 0.125
+
+
+def test_unapplied_cash_is_a_share_per_currency_and_the_worst_counts():
+    """Minor units of IDR and USD do not add up: 10,000,000 IDR unapplied beside 10,000 USD
+    applied is all of the IDR and none of the USD, not 0.999 of everything."""
+    records = [
+        *run_rows(1000.0, 9000.0),
+        {"t_s": 2000.0, "kind": "erp.payment_applied", "object_id": "9", "currency": "USD", "amount_minor": 10_000},
+        {"t_s": 2000.0, "kind": "erp.payment_applied", "object_id": "10", "currency": "IDR", "amount_minor": 0},
+        {"t_s": 2000.0, "kind": "erp.payment_unapplied", "object_id": "10", "currency": "IDR",
+         "amount_minor": 10_000_000},
+        {"t_s": 2100.0, "kind": "erp.payment_applied", "object_id": "11", "currency": "IDR",
+         "amount_minor": 10_000_000},
+    ]
+    assert metrics_of(records)["resilience"]["unapplied_cash_share"] == 0.5
+    settled = {"t_s": 3000.0, "kind": "erp.payment_unapplied", "object_id": "10", "currency": "IDR", "amount_minor": 0}
+    assert metrics_of([*records, settled])["resilience"]["unapplied_cash_share"] == 0.0
