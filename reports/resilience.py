@@ -107,7 +107,8 @@ def resilience_metrics(frames: KindFrames) -> dict:
     dict
         ``erp_calls``, ``erp_calls_by_code`` (``{code, count}`` sorted by code), ``retries``,
         ``postings`` (distinct queued), ``posted`` (rows), ``failed_posting_rate`` (distinct
-        external ids with an exception / postings), ``first_pass_rate`` (posted on attempt 1 /
+        external ids whose automatic posting ended in the exception queue, whether a person
+        resolved it later or not, / those ids and the queued ones), ``first_pass_rate`` (posted on attempt 1 /
         posted), ``retries_per_posting`` (rates are 0.0 when the denominator is 0),
         ``exceptions_opened`` (distinct), ``exceptions_open`` (at the cut-off),
         ``exceptions_by_age`` (``{bucket, count}`` in bucket order: age < 1 d, < 3 d, < 7 d, >= 7
@@ -124,9 +125,14 @@ def resilience_metrics(frames: KindFrames) -> dict:
     """
     calls = frames.get("erp.call")
     posted = frames.get("engine.posted")
-    postings = frames.get("engine.queued")["object_id"].n_unique()
+    queued = frames.get("engine.queued")["object_id"].unique()
+    postings = queued.len()
     retries = frames.count("engine.retry")
-    failed = frames.get("engine.exception_opened")["object_id"].n_unique()
+    failed_ids = frames.get("engine.exception_opened")["object_id"].unique()
+    failed = failed_ids.len()
+    # A posting can fail before it was ever queued (p2p raises an invoice without tax at once): it
+    # is a posting all the same, so the rate's denominator counts it and the rate stays within 1.
+    attempted = pl.concat([queued, failed_ids]).n_unique()
     first_pass = posted.filter(pl.col("value") == 1).height
     calls_by_code = calls.group_by("code").agg(pl.len().alias("count")).sort("code")
     return {
@@ -135,7 +141,7 @@ def resilience_metrics(frames: KindFrames) -> dict:
         "retries": retries,
         "postings": postings,
         "posted": posted.height,
-        "failed_posting_rate": _rate(failed, postings),
+        "failed_posting_rate": _rate(failed, attempted),
         "first_pass_rate": _rate(first_pass, posted.height),
         "retries_per_posting": _rate(retries, postings),
         **_exceptions(frames),

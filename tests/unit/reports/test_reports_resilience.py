@@ -102,6 +102,15 @@ def test_posting_counts_and_rates():
     assert resilience["late_postings"] == 1
 
 
+def test_a_posting_raised_before_it_was_queued_counts_and_the_failed_rate_stays_within_one():
+    """p2p raises an invoice without tax at once, never queuing it (the rate was 3.0 here)."""
+    resilience = resilience_of([
+        row("engine.queued", "x_0", code="invoice"),
+        *[opened(f"in_{n}", 1.0) for n in range(3)],
+    ])
+    assert resilience["postings"] == 1 and resilience["failed_posting_rate"] == 0.75
+
+
 def test_rates_are_zero_without_postings():
     resilience = resilience_of([])
     assert resilience["failed_posting_rate"] == 0.0
