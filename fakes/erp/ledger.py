@@ -239,6 +239,8 @@ class Erp:
             return rejected(INVALID_TRANS_AMT, "an invoice total cannot be negative")
         internal_id = self._new_internal_id()
         record = InvoiceRecord(internal_id, _without_journal(document), now_s)
+        if not document.amount_minor:
+            record.status = INVOICE.next(OPEN, "settle")  # nothing owed: NetSuite shows it paid in full
         self._invoices[document.external_id or internal_id] = record
         if document.external_id:
             self._by_internal_id[internal_id] = record
@@ -349,6 +351,8 @@ class Erp:
         if document.amount_minor != payment.amount_minor:
             return rejected(INVALID_TRANS_AMT, f"a reversal of {document.amount_minor} does not equal "
                                                f"payment {document.parent_id} of {payment.amount_minor}")
+        if payment.amount_minor and not payment.applied_minor and not payment.unapplied_minor:
+            return rejected(INVALID_FLD_VALUE, f"payment {document.parent_id} is already reversed")
         # A payment was only ever posted against an invoice (`_target_invoice`), by either of its ids.
         invoice = cast(InvoiceRecord, self._invoices.get(payment.document.parent_id) or self._by_internal_id.get(
             payment.document.parent_id))

@@ -514,9 +514,7 @@ def test_void_of_a_settled_zero_invoice_is_an_illegal_move() -> None:
     erp, _ = make_erp()
     erp.post(customer(), 1.0)
     erp.post(invoice(amounts_minor=(0,), tax_minor=0), 2.0)
-    assert erp.invoices["in_1"].status == "open"
-    erp.post(payment(amount_minor=0), 3.0)
-    assert erp.invoices["in_1"].status == "paid"
+    assert erp.invoices["in_1"].status == "paid"  # settled as it was posted: nothing was owed
     assert_rejected(erp.post(void(amount_minor=0), 4.0), 400, INVALID_FLD_VALUE)
 
 
@@ -703,3 +701,20 @@ def test_a_second_reversal_of_the_same_payment_is_a_duplicate() -> None:
     assert_rejected(erp.post(reversal(), 5.0), 400, DUP_RCRD)
     assert erp.lookup("reversal", "ch_1:reversal").status == 200
     assert erp.invoices["in_1"].open_minor == 1100
+
+
+def test_a_payment_already_reversed_cannot_be_reversed_again_under_another_id() -> None:
+    """Without the external id a duplicate check misses it; reversing twice would take the money
+    back twice (clearing at -1100, the invoice open for 1100 and AR at 2200)."""
+    erp, _ = erp_with_invoice()
+    erp.post(payment(), 3.0)
+    erp.post(reversal(), 4.0)
+    assert_rejected(erp.post(reversal(external_id="other"), 5.0), 400, INVALID_FLD_VALUE)
+    assert erp.invoices["in_1"].open_minor == 1100 and len(erp.reversals) == 1
+
+
+def test_an_invoice_of_nothing_is_paid_in_full_when_posted() -> None:
+    erp, _ = make_erp()
+    erp.post(customer(), 1.0)
+    assert erp.post(invoice(amounts_minor=(0,), tax_minor=0), 2.0).status == 201
+    assert erp.invoices["in_1"].status == "paid" and erp.invoices["in_1"].open_minor == 0
