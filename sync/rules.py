@@ -42,13 +42,16 @@ def customer_document(customer: Customer) -> ErpDocument:
 
 
 def _revenue_side(invoice: Invoice) -> list[JournalLine]:
-    """Deferred revenue per line (recognized ratably later); negative proration lines debit it."""
+    """Deferred revenue per line (recognized ratably later), or revenue for a line whose service
+    period is already over when the invoice is finalized (a proration billed with the next
+    renewal: nothing is left to defer); negative proration lines debit it."""
     journal = []
     for line in invoice.lines:
+        account = accounts.REVENUE if line.period_end_s <= invoice.finalized_s else accounts.DEFERRED_REVENUE
         if line.amount_minor >= 0:
-            journal.append(JournalLine(accounts.DEFERRED_REVENUE, 0, line.amount_minor))
+            journal.append(JournalLine(account, 0, line.amount_minor))
         else:
-            journal.append(JournalLine(accounts.DEFERRED_REVENUE, -line.amount_minor, 0))
+            journal.append(JournalLine(account, -line.amount_minor, 0))
     if invoice.tax_minor >= 0:
         journal.append(JournalLine(accounts.TAX_PAYABLE, 0, invoice.tax_minor))
     else:
@@ -57,7 +60,8 @@ def _revenue_side(invoice: Invoice) -> list[JournalLine]:
 
 
 def invoice_document(invoice: Invoice) -> ErpDocument:
-    """AR invoice: Dr AR total; Cr deferred revenue per line; Cr tax payable. Dated at finalization.
+    """AR invoice: Dr AR total; Cr deferred revenue per line (revenue for a past period); Cr tax
+    payable. Dated at finalization.
     A negative total (a downgrade's credit exceeds its charge) credits AR, so no line is negative."""
     total_minor = invoice.total_minor
     receivable = (JournalLine(accounts.ACCOUNTS_RECEIVABLE, total_minor, 0) if total_minor >= 0

@@ -147,6 +147,23 @@ def test_invoice_journal_has_one_deferred_revenue_line_per_invoice_line() -> Non
     assert_well_formed(document)
 
 
+def test_a_line_for_a_period_already_over_credits_revenue_not_deferred_revenue() -> None:
+    """DOMAIN.md section 7: revenue for past periods. A proration of last month billed with this
+    month's renewal has nothing left to defer; a line ending exactly at finalization is over too."""
+    lines = (
+        InvoiceLine("Remaining time on Pro", "proration", 1_000, 80, MONTH_START_S - 86400.0 * 14, MONTH_START_S),
+        InvoiceLine("Unused time on Basic", "proration", -400, -32, MONTH_START_S - 86400.0 * 14, MONTH_START_S),
+        InvoiceLine("Pro plan", "subscription", 10_000, 800, MONTH_START_S, MONTH_END_S),
+    )
+    document = invoice_document(make_invoice(lines=lines, finalized_s=MONTH_START_S))
+    assert document.journal[1:4] == (
+        JournalLine(accounts.REVENUE, 0, 1_000),
+        JournalLine(accounts.REVENUE, 400, 0),
+        JournalLine(accounts.DEFERRED_REVENUE, 0, 10_000),
+    )
+    assert_well_formed(document)
+
+
 def test_negative_proration_line_debits_deferred_revenue_and_the_journal_balances() -> None:
     lines = (
         InvoiceLine("Unused time on Basic", "proration", -2_000, -160, MONTH_START_S, MONTH_END_S),
