@@ -66,7 +66,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "oracle.payment": ("object_id", "parent_id", "entity", "currency", "amount_minor"),
     "oracle.reversal": ("object_id", "parent_id", "entity", "currency", "amount_minor"),
     "oracle.exception": ("object_id", "code"),
-    "payments.charge_succeeded": ("object_id", "entity"),
+    "payments.charge_succeeded": ("object_id", "parent_id", "entity"),
     "run.end": ("code",),
     "run.healed": (),
     "run.start": (),

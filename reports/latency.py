@@ -275,8 +275,16 @@ def level_changes(deltas: pl.DataFrame, column: str) -> pl.DataFrame:
 
 
 def _backlog_deltas(frames: KindFrames, flow: str) -> pl.DataFrame:
-    """+1 when a source starts waiting, -1 when its first ERP document lands (``t_s``, ``delta``)."""
+    """+1 when a source starts waiting, -1 when its first ERP document lands (``t_s``, ``delta``).
+
+    A source whose right outcome is an exception for a person (an invoice without tax, E13, and
+    the payments of such an invoice) never waits for the ERP: it belongs to the exception queue."""
     times = _source_and_erp_times(frames, flow)
+    for_a_person = frames.get("oracle.exception")["object_id"]
+    if flow == "payment_to_erp":
+        for_a_person = frames.get("payments.charge_succeeded").filter(
+            pl.col("parent_id").is_in(for_a_person.implode()))["object_id"]
+    times = times.filter(~pl.col("source_id").is_in(for_a_person.implode()))
     return pl.concat([
         times.select(pl.col("source_t_s").alias("t_s"), pl.lit(1).alias("delta")),
         times.filter(pl.col("erp_t_s").is_not_null()).select(

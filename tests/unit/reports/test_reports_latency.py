@@ -81,6 +81,23 @@ def test_backlog_counts_sources_waiting_at_each_step():
     assert series.schema["invoices_waiting"] == pl.Int64
 
 
+def test_backlog_leaves_out_what_belongs_to_a_person_not_the_erp():
+    """An invoice without tax (E13) and its payment go to the exception queue, rightly never to the
+    ERP: they do not wait for it (they used to, until the cut-off, and made every recovery 'never')."""
+    trace = trace_frame(
+        [
+            *run_rows(0.0, 100.0),
+            *invoice_rows("in_1", finalized_t_s=10.0, erp_t_s=30.0),
+            *invoice_rows("in_tax", finalized_t_s=10.0, erp_t_s=None),
+            {"t_s": 100.0, "kind": "oracle.exception", "object_id": "in_tax", "code": "tax_incomplete"},
+            *payment_rows("ch_tax", "in_tax", succeeded_t_s=40.0, erp_t_s=None),
+        ]
+    )
+    series = backlog_series(trace, step_s=10.0)
+    assert series["invoices_waiting"].to_list() == [0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert series["payments_waiting"].to_list() == [0] * 11
+
+
 def test_backlog_rejects_a_non_positive_step():
     with pytest.raises(ValueError, match="step_s"):
         backlog_series(trace_frame(run_rows(0.0, 1.0)), step_s=0.0)
