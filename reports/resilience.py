@@ -225,4 +225,5 @@ def _unapplied_share(frames: KindFrames) -> float:
         .filter((pl.col("applied") + pl.col("unapplied")) != 0)
         .select((pl.col("unapplied") / (pl.col("applied") + pl.col("unapplied"))).alias("share"))
     )
-    return float(shares["share"].max() or 0.0) if shares.height else 0.0
+    worst = cast(float | None, shares["share"].max())  # a float column's max: a float, or None when empty
+    return float(worst) if worst is not None else 0.0
