@@ -208,7 +208,7 @@ def _reconciliation(metrics: Mapping, frames: KindFrames) -> str:
         f"<h2>Reconciliation</h2>\n<p>Accuracy (worst entity/currency): "
         f"<b>{escape(_format(recon['accuracy']))}</b>; invoices missing but in flight: "
         f"{escape(_format(recon['in_flight']))}.</p>\n{counts}\n"
-        f"<h3>Accuracy by entity and currency</h3>\n{groups}\n"
+        f"<h3>Accuracy by reconciliation, entity and currency</h3>\n{groups}\n"
         f"<h3>Unreconciled sources (first {UNRECONCILED_ROWS_MAX} of each kind, by id)</h3>\n"
         f"{unreconciled}"
     )
