@@ -108,8 +108,8 @@ def resilience_metrics(frames: KindFrames) -> dict:
         ``erp_calls``, ``erp_calls_by_code`` (``{code, count}`` sorted by code), ``retries``,
         ``postings`` (distinct queued), ``posted`` (rows), ``failed_posting_rate`` (distinct
         external ids whose automatic posting ended in the exception queue, whether a person
-        resolved it later or not, / those ids and the queued ones), ``first_pass_rate`` (posted on attempt 1 /
-        posted), ``retries_per_posting`` (rates are 0.0 when the denominator is 0),
+        resolved it later or not, / those ids and the queued ones), ``first_pass_rate`` (posted
+        on attempt 1 / posted), ``retries_per_posting`` (rates are 0.0 when the denominator is 0),
         ``exceptions_opened`` (distinct), ``exceptions_open`` (at the cut-off),
         ``exceptions_by_age`` (``{bucket, count}`` in bucket order: age < 1 d, < 3 d, < 7 d, >= 7
         d), ``exceptions_open_by_reason``, ``duplicates_dropped``, ``stale_dropped``, ``superseded``
@@ -118,8 +118,9 @@ def resilience_metrics(frames: KindFrames) -> dict:
         ``erp_calls_per_posting``, ``erp_concurrency_peak`` (see `erp_concurrency_peak`),
         ``duplicate_creates`` (calls answered DUP_RCRD) and
         ``missing_references`` (calls answered INVALID_KEY_OR_REF), ``unapplied_cash_share``
-        (unapplied / all ERP payment amounts, per currency, the worst), ``erp_backlog_peak`` (the most invoices and
-        payments waiting for their ERP document at once) and ``erp_backlog_peak_s`` (seconds from
+        (unapplied / all ERP payment amounts, per currency, the worst), ``erp_backlog_peak`` (the
+        most invoices and payments waiting for their ERP document at once) and
+        ``erp_backlog_peak_s`` (seconds from
         the start of that peak's episode until fewer than 1% of that many wait, the cut-off if
         never; None when nothing waited).
     """
