@@ -203,6 +203,11 @@ class Erp:
         if existing is not None:
             if existing.document.entity != document.entity:
                 return rejected(INVALID_FLD_VALUE, "a customer cannot change subsidiary")
+            # NetSuite fixes a customer's primary currency once it has transactions; like the
+            # subsidiary, this ERP fixes it from the start. Accepted, it made the next invoice's
+            # currency a missing reference (INVALID_KEY_OR_REF), retried as if it would appear.
+            if existing.document.currency != document.currency:
+                return rejected(INVALID_FLD_VALUE, "a customer cannot change currency")
             existing.document = document
             existing.modified_s = now_s
             return ErpResponse(200, existing.internal_id, "", "")

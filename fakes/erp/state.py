@@ -63,7 +63,8 @@ class _Record:
 
 
 class CustomerRecord(_Record):
-    """A customer: `document` is the latest upserted version; the subsidiary never changes."""
+    """A customer: `document` is the latest upserted version; the subsidiary and currency never
+    change."""
 
     __slots__ = ("modified_s",)
 

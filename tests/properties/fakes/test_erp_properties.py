@@ -151,8 +151,10 @@ class ErpMachine(RuleBasedStateMachine):
             (), (),
         )
         response = self.post(document)
-        if entity in ENTITIES and (existing is None or existing.entity == entity):
+        if entity in ENTITIES and (existing is None or (existing.entity, existing.currency) == (entity, currency)):
             assert response.status == (200 if existing else 201)
+        elif existing is not None:
+            assert response.status == 400  # a customer's subsidiary and currency never change
 
     @rule(
         data=st.data(),

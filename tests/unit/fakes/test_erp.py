@@ -224,6 +224,15 @@ def test_customer_cannot_change_subsidiary() -> None:
     assert erp.customers["cus_1"].entity == "US01"
 
 
+def test_customer_cannot_change_currency() -> None:
+    """Accepted, the next USD invoice met INVALID_KEY_OR_REF, which engines retry as a parent yet to come."""
+    erp, _ = make_erp()
+    erp.post(customer(currency="USD"), 1.0)
+    response = erp.post(customer(currency="EUR"), 2.0)
+    assert_rejected(response, 400, INVALID_FLD_VALUE)
+    assert "currency" in response.message and erp.customers["cus_1"].currency == "USD"
+
+
 def test_customer_with_journal_lines_is_refused() -> None:
     erp, _ = make_erp()
     response = erp.post(customer(journal=(JournalLine(AR, 1, 0), JournalLine(CLEARING, 0, 1))), 1.0)
