@@ -22,6 +22,10 @@ def url_problem(url: str) -> str | None:
     scheme, found, _ = url.partition("://")
     if not found or scheme not in SCHEMES:
         return f"must start with postgresql:// or postgres:// (got {scheme + '://' if found else 'no scheme'})"
+    try:
+        urlsplit(url).port  # parses the host and port: a bracket left open, a port that is not a number
+    except ValueError as error:
+        return f"cannot be parsed: {error}"  # the reason only: the URL may hold a password
     return None
 
 
@@ -33,8 +37,12 @@ def schema_problem(schema: str) -> str | None:
 
 
 def redact(url: str) -> str:
-    """`url` without its password (in the user part or as a query parameter), fit to print."""
-    parts = urlsplit(url)
+    """`url` without its password (in the user part or as a query parameter), fit to print. A URL
+    that cannot be parsed is shown as its scheme only."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.partition("://")[0] + "://***"
     netloc = parts.netloc
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)

@@ -32,6 +32,14 @@ def test_redaction_drops_the_password_wherever_it_is():
     assert redact("postgresql://app@db/books") == "postgresql://app@db/books"
 
 
+@pytest.mark.parametrize("url", ["postgresql://u:S3CRETPW@[::1/db", "postgresql://u:S3CRETPW@h:port/db"])
+def test_a_url_that_cannot_be_parsed_is_refused_without_showing_its_password(url):
+    """It used to raise from inside the redaction, in a traceback that printed the password."""
+    problem = url_problem(url)
+    assert problem is not None and "cannot be parsed" in problem and "S3CRETPW" not in problem
+    assert "S3CRETPW" not in redact(url) and redact(url).startswith("postgresql://")
+
+
 def test_schema_names_are_plain_identifiers():
     assert schema_problem("rehearse_live_01") is None
     assert schema_problem("Robert'); DROP") and schema_problem("1st") and schema_problem("x" * 64)
