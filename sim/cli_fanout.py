@@ -29,6 +29,7 @@ from rehearse.reports.fanout_html import write_comparison_html, write_sweep_html
 from rehearse.sim.fanout import ClusterError, RunSpec, default_workers, fan_out, open_executor
 from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plan import Plan, arms_from, plan_runs, write_folder
+from rehearse.sim.plugins import EngineLoadError, load_factory
 from rehearse.sim.preflight import (
     cluster_memory_problem,
     gap_fill_seconds,
@@ -86,10 +87,17 @@ def _shared_options(function):
 
 def _plan(scenario: str, patterns, variants, seeds: int, first_seed, overrides, engine, swarm: bool) -> Plan:
     try:
-        return plan_runs(scenario, arms=arms_from(patterns, variants), seed_count=seeds, first_seed=first_seed,
+        plan = plan_runs(scenario, arms=arms_from(patterns, variants), seed_count=seeds, first_seed=first_seed,
                          overrides=list(overrides), engine=engine, swarm=swarm)
+        # An outside engine that cannot be loaded is bad input, as for `run`: refused before any
+        # run, not reported as every run of its arm failing.
+        for factory in sorted({spec.scenario.engine.factory for spec in plan.specs} - {None}):
+            load_factory(factory)
+        return plan
     except ScenarioError as error:
         _fail_input(error.messages)
+    except EngineLoadError as error:
+        _fail_input([error.message])
 
 
 def _biggest(plan: Plan) -> tuple[RunSpec, str]:

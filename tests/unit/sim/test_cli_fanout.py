@@ -33,6 +33,14 @@ def test_an_unknown_pattern_is_refused_by_the_scenario_loader(tmp_path, command)
 
 
 @pytest.mark.parametrize("command", ["compare", "sweep"])
+@pytest.mark.parametrize("spec", ["nonexistent_mod:create", "examples/no_such_file.py:create"])
+def test_an_engine_that_cannot_be_loaded_is_refused_before_any_run(tmp_path, command, spec):
+    """As `run` refuses it; it used to run every seed of its arm, fail each, and write the results."""
+    output = _invoke(tmp_path, command, "smoke", "--seeds", "1", *FAST, "--engine", spec)
+    assert f"engine '{spec}'" in output
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep"])
 def test_fewer_than_one_seed_is_refused(tmp_path, command):
     output = _invoke(tmp_path, command, "smoke", "--seeds", "0")
     assert "--seeds" in output and "0" in output
