@@ -427,7 +427,7 @@ def _apply_override(data: dict[str, Any], path: list[str], value: Any, source: s
     for depth, part in enumerate(path[:-1]):
         where = ".".join(path[: depth + 1])
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
+            if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
                 raise ScenarioError([f"{source}: {where}: no item {part} (the list has {len(node)})"])
             node = node[int(part)]
         elif isinstance(node, dict):
@@ -436,7 +436,7 @@ def _apply_override(data: dict[str, Any], path: list[str], value: Any, source: s
             raise ScenarioError([f"{source}: {where}: is a value, not a section"])
     last = path[-1]
     if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
+        if not (last.isascii() and last.isdigit()) or int(last) >= len(node):
             raise ScenarioError([f"{source}: {'.'.join(path)}: no item {last} (the list has {len(node)})"])
         node[int(last)] = value
     elif isinstance(node, dict):

@@ -243,6 +243,8 @@ def test_a_bad_value_is_blamed_on_the_override_that_wrote_it_not_on_another(tmp_
     ("entities.2.share=0.5", "entities.2", "no item 2 (the list has 2)"),
     ("entities.x.share=0.5", "entities.x", "no item x"),
     ("entities.5=1", "entities.5", "no item 5"),
+    ("entities.².share=0.5", "entities.²", "no item ²"),  # a digit to isdigit, not to int
+    ("entities.²=1", "entities.²", "no item ²"),
     ("run.seed.deeper=1", "run.seed", "is a value, not a section"),
 ])
 def test_an_override_into_a_missing_list_item_or_a_value_names_the_override(
