@@ -91,7 +91,7 @@ def _plan(scenario: str, patterns, variants, seeds: int, first_seed, overrides, 
                          overrides=list(overrides), engine=engine, swarm=swarm)
         # An outside engine that cannot be loaded is bad input, as for `run`: refused before any
         # run, not reported as every run of its arm failing.
-        for factory in sorted({spec.scenario.engine.factory for spec in plan.specs} - {None}):
+        for factory in sorted({spec.scenario.engine.factory or "" for spec in plan.specs} - {""}):
             load_factory(factory)
         return plan
     except ScenarioError as error:

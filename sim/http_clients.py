@@ -80,8 +80,9 @@ class HttpErpClient:
         retry_after = response.headers.get("retry-after")
         code = payload.get("error", {}).get("code", "") if isinstance(payload, dict) and status >= 400 else ""
         self._traced(key, f"{label}{code or status}" if label else (code or str(status)), started_s)
-        seconds = retry_after and retry_after.isascii() and retry_after.isdigit()  # whole seconds, ASCII digits
-        return status, payload, float(retry_after) if seconds else None
+        if retry_after is None or not (retry_after.isascii() and retry_after.isdigit()):
+            return status, payload, None  # only whole seconds in ASCII digits are read
+        return status, payload, float(retry_after)
 
     def _traced(self, key: str, code: str, started_s: float) -> None:
         self.trace.emit(self.runtime.now(), "erp.call", object_id=key, code=code, value=self.runtime.now() - started_s)
