@@ -274,7 +274,8 @@ FAULT_WINDOW_OCCURRENCES_MAX = 100_000
 class Scenario(_Section):
     """A whole scenario file."""
 
-    name: Annotated[str, Field(min_length=1)]
+    # It names the default output folder (runs/NAME-seedN), so it may not climb out of it.
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_. -]*$")]
     description: str = ""
     run: RunSection = RunSection()
     entities: Annotated[list[EntitySection], Field(min_length=1)]
@@ -451,6 +452,9 @@ def _describe(error: ErrorDetails) -> str:
         return f"{loc}: unknown key"
     if error["type"] == "missing":
         return f"{loc}: required key is missing"
+    if error["type"] == "string_pattern_mismatch" and loc == "name":
+        return (f"{loc}: letters, digits, '_', '.', '-' and spaces, starting with a letter or digit (it names "
+                f"the output folder; got {error.get('input')!r})")
     message = error["msg"].removeprefix("Value error, ")
     got = error.get("input")
     if error["type"].endswith("_type") or error["type"].endswith("_parsing"):

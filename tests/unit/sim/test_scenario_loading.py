@@ -3,6 +3,7 @@ with a `ScenarioError` whose messages name the file, the dotted key and the reas
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -442,3 +443,11 @@ def test_a_fault_window_recurring_too_often_is_refused_naming_it(tmp_path: Path)
     # Stretches long over before the run do not count: only those in the traffic window.
     long_ago = every_second.replace("2026-01-01T00:00:00Z", "2020-01-01T00:00:00Z").replace("every_s=1,", "every_s=2,")
     load(str(path), [long_ago, "run.traffic_days=1"])
+
+
+@pytest.mark.parametrize("name", ["../../../tmp/evil", "/abs", ".hidden", "a/b", ""])
+def test_a_scenario_name_that_would_leave_the_output_folder_is_refused(name):
+    """The name makes the default output folder, runs/NAME-seedN: '../../x' wrote outside it."""
+    with pytest.raises(ScenarioError) as error:
+        load("smoke", [f"name={json.dumps(name)}"])
+    assert "name: " in error.value.messages[0]
