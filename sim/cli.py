@@ -21,6 +21,7 @@ from rehearse.contracts.consumer import ContractViolation
 from rehearse.sim import runner
 from rehearse.sim.cli_fanout import compare_command, sweep_command
 from rehearse.sim.cli_live import engine_command, serve_command
+from rehearse.sim.cli_types import FiniteFloatRange
 from rehearse.sim.outputs import out_dir_problem
 from rehearse.sim.plugins import EngineFailure, EngineLoadError, load_factory
 from rehearse.sim.preflight import gap_fill_warning, memory_problem
@@ -87,7 +88,7 @@ def scenarios_command() -> None:
 @click.option("--engine", "engine_spec", metavar="MODULE:FACTORY", default=None,
               help="Run an engine from outside: package.module:factory or path/to/file.py:factory "
                    "(the same as --set engine.factory=...).")
-@click.option("--stall-limit-s", type=click.FloatRange(min=0.1), default=runner.STALL_LIMIT_S, show_default=True,
+@click.option("--stall-limit-s", type=FiniteFloatRange(min=0.1), default=runner.STALL_LIMIT_S, show_default=True,
               help="Stop the run when virtual time stands still this many wall seconds (a hung engine).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--no-memory-check", "skip_memory_check", is_flag=True,
@@ -98,7 +99,7 @@ def scenarios_command() -> None:
 @click.option("--live", is_flag=True,
               help="Run the engine against the fakes served over HTTP on loopback (real sockets, signed "
                    "webhooks, SQLite Store), on a clock --speedup times faster than the wall.")
-@click.option("--speedup", type=click.FloatRange(min=0.001), default=60.0, show_default=True,
+@click.option("--speedup", type=FiniteFloatRange(min=0.001), default=60.0, show_default=True,
               help="With --live: scenario seconds per wall second (60: an hour in a minute).")
 @click.option("--store-url", envvar="REHEARSE_STORE_URL", default=None, metavar="postgresql://...",
               help="With --live: keep the engine's Store on this PostgreSQL server (in a schema of the run's "

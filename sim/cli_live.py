@@ -14,6 +14,7 @@ import sys
 import click
 from rich.console import Console
 
+from rehearse.sim.cli_types import FiniteFloatRange
 from rehearse.sim.scenario import ScenarioError, load
 from rehearse.sim.served import SYSTEMS
 from rehearse.sim.serving import LOOPBACK
@@ -46,13 +47,13 @@ def _is_loopback(host: str) -> bool:
               help="Scenario whose fakes, faults and traffic to serve (a built-in name or a .toml path).")
 @click.option("--seed", type=click.IntRange(min=0), default=None)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a scenario value.")
-@click.option("--speedup", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
+@click.option("--speedup", type=FiniteFloatRange(min=0.001), default=1.0, show_default=True,
               help="Scenario seconds per wall second for the traffic driver (60: a peak hour in a minute).")
 @click.option("--traffic/--no-traffic", default=True, show_default=True,
               help="Drive the scenario's traffic (existing book, renewals, new deals) in real time.")
 @click.option("--webhook-url", "webhook_urls", multiple=True,
               help=f"Deliver billing and payments webhooks here, signed with ${SECRET_ENV} (repeatable).")
-@click.option("--duration-s", type=click.FloatRange(min=0.0), default=None,
+@click.option("--duration-s", type=FiniteFloatRange(min=0.0), default=None,
               help="Stop after this many wall seconds (default: until Ctrl-C).")
 def serve_command(systems: str, host: str, port_base: int, scenario_name: str, seed: int | None,
                   overrides: tuple[str, ...], speedup: float, traffic: bool, webhook_urls: tuple[str, ...],

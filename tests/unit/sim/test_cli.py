@@ -3,6 +3,7 @@ and bad input leaves no output folder behind."""
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from rehearse.sim import runner as sim_runner
@@ -201,3 +202,17 @@ def test_ctrl_c_elsewhere_exits_130_without_claiming_about_outputs(monkeypatch):
     result = CliRunner().invoke(main, ["scenarios"])
     assert result.exit_code == 130
     assert "interrupted: stopped before the end" in result.output and "output folder" not in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "smoke", "--stall-limit-s", "nan"],
+    ["run", "smoke", "--live", "--speedup", "inf"],
+    ["serve", "--duration-s", "nan"],
+    ["serve", "--speedup", "-inf"],
+])
+def test_a_number_that_is_not_finite_is_refused_naming_the_option(tmp_path, args):
+    """nan and inf pass a range check (they compare false to its bounds): a live run crashed on
+    `--speedup nan`, and `serve --duration-s nan` stopped at once with exit 0."""
+    result = CliRunner().invoke(main, [*args, "--quiet"] if args[0] == "run" else args)
+    assert result.exit_code == 2, result.output
+    assert args[-2] in result.output and "Traceback" not in result.output
