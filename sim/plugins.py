@@ -58,7 +58,7 @@ def _load_file(spec: str, target: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses and pickling look modules up by name
     try:
         module_spec.loader.exec_module(module)
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # a module calling sys.exit() at import stopped the command with it
         sys.modules.pop(name, None)
         raise EngineLoadError(f"engine {spec!r}: loading {target} raised {type(error).__name__}: {error}") from None
     return module
@@ -67,7 +67,7 @@ def _load_file(spec: str, target: str) -> ModuleType:
 def _import(spec: str, target: str) -> ModuleType:
     try:
         return importlib.import_module(target)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise EngineLoadError(f"engine {spec!r}: cannot import {target!r}: {type(error).__name__}: {error}") from None
 
 

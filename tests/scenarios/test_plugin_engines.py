@@ -60,10 +60,14 @@ def test_an_engine_that_cannot_be_loaded_exits_2_naming_the_spec(tmp_path, spec,
     assert not out.exists()
 
 
-def test_an_engine_file_that_fails_to_import_exits_2(tmp_path):
-    spec = _engine(tmp_path, "raise RuntimeError('boom at import')\n") + ":create"
+@pytest.mark.parametrize(("body", "says"), [
+    ("raise RuntimeError('boom at import')\n", "boom at import"),
+    ("import sys\nsys.exit(0)\n", "SystemExit"),  # it stopped the command, exit 0 and no output
+])
+def test_an_engine_file_that_fails_to_import_exits_2(tmp_path, body, says):
+    spec = _engine(tmp_path, body) + ":create"
     result = _run(["--engine", spec, "--out", str(tmp_path / "out"), *TINY])
-    assert result.exit_code == 2 and "boom at import" in result.output and spec in result.output
+    assert result.exit_code == 2 and says in result.output and spec in result.output
 
 
 BROKEN = {
