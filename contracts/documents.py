@@ -27,14 +27,32 @@ def load_document(system: str) -> dict:
 
 
 def write_documents(documents: dict[str, dict], out_dir: Path) -> list[Path]:
-    """Write each document as ``<out_dir>/<system>.json``; returns the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for system in sorted(documents):
-        path = out_dir / f"{system}.json"
-        path.write_text(document_text(documents[system]))
-        written.append(path)
-    return written
+    """Write each document as ``<out_dir>/<system>.json``, all or none (`write_whole`); returns the
+    paths written."""
+    return write_whole(out_dir, {f"{system}.json": document_text(documents[system]) for system in sorted(documents)})
+
+
+def write_whole(directory: Path, texts: dict[str, str]) -> list[Path]:
+    """Write each file name -> text into `directory`, all or none: every text goes to a temporary
+    file first and replaces its target only once all are written, and a target that is a folder is
+    refused before anything is written. Raises `OSError` (`IsADirectoryError` for such a target)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in texts:
+        if (directory / name).is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(directory / name))
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in texts.items():
+            temporary = directory / f".{name}.writing"
+            temporary.write_text(text, encoding="utf-8")
+            staged.append((temporary, directory / name))
+    except OSError:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    for temporary, target in staged:
+        temporary.replace(target)
+    return [target for _, target in staged]
 
 
 def checked_in_dir() -> Path:

@@ -19,6 +19,7 @@ import typing
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from rehearse.contracts.documents import write_whole
 from rehearse.fakes.billing.states import INVOICE_STATES, SUBSCRIPTION_STATES
 from rehearse.fakes.payments.gateway import ACH_DEBIT, CARD
 from rehearse.fakes.payments.states import BANK_RETURN_CODE, HARD_DECLINES, SOFT_DECLINES
@@ -140,14 +141,8 @@ def _text(schema: dict[str, Any]) -> str:
 
 
 def write_schemas(directory: Path = EVENTS_DIR) -> list[Path]:
-    """Write the generated schemas (the files checked in); returns the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, schema in generated_schemas().items():
-        path = directory / name
-        path.write_text(_text(schema), encoding="utf-8")
-        written.append(path)
-    return written
+    """Write the generated schemas (the files checked in), all or none; returns the paths written."""
+    return write_whole(directory, {name: _text(schema) for name, schema in generated_schemas().items()})
 
 
 def check_schemas(directory: Path = EVENTS_DIR) -> list[str]:

@@ -67,7 +67,7 @@ def export_command(out_dir: Path | None, check_only: bool) -> None:
     try:
         written = write_documents(documents, target)
     except OSError as error:
-        _fail_input(f"--out {target}: cannot write there: {error.strerror or error}")
+        _fail_input(f"--out {target}: cannot write there: {_os_reason(error)}")
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -186,6 +186,12 @@ def schemas_command(check: bool, directory: Path | None) -> None:
     try:
         written = event_schemas.write_schemas(directory)
     except OSError as error:
-        _fail_input(f"--dir {directory}: cannot write there: {error.strerror or error}")
+        _fail_input(f"--dir {directory}: cannot write there: {_os_reason(error)}")
     for path in written:
         click.echo(f"wrote {path}")
+
+
+def _os_reason(error: OSError) -> str:
+    """The reason an OS call failed, with the file it failed on when that is known."""
+    reason = error.strerror or str(error)
+    return f"{reason}: {error.filename}" if error.filename else reason

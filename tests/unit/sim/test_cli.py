@@ -133,6 +133,19 @@ def test_an_out_folder_that_cannot_be_made_exits_2_before_the_run(tmp_path):
         assert "Traceback" not in result.output and "rehearse run" not in result.output  # refused before it ran
 
 
+@pytest.mark.parametrize(("command", "option", "blocked"), [
+    (["contracts", "export"], "--out", "erp.json"),
+    (["contracts", "schemas"], "--dir", "2026-07.json"),
+])
+def test_contracts_export_and_schemas_write_every_file_or_none(tmp_path, command, option, blocked):
+    """A target that is a folder used to stop the writing half-way, the files before it written."""
+    (tmp_path / blocked).mkdir()
+    result = CliRunner().invoke(main, [*command, option, str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"Is a directory: {tmp_path / blocked}" in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == [blocked]
+
+
 def test_contracts_export_and_schemas_to_a_folder_that_cannot_be_made_exit_2(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
