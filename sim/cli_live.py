@@ -10,11 +10,13 @@ import ipaddress
 import os
 import secrets
 import sys
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
 
 from rehearse.sim.cli_types import FiniteFloatRange
+from rehearse.sim.preflight import memory_problem
 from rehearse.sim.scenario import ScenarioError, load
 from rehearse.sim.served import SYSTEMS
 from rehearse.sim.serving import LOOPBACK
@@ -55,9 +57,11 @@ def _is_loopback(host: str) -> bool:
               help=f"Deliver billing and payments webhooks here, signed with ${SECRET_ENV} (repeatable).")
 @click.option("--duration-s", type=FiniteFloatRange(min=0.0), default=None,
               help="Stop after this many wall seconds (default: until Ctrl-C).")
+@click.option("--no-memory-check", "skip_memory_check", is_flag=True,
+              help="Serve even when the scenario's book would exceed the memory this machine has available.")
 def serve_command(systems: str, host: str, port_base: int, scenario_name: str, seed: int | None,
                   overrides: tuple[str, ...], speedup: float, traffic: bool, webhook_urls: tuple[str, ...],
-                  duration_s: float | None) -> None:
+                  duration_s: float | None, skip_memory_check: bool) -> None:
     """Serve a scenario's fakes over HTTP with an admin API (/admin/faults) and a traffic driver."""
     from rehearse.sim.serve import serve_until
 
@@ -68,11 +72,20 @@ def serve_command(systems: str, host: str, port_base: int, scenario_name: str, s
     for url in webhook_urls:
         if not url.startswith(("http://", "https://")):
             _fail_input([f"--webhook-url {url!r}: must start with http:// or https://"])
+        try:
+            if not urlsplit(url).hostname:
+                _fail_input([f"--webhook-url {url!r}: names no host"])
+            urlsplit(url).port  # a bracket left open, a port that is not a number
+        except ValueError as error:
+            _fail_input([f"--webhook-url {url!r}: {error}"])
     try:
         scenario, _ = load(scenario_name, list(overrides))
     except ScenarioError as error:
         _fail_input(error.messages)
         return
+    # The book is built in this process before anything is served: too big, it is killed minutes later.
+    if not skip_memory_check and (problem := memory_problem(scenario)):
+        _fail_input([f"{scenario_name}: {problem}"])
     console = Console(stderr=True)
     if not _is_loopback(host):
         console.print(f"[bold yellow]warning:[/] binding to {host}: the fakes and the admin API are reachable "

@@ -102,3 +102,18 @@ def test_rehearse_serve_on_a_port_in_use_exits_2_naming_the_options() -> None:
         taken.close()
     assert result.exit_code == 2, result.output
     assert f"--host 127.0.0.1 --port-base {port}: Address already in use" in result.output
+
+
+@pytest.mark.parametrize(("url", "says"), [("http://[::1", "Invalid IPv6 URL"), ("http://", "names no host")])
+def test_serve_refuses_a_webhook_url_it_could_never_deliver_to(url, says):
+    """It used to serve with exit 0, every delivery failing in a task traceback."""
+    result = CliRunner().invoke(main, ["serve", "--no-traffic", "--duration-s", "1", "--webhook-url", url])
+    assert result.exit_code == 2, result.output
+    assert f"--webhook-url {url!r}: {says}" in result.output
+
+
+def test_serve_refuses_a_book_too_big_for_the_memory_before_building_it():
+    """It built the book regardless (18 GB, deaf to SIGTERM, before anything was served)."""
+    result = CliRunner().invoke(main, ["serve", "--duration-s", "1", "--set", "traffic.subscriptions=99999999999999"])
+    assert result.exit_code == 2, result.output
+    assert "traffic.subscriptions=99,999,999,999,999" in result.output and "--no-memory-check" in result.output
