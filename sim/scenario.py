@@ -10,6 +10,7 @@ otherwise.
 from __future__ import annotations
 
 import datetime
+import re
 import tomllib
 from collections.abc import Sequence
 from importlib import resources
@@ -269,13 +270,13 @@ class OperatorSection(_Section):
 # report list millions of occurrences (every second for a month: 2.6 million) and the run takes
 # minutes for nothing a shorter schedule would not show.
 FAULT_WINDOW_OCCURRENCES_MAX = 100_000
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_. -]{0,99}")
 
 
 class Scenario(_Section):
     """A whole scenario file."""
 
-    # It names the default output folder (runs/NAME-seedN), so it may not climb out of it.
-    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_. -]*$")]
+    name: str
     description: str = ""
     run: RunSection = RunSection()
     entities: Annotated[list[EntitySection], Field(min_length=1)]
@@ -291,6 +292,15 @@ class Scenario(_Section):
     # Bounds for `rehearse sweep --swarm` (see rehearse.sim.swarm); a run ignores them, so they are
     # left out of the resolved parameters a run prints and traces.
     swarm: SwarmSection | None = Field(default=None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # It names the default output folder (runs/NAME-seedN), so it may not climb out of it.
+        if not SCENARIO_NAME.fullmatch(value):
+            raise ValueError("letters, digits, '_', '.', '-' and spaces, at most 100, starting with a letter or "
+                             f"digit (it names the output folder; got {value!r})")
+        return value
 
     @field_validator("gates", mode="before")
     @classmethod
@@ -452,9 +462,6 @@ def _describe(error: ErrorDetails) -> str:
         return f"{loc}: unknown key"
     if error["type"] == "missing":
         return f"{loc}: required key is missing"
-    if error["type"] == "string_pattern_mismatch" and loc == "name":
-        return (f"{loc}: letters, digits, '_', '.', '-' and spaces, starting with a letter or digit (it names "
-                f"the output folder; got {error.get('input')!r})")
     message = error["msg"].removeprefix("Value error, ")
     got = error.get("input")
     if error["type"].endswith("_type") or error["type"].endswith("_parsing"):
