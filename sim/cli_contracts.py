@@ -24,6 +24,7 @@ from rehearse.contracts.documents import SYSTEMS, checked_in_dir, document_text,
 from rehearse.sim.http_faults import LiveClock
 from rehearse.sim.scenario import ScenarioError, load
 from rehearse.sim.served import ServedFakes, openapi_documents
+from rehearse.sim.urls import http_url_problem
 
 CONTRACTS_SCENARIO = "smoke"  # its entities (US01, EU01) and prices are the documents' examples
 
@@ -87,8 +88,8 @@ def check_command(systems: tuple[str, ...], url: str | None, max_examples: int, 
 
     if url is not None and len(systems) != 1:
         _fail_input("--url checks one system: give exactly one --system")
-    if url is not None and not url.startswith(("http://", "https://")):
-        _fail_input(f"--url {url!r}: must start with http:// or https://")
+    if url is not None and (problem := http_url_problem(url)) is not None:
+        _fail_input(f"--url {url!r}: {problem}")
     try:
         scenario, _ = load(CONTRACTS_SCENARIO)
     except ScenarioError as error:  # pragma: no cover - the built-in scenario is tested

@@ -10,7 +10,6 @@ import ipaddress
 import os
 import secrets
 import sys
-from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -20,6 +19,7 @@ from rehearse.sim.preflight import memory_problem
 from rehearse.sim.scenario import ScenarioError, load
 from rehearse.sim.served import SYSTEMS
 from rehearse.sim.serving import LOOPBACK
+from rehearse.sim.urls import http_url_problem
 
 SECRET_ENV = "REHEARSE_WEBHOOK_SECRET"
 
@@ -70,14 +70,8 @@ def serve_command(systems: str, host: str, port_base: int, scenario_name: str, s
     if unknown or not chosen:
         _fail_input([f"--systems: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}"])
     for url in webhook_urls:
-        if not url.startswith(("http://", "https://")):
-            _fail_input([f"--webhook-url {url!r}: must start with http:// or https://"])
-        try:
-            if not urlsplit(url).hostname:
-                _fail_input([f"--webhook-url {url!r}: names no host"])
-            urlsplit(url).port  # a bracket left open, a port that is not a number
-        except ValueError as error:
-            _fail_input([f"--webhook-url {url!r}: {error}"])
+        if (problem := http_url_problem(url)) is not None:
+            _fail_input([f"--webhook-url {url!r}: {problem}"])
     try:
         scenario, _ = load(scenario_name, list(overrides))
     except ScenarioError as error:

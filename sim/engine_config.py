@@ -36,6 +36,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rehearse.sim.scenario import EngineSection
+from rehearse.sim.urls import http_url_problem
 from rehearse.sync.store_url import schema_problem, url_problem
 
 
@@ -49,8 +50,8 @@ class Endpoint(_Section):
     @field_validator("url")
     @classmethod
     def _http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        if (problem := http_url_problem(value)) is not None:
+            raise ValueError(problem)
         return value.rstrip("/")
 
 

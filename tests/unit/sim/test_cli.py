@@ -229,3 +229,11 @@ def test_a_number_that_is_not_finite_is_refused_naming_the_option(tmp_path, args
     result = CliRunner().invoke(main, [*args, "--quiet"] if args[0] == "run" else args)
     assert result.exit_code == 2, result.output
     assert args[-2] in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://[::1"])
+def test_contracts_check_refuses_a_url_it_could_never_call(url):
+    """A port out of range was reported as a failed check (exit 1); a bracket left open raised."""
+    result = CliRunner().invoke(main, ["contracts", "check", "--system", "tax", "--url", url])
+    assert result.exit_code == 2, result.output
+    assert f"--url {url!r}: " in result.output and "Traceback" not in result.output

@@ -119,11 +119,12 @@ def test_an_unreachable_store_is_exit_2_naming_the_url_without_its_password(tmp_
 
 def test_bad_config_names_file_key_and_reason(tmp_path: Path) -> None:
     path = tmp_path / "engine.toml"
-    path.write_text('[erp]\nurl = "ftp://x"\n[billing]\nurl = "http://b"\n[webhooks]\nport = 99999\n')
+    path.write_text('[erp]\nurl = "ftp://x"\n[billing]\nurl = "http://[::1"\n[webhooks]\nport = 99999\n')
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     messages = "\n".join(raised.value.messages)
     assert "erp.url: Value error, must start with http://" in messages
+    assert "billing.url: Value error, Invalid IPv6 URL" in messages  # it raised once the engine ran
     assert "payments: Field required" in messages and "webhooks.port" in messages
     result = CliRunner().invoke(main, ["engine", "--config", str(path)])
     assert result.exit_code == 2 and "erp.url" in result.output
