@@ -14,11 +14,11 @@ import polars as pl
 
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
 from rehearse.reports.reconcile import erp_documents_per_source, in_flight_sources, invoice_markers
+from rehearse.sync.model import DOCUMENT_TYPES
 
 __all__ = ["CHECKS", "check_invariants"]
 
 EXAMPLE_IDS_MAX = 3  # enough to start an investigation, short enough for a table cell
-DOCUMENT_TYPES_UNIQUE = ("customer", "invoice", "payment", "void", "writeoff", "reversal")
 
 Check = Callable[[KindFrames, pl.DataFrame], dict]
 
@@ -242,7 +242,7 @@ def check_no_duplicate_documents(frames: KindFrames, invoices: pl.DataFrame) -> 
             erp_documents_per_source(frames, document_type).select(
                 pl.lit(document_type).alias("code"), "source_id", "erp_documents"
             )
-            for document_type in DOCUMENT_TYPES_UNIQUE
+            for document_type in DOCUMENT_TYPES  # every type: at most one document per source
         ]
     ).filter(pl.col("source_id") != "")
     failures = per_key.filter(pl.col("erp_documents") > 1).select(

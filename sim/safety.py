@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_COUNTED_TYPES = ("customer", "invoice", "payment", "void", "writeoff", "reversal")
+from rehearse.sync.model import DOCUMENT_TYPES
 
 
 class SafetyMonitor:
@@ -26,7 +26,7 @@ class SafetyMonitor:
         self.violations: dict[str, int] = {}
         # Document type -> source ids posted: one set per type keeps no (type, id) tuple per
         # document, which at a million subscriptions is hundreds of MB.
-        self._documents: dict[str, set[str]] = {doc_type: set() for doc_type in _COUNTED_TYPES}
+        self._documents: dict[str, set[str]] = {doc_type: set() for doc_type in DOCUMENT_TYPES}
         self._open_minor: dict[str, int] = {}  # invoice source id -> amount still open
         self._closed: set[tuple[str, str]] = set()  # (entity or "*", period)
 
