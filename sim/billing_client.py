@@ -1,10 +1,11 @@
 """The engine's billing client in process: lists objects from the billing and payments fakes as
-their list APIs do (one call per list, a sampled latency, the 30-day horizon left to the caller)."""
+their list APIs do (one call per list, a sampled latency, the 30-day horizon left to the caller),
+and reads one charge as its retrieve API does."""
 
 from __future__ import annotations
 
 from rehearse.sim.distributions import LogNormal
-from rehearse.sim.erp_wire import billing_list
+from rehearse.sim.erp_wire import billing_get_charge, billing_list
 from rehearse.sync.model import Charge, Customer, Invoice
 from rehearse.sync.ports import Runtime
 
@@ -40,8 +41,23 @@ class InProcessBillingClient:
                                   [i for i in self.billing.invoices.values() if i.finalized_s >= since_s], since_s)
 
     async def list_charges(self, since_s: float) -> list[Charge]:
-        """Succeeded (and since reversed) charges created or reversed at or after `since_s`."""
+        """Succeeded charges created, and reversed charges reversed, at or after `since_s` (over HTTP,
+        two lists: succeeded by creation, reversed by return)."""
+        if self.contracts is not None:
+            system, request = billing_list("reversed_charges", since_s)
+            self.contracts.check(system, *request)
         return await self._answer("charges", [
             c for c in self.payments.charges.values()
             if (c.status == "succeeded" and c.created_s >= since_s)
             or (c.status == "reversed" and c.reversed_s >= since_s)], since_s)
+
+    async def get_charge(self, charge_id: str) -> Charge | None:
+        """The charge as it is now (None when there is no such charge)."""
+        if self.contracts is not None:
+            system, request = billing_get_charge(charge_id)
+            self.contracts.check(system, *request)
+        await self.runtime.sleep(self.latency.sample_s())
+        charge = self.payments.charges.get(charge_id)
+        self.trace.emit(self.runtime.now(), "billing.read", object_id=charge_id,
+                        code=charge.status if charge is not None else "missing")
+        return charge

@@ -49,7 +49,8 @@ def erp_lookup(doc_type: str, external_id: str) -> HttpRequest:
 
 
 def billing_list(what: str, since_s: float, starting_after: str | None = None) -> tuple[str, HttpRequest]:
-    """The list request of gap-fill: (system, request) for customers, invoices or charges."""
+    """The list request of gap-fill: (system, request) for customers, invoices, charges (succeeded)
+    or reversed_charges."""
     query: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
     if starting_after is not None:
         query["starting_after"] = starting_after
@@ -60,4 +61,12 @@ def billing_list(what: str, since_s: float, starting_after: str | None = None) -
     if what == "charges":
         return "payments", HttpRequest("GET", "/v1/charges", {"created_gte": since_s, "status": "succeeded",
                                                               **query}, None)
+    if what == "reversed_charges":
+        return "payments", HttpRequest("GET", "/v1/charges", {"reversed_gte": since_s, "status": "reversed",
+                                                              **query}, None)
     raise ValueError(f"unknown list {what!r}")
+
+
+def billing_get_charge(charge_id: str) -> tuple[str, HttpRequest]:
+    """The request that re-reads one charge: (system, request)."""
+    return "payments", HttpRequest("GET", f"/v1/charges/{charge_id}", {}, None)

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from rehearse.sim.erp_wire import HttpRequest, billing_list, erp_lookup, erp_post
+from rehearse.sim.erp_wire import HttpRequest, billing_get_charge, billing_list, erp_lookup, erp_post
 from rehearse.sim.http1 import ConnectFailed, Http1Client, Http1Error, split_url
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
 from rehearse.sync.model import Address, Charge, Customer, ErpDocument, Invoice, InvoiceLine
@@ -143,8 +143,23 @@ class HttpBillingClient:
         return [invoice_of(item) for item in await self._list("invoices", since_s)]
 
     async def list_charges(self, since_s: float) -> list[Charge]:
-        """Succeeded charges created at or after `since_s`."""
-        return [charge_of(item) for item in await self._list("charges", since_s)]
+        """Succeeded charges created, and reversed charges reversed, at or after `since_s`, in
+        creation order (two lists: payments filters one status at a time)."""
+        items = await self._list("charges", since_s) + await self._list("reversed_charges", since_s)
+        return sorted((charge_of(item) for item in items), key=lambda charge: charge.created_s)
+
+    async def get_charge(self, charge_id: str) -> Charge | None:
+        """The charge as it is now (None when payments answers 404)."""
+        system, request = billing_get_charge(charge_id)
+        async with self.session.get(self.urls[system] + request.path) as response:
+            payload = await response.json(content_type=None)
+            status = response.status
+        charge = charge_of(payload) if status == 200 else None
+        self.trace.emit(self.runtime.now(), "billing.read", object_id=charge_id,
+                        code=charge.status if charge is not None else "missing")
+        if status not in (200, 404):
+            raise ErpConnectError(f"{system} get charge {charge_id} answered {status}: {payload}")
+        return charge
 
 
 def _fields(record_type, item: dict[str, Any]) -> dict[str, Any]:

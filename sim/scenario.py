@@ -233,6 +233,9 @@ class EngineSection(_Section):
     gap_fill: bool = True
     gap_fill_interval_s: Positive = 21600.0
     post_reversals: bool = True  # a returned bank debit (charge.reversed) reverses its ERP payment
+    # a second payment, write-off or void of an invoice waits for an earlier bank debit's reversal,
+    # re-reading that charge from billing when its return was not heard of yet
+    recheck_bank_debits: bool = True
     p2p: P2pSection = P2pSection()
     batch: BatchSection = BatchSection()
     event: EventSection = EventSection()

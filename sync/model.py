@@ -111,6 +111,10 @@ class Invoice(NamedTuple):
     reopened: int = 0  # times a returned payment reopened it (paid -> open)
 
 
+# `Charge.method` of a bank debit: it succeeds at once and the bank can return it days later.
+ACH_DEBIT = "ach_debit"
+
+
 class Charge(NamedTuple):
     """One payment attempt on an invoice. `status` is "succeeded", "failed", or "reversed" when a
     bank debit that was booked as paid came back from the bank (`reversed_s`, return code in

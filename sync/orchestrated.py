@@ -12,6 +12,12 @@ Flow (DOMAIN.md section 8)::
                             -> closed period -> next period, flagged late -> in flight
                             -> permanent / retries exhausted -> exception queue
 
+A bank debit can come back days after it succeeded: billing reopens the invoice and collects again.
+When a second payment, a write-off or a void of an invoice arrives while an earlier bank debit's
+reversal is not posted, the engine waits for that reversal, or first re-reads the earlier charge
+from billing when no reversal was planned (its event may still be on the way), so the ERP invoice
+is open again before anything that needs it open.
+
 `receive` is synchronous and fast (acknowledge, then work); everything that waits is an ``async``
 workflow over the ports. Each defence can be switched off in `EngineSettings` so the harness can
 show what its absence costs.
@@ -24,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from rehearse.sync import decisions, rules, wire
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
-from rehearse.sync.model import Charge, ErpDocument, Event, Invoice, next_period
+from rehearse.sync.model import ACH_DEBIT, Charge, ErpDocument, Event, Invoice, next_period
 from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
     EXCEPTION, HELD, IN_FLIGHT, POSTED, QUEUED, RETRY_WAIT, MemoryStore, Posting, park_exception,
@@ -43,6 +49,11 @@ EXCEPTION_OWNERS = {
 }
 
 _T = TypeVar("_T")
+
+# Documents that need their invoice open in the ERP: they wait for an earlier bank debit's reversal.
+NEEDS_OPEN_INVOICE = frozenset({"payment", "writeoff", "void"})
+# The hold key of postings waiting for billing to say whether the bank debit after it came back.
+RECHECK = "recheck:"
 
 
 class EngineCrashed(Exception):
@@ -71,6 +82,9 @@ class EngineSettings(NamedTuple):
     gap_fill_interval_s: float = 6 * 3600.0
     gap_fill_horizon_s: float = 30 * 86400.0  # how far back billing's events list reaches
     post_reversals: bool = True  # a returned bank debit reverses its payment in the ERP
+    # a second payment, a write-off or a void of an invoice waits for an earlier bank debit's
+    # reversal, re-reading that charge from billing when no reversal was planned (DOMAIN.md 8.2)
+    recheck_bank_debits: bool = True
 
 
 class OrchestratedEngine:
@@ -96,6 +110,7 @@ class OrchestratedEngine:
         self.queued = 0
         self.in_flight = 0
         self.retry_waiting = 0
+        self.rechecking = 0  # re-reads of billing under way
         self.breaker = decisions.Breaker()
         self.up = True
         self.generation = 0  # incremented by each crash; workflows of an older one stop
@@ -115,21 +130,30 @@ class OrchestratedEngine:
         self.up = False
         self.generation += 1
         self.queue = self.runtime.queue()
-        self.queued = self.in_flight = self.retry_waiting = 0
+        self.queued = self.in_flight = self.retry_waiting = self.rechecking = 0
         self.trace.emit(self.runtime.now(), "engine.crashed", value=float(self.generation))
 
     def restart(self) -> None:
         """Start again from the Store: every posting that was queued, in flight or waiting to retry
-        is queued again (in flight ones may have been applied: idempotent posting finds them)."""
+        is queued again (in flight ones may have been applied: idempotent posting finds them). Held
+        postings whose wait is over, or whose re-read of billing died with the process, are routed
+        again."""
         self.store = self.store.reopen() if self.settings.durable_store else self.store.fresh()
         self.up = True
         self.start()
+        now = self.runtime.now()
         recovered = 0
         for posting in self.store.postings.values():
             if posting.state in (QUEUED, IN_FLIGHT, RETRY_WAIT):
-                self._enqueue(posting, self.runtime.now())
+                self._enqueue(posting, now)
                 recovered += 1
-        self.trace.emit(self.runtime.now(), "engine.restarted", value=float(recovered))
+        # A durable store rebuilds the holds by parent, which may be posted since; a re-read of
+        # billing that was under way when the process died has no workflow left to finish it.
+        store = self.store
+        for key in [key for key in store.waiting if key.startswith(RECHECK) or store.is_posted(key)]:
+            for posting in store.release_held(key) or ():
+                self._route(posting, now)
+        self.trace.emit(now, "engine.restarted", value=float(recovered))
 
     def receive(self, event: Event) -> bool:
         """Take one webhook delivery; returns True to acknowledge it. Never waits."""
@@ -157,7 +181,7 @@ class OrchestratedEngine:
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
         elif kind == "charge.succeeded":
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
-            self._submit(rules.payment_document(data), now)
+            self._plan_payment(data, now)
         elif kind == "charge.reversed" and self.settings.post_reversals:
             emit(now, "engine.received", object_id=event.id, ref_id=data.id, code=kind)
             self._charge_reversed(data, now)
@@ -190,8 +214,72 @@ class OrchestratedEngine:
 
     def _charge_reversed(self, charge: Charge, now: float) -> None:
         """Plan a returned debit's reversal, after its payment (planned too if it never was)."""
-        self._submit(rules.payment_document(charge), now)
+        self._plan_payment(charge, now)
         self._submit(rules.reversal_document(charge), now)
+
+    def _plan_payment(self, charge: Charge, now: float) -> None:
+        """Plan a charge's payment; note a bank debit against its invoice, since the bank may return it."""
+        self._submit(rules.payment_document(charge), now)
+        settings = self.settings
+        if charge.method == ACH_DEBIT and settings.recheck_bank_debits and settings.post_reversals:
+            self.store.note_bank_debit(charge.invoice_id, charge.id)
+
+    def _open_invoice_wait(self, document: ErpDocument) -> str | None:
+        """What a payment, write-off or void of an invoice must wait for: the reversal of an earlier
+        bank debit on that invoice, when planned and not posted yet; or, when none was planned, the
+        re-read of that charge from billing (started here). None: nothing to wait for."""
+        store = self.store
+        debits = store.bank_debits.get(document.parent_id)
+        if not debits or document.doc_type not in NEEDS_OPEN_INVOICE:
+            return None
+        for charge_id in debits:
+            if charge_id == document.source_id:
+                continue
+            reversal = rules.external_id("reversal", charge_id)
+            if store.is_posted(reversal):
+                continue
+            if reversal in store.postings:
+                return reversal
+            if self.billing is None:
+                continue  # nobody to ask: post as the events say
+            key = RECHECK + charge_id
+            if key not in store.waiting:
+                self.rechecking += 1
+                self.runtime.spawn(self._recheck(charge_id, document.parent_id, self.generation))
+            return key
+        return None
+
+    async def _recheck(self, charge_id: str, invoice_id: str, generation: int) -> None:
+        """Re-read an earlier bank debit of an invoice from billing. Returned: plan its reversal,
+        which what waits for it then waits for. Not returned (or billing never answered): forget
+        it, and route what waited."""
+        billing = cast(BillingClient, self.billing)  # `_open_invoice_wait` starts this only with one
+        retry = self.settings.retry
+        charge: Charge | None = None
+        outcome = "failed"
+        for attempt in range(1, retry.attempts_max + 1):
+            try:
+                charge = await self._call(billing.get_charge(charge_id))
+            except EngineCrashed:
+                return  # the restart routes what waits again, which asks again
+            except (ErpError, ErpTimeout, ErpConnectError):
+                if generation != self.generation:
+                    return
+                await self.runtime.sleep(decisions.retry_delay_s(retry, attempt, self.random.random(), None))
+                if generation != self.generation:
+                    return
+                continue
+            outcome = "reversed" if charge is not None and charge.status == "reversed" else "not_reversed"
+            break
+        now = self.runtime.now()
+        self.rechecking -= 1
+        self.trace.emit(now, "engine.rechecked", object_id=charge_id, ref_id=invoice_id, code=outcome)
+        if outcome == "reversed":
+            self._charge_reversed(cast(Charge, charge), now)
+        else:
+            self.store.forget_bank_debit(invoice_id, charge_id)
+        for posting in self.store.release_held(RECHECK + charge_id) or ():
+            self._route(posting, now)
 
     async def _gap_fill(self, generation: int) -> None:
         """Every `gap_fill_interval_s`, list what billing created within the events horizon and
@@ -226,7 +314,7 @@ class OrchestratedEngine:
                 found += 1
         for charge in charges:
             if charge.id not in postings:
-                self._submit(rules.payment_document(charge), now)
+                self._plan_payment(charge, now)
                 found += 1
             if (charge.status == "reversed" and settings.post_reversals
                     and rules.external_id("reversal", charge.id) not in postings):
@@ -244,12 +332,23 @@ class OrchestratedEngine:
         # planned before is posted again (idempotent posting is then the only guard).
         posting = Posting(key, document, QUEUED, now)
         postings.setdefault(key, posting)
-        parent = document.parent_id
-        if self.settings.dependency_hold and parent and not self.store.is_posted(parent):
+        self._route(posting, now)
+
+    def _route(self, posting: Posting, now: float) -> None:
+        """Queue a planned posting, or hold it until what it waits for is posted: an earlier bank
+        debit's reversal (which implies its parent), or else its parent."""
+        document: ErpDocument = posting.document  # type: ignore[assignment]  # planned: not posted
+        store = self.store
+        awaited = self._open_invoice_wait(document) if store.bank_debits else None
+        if awaited is None:
+            parent = document.parent_id
+            if self.settings.dependency_hold and parent and not store.is_posted(parent):
+                awaited = parent
+        if awaited is not None:
             posting.state = HELD
-            self.store.save(posting)
-            self.store.waiting.setdefault(parent, []).append(posting)
-            self.trace.emit(now, "engine.held", object_id=key, parent_id=parent, code=document.doc_type)
+            store.save(posting)
+            store.waiting.setdefault(awaited, []).append(posting)
+            self.trace.emit(now, "engine.held", object_id=posting.key, parent_id=awaited, code=document.doc_type)
             return
         self._enqueue(posting, now)
 
@@ -443,7 +542,7 @@ class OrchestratedEngine:
         children = self.store.release_held(key)
         if children:
             for child in children:
-                self._enqueue(child, now)
+                self._route(child, now)
 
     def _open_exception(self, posting: Posting, reason: str, detail: str) -> None:
         park_exception(self.store, self.trace, posting, reason,
@@ -498,8 +597,9 @@ class OrchestratedEngine:
     # -- observation --------------------------------------------------------------------------
 
     def idle(self) -> bool:
-        """Nothing queued, in flight or waiting to retry (held postings wait on others)."""
-        return self.up and self.queued == 0 and self.in_flight == 0 and self.retry_waiting == 0
+        """Nothing queued, in flight, waiting to retry or re-reading billing (held postings wait on others)."""
+        return (self.up and self.queued == 0 and self.in_flight == 0 and self.retry_waiting == 0
+                and self.rechecking == 0)
 
     def unfinished(self) -> list[Unfinished]:
         """Postings neither posted nor parked as exceptions: the in-flight set at a cut-off."""
@@ -518,7 +618,8 @@ def settings_from(section) -> EngineSettings:
         period_routing=section["period_routing"], durable_store=section["durable_store"],
         tax_check=section["tax_check"], dead_letter_queue=section["dead_letter_queue"],
         gap_fill=section["gap_fill"], gap_fill_interval_s=section["gap_fill_interval_s"],
-        post_reversals=section["post_reversals"], circuit_breaker=section["circuit_breaker"],
+        post_reversals=section["post_reversals"], recheck_bank_debits=section["recheck_bank_debits"],
+        circuit_breaker=section["circuit_breaker"],
         breaker_failures_max=section["breaker_failures_max"],
         breaker_cooldown_s=section["breaker_cooldown_s"],
     )

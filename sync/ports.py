@@ -63,7 +63,8 @@ class ErpClient(Protocol):
 
 
 class BillingClient(Protocol):
-    """Billing and payments as the engine reads them for gap-fill: objects created since a time."""
+    """Billing and payments as the engine reads them: for gap-fill, objects created since a time;
+    to re-read one object whose events may be late, that object."""
 
     async def list_customers(self, since_s: float) -> list[Customer]:
         """Customers created at or after `since_s`."""
@@ -73,6 +74,9 @@ class BillingClient(Protocol):
 
     async def list_charges(self, since_s: float) -> list[Charge]:
         """Succeeded charges created, and reversed charges reversed, at or after `since_s`."""
+
+    async def get_charge(self, charge_id: str) -> Charge | None:
+        """The charge as it is now (None when payments has no such charge)."""
 
 
 class Trace(Protocol):

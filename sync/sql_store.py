@@ -3,7 +3,8 @@ write-through logic. `SqliteStore` and `PostgresStore` differ only in how they c
 placeholder of their driver and the type of the insertion-order column.
 
 A store keeps the same dicts as `MemoryStore` (the engine reads them) and writes each change to one
-of four tables: seen event ids, state ranks, postings (document as JSON) and open exceptions.
+of five tables: seen event ids, state ranks, postings (document as JSON), open exceptions and the
+bank debits planned per invoice.
 Writes are committed every `commit_every` changes and on `close`; a process that dies loses what was
 not committed yet (1 = commit every change before the engine acknowledges anything: the safe
 default). For group commit the owner calls `commit` itself: changes gather in one open transaction
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS exceptions (
     external_id TEXT PRIMARY KEY, reason TEXT NOT NULL, owner TEXT NOT NULL, opened_s DOUBLE PRECISION NOT NULL,
     detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS bank_debits (charge_id TEXT PRIMARY KEY, invoice_id TEXT NOT NULL);
 """
 
 STATEMENTS = {
@@ -54,9 +56,12 @@ STATEMENTS = {
                        "reason = excluded.reason, owner = excluded.owner, opened_s = excluded.opened_s, "
                        "detail = excluded.detail"),
     "close_exception": "DELETE FROM exceptions WHERE external_id = ?",
+    "note_bank_debit": "INSERT INTO bank_debits VALUES (?, ?) ON CONFLICT (charge_id) DO NOTHING",
+    "forget_bank_debit": "DELETE FROM bank_debits WHERE charge_id = ?",
     "load_seen": "SELECT event_id FROM seen_events",
     "load_ranks": "SELECT object_id, rank FROM object_ranks ORDER BY object_id",
     "load_postings": "SELECT key, state, attempts, internal_id, queued_s, late, document FROM postings ORDER BY seq",
+    "load_bank_debits": "SELECT invoice_id, charge_id FROM bank_debits ORDER BY invoice_id, charge_id",
     "load_exceptions": ("SELECT external_id, reason, owner, opened_s, detail FROM exceptions "
                         "ORDER BY opened_s, external_id"),
 }
@@ -127,6 +132,8 @@ class SqlStore(MemoryStore):
                 self.waiting.setdefault(posting.document.parent_id, []).append(posting)
         for external_id, reason, owner, opened_s, detail in rows(statements["load_exceptions"]):
             self.exceptions[external_id] = ExceptionRecord(external_id, reason, owner, opened_s, detail)
+        for invoice_id, charge_id in rows(statements["load_bank_debits"]):
+            super().note_bank_debit(invoice_id, charge_id)
 
     def _write(self, statement: str, parameters: tuple) -> None:
         self.connection.execute(self.STATEMENTS[statement], parameters)
@@ -171,6 +178,17 @@ class SqlStore(MemoryStore):
         super().open_exception(record)
         self._write("open_exception",
                     (record.external_id, record.reason, record.owner, record.opened_s, record.detail))
+
+    def note_bank_debit(self, invoice_id: str, charge_id: str) -> None:
+        """A bank debit was planned as a payment of `invoice_id`."""
+        if charge_id not in self.bank_debits.get(invoice_id, ()):
+            super().note_bank_debit(invoice_id, charge_id)
+            self._write("note_bank_debit", (charge_id, invoice_id))
+
+    def forget_bank_debit(self, invoice_id: str, charge_id: str) -> None:
+        """Billing says this bank debit was not returned."""
+        super().forget_bank_debit(invoice_id, charge_id)
+        self._write("forget_bank_debit", (charge_id,))
 
     def close_exception(self, external_id: str) -> ExceptionRecord | None:
         """Take a posting out of the exception queue."""

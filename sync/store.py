@@ -70,7 +70,8 @@ class MemoryStore:
     the dicts, a durable store also writes them down (`rehearse.sync.sqlite_store`). `waiting` is
     derived state: the held postings, by the parent they wait for."""
 
-    __slots__ = ("seen_event_ids", "object_ranks", "postings", "waiting", "exceptions", "dead_letters")
+    __slots__ = ("seen_event_ids", "object_ranks", "postings", "waiting", "exceptions", "dead_letters",
+                 "bank_debits")
 
     def __init__(self) -> None:
         self.seen_event_ids = EventIds()  # membership only, never iterated
@@ -79,6 +80,8 @@ class MemoryStore:
         self.waiting: dict[str, list[Posting]] = {}  # parent external id -> held children
         self.exceptions: dict[str, ExceptionRecord] = {}
         self.dead_letters: dict[str, tuple[Event, str]] = {}  # event id -> (event, why it failed)
+        # invoice id -> ids of the bank debits planned as its payments, which the bank may return
+        self.bank_debits: dict[str, tuple[str, ...]] = {}
 
     def mark_posted_before(self, document: ErpDocument, internal_id: str) -> None:
         """Record a document posted before this engine run began (an existing book)."""
@@ -114,6 +117,20 @@ class MemoryStore:
 
     def save(self, posting: Posting) -> None:
         """A posting was planned or changed (its dict entry is the object itself)."""
+
+    def note_bank_debit(self, invoice_id: str, charge_id: str) -> None:
+        """A bank debit was planned as a payment of `invoice_id` (noted once)."""
+        known = self.bank_debits.get(invoice_id, ())
+        if charge_id not in known:
+            self.bank_debits[invoice_id] = (*known, charge_id)
+
+    def forget_bank_debit(self, invoice_id: str, charge_id: str) -> None:
+        """Billing says this bank debit was not returned: nothing need wait for its reversal."""
+        remaining = tuple(known for known in self.bank_debits.get(invoice_id, ()) if known != charge_id)
+        if remaining:
+            self.bank_debits[invoice_id] = remaining
+        else:
+            self.bank_debits.pop(invoice_id, None)
 
     def open_exception(self, record: ExceptionRecord) -> None:
         """Park a posting in the exception queue."""

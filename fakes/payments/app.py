@@ -1,6 +1,7 @@
 """The payments fake over HTTP, Stripe-style: charges, read one by one or listed by creation time
-and status (the engine's gap-fill lists succeeded charges). Charges are made by billing when it
-collects an invoice, so this API only reads. Errors are Stripe's."""
+and status (the engine's gap-fill lists succeeded charges, and reversed ones by when the bank
+returned them; it re-reads one charge before it posts a second payment of an invoice). Charges are
+made by billing when it collects an invoice, so this API only reads. Errors are Stripe's."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ class ChargeOut(BaseModel):
     entity: str
     currency: str
     amount_minor: int
-    status: Literal["succeeded", "failed"]
+    status: Literal["succeeded", "failed", "reversed"]
     decline_code: str
     created_s: float
+    method: Literal["card", "ach_debit"]
+    reversed_s: float = Field(description="When the bank returned the debit (Unix s); 0 when it was not.")
 
 
 def create_app(payments: PaymentsGateway) -> FastAPI:
@@ -46,12 +49,15 @@ def create_app(payments: PaymentsGateway) -> FastAPI:
     async def list_charges(
         created_gte: Annotated[float, Query(
             allow_inf_nan=False, description="Only charges created at or after (Unix s).")] = 0.0,
-        status: Literal["succeeded", "failed"] | None = None,
+        status: Literal["succeeded", "failed", "reversed"] | None = None,
+        reversed_gte: Annotated[float, Query(
+            allow_inf_nan=False, description="Only charges returned by the bank at or after (Unix s).")] = 0.0,
         limit: Limit = LIST_LIMIT_DEFAULT, starting_after: Cursor = None,
     ) -> Any:
         """Charges in creation order, optionally of one status."""
         items = (c for c in payments.charges.values()
-                 if c.created_s >= created_gte and (status is None or c.status == status))
+                 if c.created_s >= created_gte and (status is None or c.status == status)
+                 and (not reversed_gte or c.reversed_s >= reversed_gte))
         return page(items, limit=limit, starting_after=starting_after, url="/v1/charges", as_json=charge_json)
 
     return app

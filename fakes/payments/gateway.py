@@ -21,9 +21,8 @@ from typing import Any, NamedTuple, Protocol
 
 from rehearse.fakes.events import EventLog
 from rehearse.fakes.payments.states import BANK_RETURN_CODE, HARD_DECLINES, PAYMENT_INTENT, SOFT_DECLINES
-from rehearse.sync.model import Charge, Invoice
+from rehearse.sync.model import ACH_DEBIT, Charge, Invoice
 
-ACH_DEBIT = "ach_debit"
 CARD = "card"
 
 

@@ -52,7 +52,8 @@ def test_unknown_operation_and_parameters_are_violations(erp: RequestValidator) 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["smoke", "payment-faults"])  # payment-faults: ACH returns post reversals
+# payment-faults: ACH returns post reversals; late-returns: the engine re-reads charges
+@pytest.mark.parametrize("name", ["smoke", "payment-faults", "late-returns"])
 def test_a_run_with_every_request_validated(name: str) -> None:
     scenario, _ = load(name)
     contracts = ConsumerContracts({s: load_document(s) for s in ("billing", "payments", "erp")})

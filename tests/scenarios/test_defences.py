@@ -17,7 +17,7 @@ def _value(metrics: dict, path: str):
 FAULT_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
                    "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address",
                    "schema-drift",
-                   "payment-faults"]
+                   "payment-faults", "late-returns"]
 
 # (scenario, the defence switched off, the gate that must fail, the metric that explains it)
 WEAKENED = [
@@ -43,6 +43,8 @@ WEAKENED = [
     # The lookup that resolves an unknown outcome is billing's own defence, switched off in billing.
     ("payment-faults", "billing.lookup_unknown_outcomes=false", "unapplied_cash_share_max",
      "resilience.unapplied_cash_share"),
+    # A re-payment posted before the reversal of the debit it replaces applies nothing.
+    ("late-returns", "engine.recheck_bank_debits=false", "mismatched_max", "reconciliation.invoices.mismatched"),
 ]
 
 

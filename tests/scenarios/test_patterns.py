@@ -200,7 +200,7 @@ def test_event_has_no_gap_fill_so_lost_webhooks_stay_lost():
 
 SMALL_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
                    "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address",
-                   "schema-drift", "payment-faults"]
+                   "schema-drift", "payment-faults", "late-returns"]
 
 
 @pytest.mark.slow
@@ -222,6 +222,20 @@ def test_each_pattern_reverses_returned_bank_debits(pattern):
     reversals = metrics["reconciliation"]["reversals"]
     assert reversals["expected"] > 0 and reversals["matched"] == reversals["expected"]
     assert metrics["passed"], _failed(metrics)
+
+
+@pytest.mark.parametrize("pattern", [*PATTERNS, "orchestrated"])
+def test_only_a_pattern_that_rereads_or_lists_billing_posts_a_late_return_before_the_repayment(pattern):
+    """late-returns: p2p and event post each event as it comes, so a re-payment that overtakes the
+    return of the debit it replaces applies nothing; batch lists billing's state, and the
+    orchestrated engine re-reads the earlier debit, so both leave every invoice as billing has it."""
+    metrics = _run("late-returns", pattern).metrics
+    invoices = metrics["reconciliation"]["invoices"]
+    if pattern in ("p2p", "event"):
+        assert invoices["mismatched"] > 0 and metrics["resilience"]["unapplied_cash_share"] > 0
+        assert "mismatched_max" in _failed(metrics)
+    else:
+        assert invoices["mismatched"] == 0 and metrics["passed"], _failed(metrics)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)

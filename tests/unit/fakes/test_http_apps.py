@@ -218,6 +218,25 @@ def test_billing_speaks_stripe(fakes: ServedFakes) -> None:
     assert wrong_currency.status == 400 and wrong_currency.body["error"]["code"] == "currency_mismatch"
 
 
+def test_payments_reads_and_lists_a_returned_bank_debit(fakes: ServedFakes) -> None:
+    """A reversed charge could not be answered (its status was outside the response model: 500),
+    and over HTTP gap-fill could not list reversed charges at all."""
+    from rehearse.sync.model import Charge
+
+    fakes.payments.charges["ch_1"] = Charge("ch_1", "in_1", "cus_1", "US01", "USD", 1250, "succeeded", "", 100.0,
+                                            "ach_debit")
+    fakes.payments.charges["ch_2"] = Charge("ch_2", "in_2", "cus_1", "US01", "USD", 900, "reversed", "R01", 50.0,
+                                            "ach_debit", 400.0)
+    payments = fakes.apps["payments"]
+    read = request(payments, "GET", "/v1/charges/ch_2")
+    assert read.status == 200
+    assert (read.body["status"], read.body["method"], read.body["reversed_s"]) == ("reversed", "ach_debit", 400.0)
+    listed = request(payments, "GET", "/v1/charges", query={"status": "reversed", "reversed_gte": 300})
+    assert [item["id"] for item in listed.body["data"]] == ["ch_2"]
+    assert request(payments, "GET", "/v1/charges", query={"status": "reversed", "reversed_gte": 500}).body["data"] == []
+    assert request(payments, "GET", "/v1/charges/ch_1").body["reversed_s"] == 0.0
+
+
 @pytest.mark.parametrize(("system", "path", "parameter", "value"), [
     ("billing", "/v1/customers", "created_gte", "nan"),
     ("billing", "/v1/invoices", "finalized_gte", "inf"),

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import aiohttp
 import pytest
 
 from rehearse.fakes.erp.app import error_body
 from rehearse.fakes.http import FaultAnswer, FaultGate
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
-from rehearse.sim.http_clients import HttpErpClient, new_erp_client
+from rehearse.sim.http_clients import HttpBillingClient, HttpErpClient, new_erp_client
 from rehearse.sim.http_faults import LiveClock
 from rehearse.sim.recorder import TraceRecorder
 from rehearse.sim.scenario import load
 from rehearse.sim.served import ServedFakes
 from rehearse.sim.serving import serving
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
-from rehearse.sync.model import ErpDocument
+from rehearse.sync.model import Charge, ErpDocument
 
 CUSTOMER = ErpDocument("customer", "cus_1", "cus_1", "", "US01", "USD", 0, 0, 1769817600.0, "2026-01", (), (), "Acme")
 
@@ -100,3 +101,29 @@ def test_nobody_listening_is_a_connect_error() -> None:
             await connections.close()
 
     asyncio.run(main())
+
+
+def test_the_billing_client_rereads_a_charge_or_says_there_is_none() -> None:
+    scenario, _ = load("smoke")
+    fakes = ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s), erp_latency=False)
+    charge = Charge("ch_1", "in_1", "cus_1", "US01", "USD", 1250, "reversed", "R01", 1769817600.0, "ach_debit",
+                    1770076800.0)
+    fakes.payments.charges["ch_1"] = charge
+    broken = FaultGate(fakes.bare_apps["payments"], system="payments",
+                       faults=_Fixed(FaultAnswer(status=503, code="SERVICE_UNAVAILABLE")), error_body=error_body)
+
+    async def main():
+        runtime = AsyncioRuntime(scenario.run.start_s)
+        async with aiohttp.ClientSession() as session:
+            async with serving(fakes.bare_apps["payments"]) as url:
+                client = HttpBillingClient(billing_url=url, payments_url=url, runtime=runtime, session=session,
+                                           trace=TraceRecorder())
+                answers = await client.get_charge("ch_1"), await client.get_charge("ch_404")
+            async with serving(broken) as url:
+                client = HttpBillingClient(billing_url=url, payments_url=url, runtime=runtime, session=session,
+                                           trace=TraceRecorder())
+                with pytest.raises(ErpConnectError, match="get charge ch_1 answered 503"):
+                    await client.get_charge("ch_1")
+        return answers
+
+    assert asyncio.run(main()) == (charge, None)

@@ -759,3 +759,151 @@ def test_without_reversal_posting_a_returned_debit_is_ignored() -> None:
     assert harness.client.posted("reversal") == []
     assert harness.erp.invoices["in_1"].status == "paid"
     assert harness.records("engine.ignored")["code"].to_list() == ["charge.reversed"]
+
+
+# -- a second payment before the return of the first (DOMAIN.md 8.2: re-read the object) -----------
+
+
+class ChargeBook:
+    """Payments' retrieve API over a dict of charges, each answer taking a second; `failures`
+    answers first fail with a connect error. Lists are empty (gap-fill is not what these test)."""
+
+    def __init__(self, runtime: SimPyRuntime, charges: dict[str, Charge], failures: int = 0) -> None:
+        self.runtime = runtime
+        self.charges = charges
+        self.failures = failures
+        self.reads: list[str] = []
+
+    async def _empty(self) -> list:
+        return []
+
+    def list_customers(self, since_s: float):
+        return self._empty()
+
+    def list_invoices(self, since_s: float):
+        return self._empty()
+
+    def list_charges(self, since_s: float):
+        return self._empty()
+
+    async def get_charge(self, charge_id: str) -> Charge | None:
+        await self.runtime.sleep(1.0)
+        self.reads.append(charge_id)
+        if self.failures:
+            self.failures -= 1
+            raise ErpConnectError("payments unreachable")
+        return self.charges.get(charge_id)
+
+
+def bank_debit(charge_id: str, created_s: float, **changes: Any) -> Charge:
+    return charge(charge_id)._replace(method="ach_debit", created_s=created_s, **changes)
+
+
+RETURNED_S = START_S + 3 * 86400.0
+REPAID_S = START_S + 4 * 86400.0
+NO_GAP_FILL = EngineSettings(gap_fill=False)
+
+
+def returned_debit_world(settings: EngineSettings = NO_GAP_FILL, *, returned: bool = True,
+                         failures: int = 0) -> Harness:
+    """ch_1, a bank debit, paid in_1 and came back; ch_2 paid it again. The engine hears of ch_1,
+    then of ch_2, and of ch_1's return only a day after ch_2 (its webhook was late)."""
+    ch_1 = bank_debit("ch_1", START_S + 5.0)
+    if returned:
+        ch_1 = ch_1._replace(status="reversed", decline_code="R01", reversed_s=RETURNED_S)
+    book = {"ch_1": ch_1, "ch_2": charge("ch_2")._replace(created_s=REPAID_S)}
+    harness = Harness(settings=settings, billing=lambda runtime: ChargeBook(runtime, book, failures))
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(event("evt_ch_1", "charge.succeeded", bank_debit("ch_1", START_S + 5.0)))
+    harness.deliver(event("evt_ch_2", "charge.succeeded", book["ch_2"], REPAID_S), after_s=60.0)
+    if returned:
+        harness.deliver(event("evt_ch_1_reversed", "charge.reversed", ch_1, RETURNED_S), after_s=86400.0)
+    return harness
+
+
+def test_a_second_payment_waits_for_the_reversal_of_a_returned_debit_it_rereads_first() -> None:
+    harness = returned_debit_world()
+    harness.run(2 * 86400.0)
+    assert harness.engine.billing.reads == ["ch_1"]
+    assert harness.records("engine.rechecked")["code"].to_list() == ["reversed"]
+    # ch_2 was held on the re-read, then on the reversal the re-read planned
+    assert harness.records("engine.held").filter(pl.col("object_id") == "ch_2")["parent_id"].to_list() == [
+        "recheck:ch_1", "ch_1:reversal"]
+    order = [document.external_id for _, document in harness.client.posts]
+    assert order.index("ch_1:reversal") < order.index("ch_2")
+    payment = next(p for p in harness.erp.payments.values() if p.document.source_id == "ch_2")
+    assert (payment.applied_minor, payment.unapplied_minor) == (10_800, 0)
+    assert harness.erp.invoices["in_1"].status == "paid"
+    assert harness.state("ch_1:reversal") == POSTED  # the late event finds it planned: no second one
+    assert len(harness.client.posted("reversal")) == 1
+
+
+def test_without_the_reread_the_second_payment_stays_unapplied_and_the_invoice_open() -> None:
+    harness = returned_debit_world(NO_GAP_FILL._replace(recheck_bank_debits=False))
+    harness.run(2 * 86400.0)
+    assert harness.engine.billing.reads == []
+    payment = next(p for p in harness.erp.payments.values() if p.document.source_id == "ch_2")
+    assert (payment.applied_minor, payment.unapplied_minor) == (0, 10_800)
+    assert harness.erp.invoices["in_1"].status == "open"
+
+
+def test_a_debit_billing_says_was_not_returned_lets_the_second_payment_post_as_an_overpayment() -> None:
+    harness = returned_debit_world(returned=False)  # charged twice: ch_2 is cash to give back
+    harness.run(2 * 86400.0)
+    assert harness.records("engine.rechecked")["code"].to_list() == ["not_reversed"]
+    assert harness.store.bank_debits == {}  # forgotten: a third payment would not ask again
+    payment = next(p for p in harness.erp.payments.values() if p.document.source_id == "ch_2")
+    assert (payment.applied_minor, payment.unapplied_minor) == (0, 10_800)
+    assert harness.state("ch_2") == POSTED
+
+
+def test_a_reread_that_fails_is_retried_with_backoff() -> None:
+    harness = returned_debit_world(failures=2)
+    harness.run(2 * 86400.0)
+    assert harness.engine.billing.reads == ["ch_1", "ch_1", "ch_1"]
+    assert harness.records("engine.rechecked")["code"].to_list() == ["reversed"]
+    assert harness.erp.invoices["in_1"].status == "paid"
+
+
+def test_a_reread_that_never_succeeds_lets_the_payment_post_as_the_events_say() -> None:
+    settings = NO_GAP_FILL._replace(retry=RetryPolicy(base_s=1.0, cap_s=2.0, attempts_max=3))
+    harness = returned_debit_world(settings, failures=99)
+    harness.run(2 * 86400.0)
+    assert len(harness.engine.billing.reads) == 3
+    assert harness.records("engine.rechecked")["code"].to_list() == ["failed"]
+    assert harness.state("ch_2") == POSTED
+
+
+def test_the_engine_is_not_idle_while_it_rereads_billing() -> None:
+    harness = returned_debit_world()
+    harness.run(60.5)  # ch_2 arrived; the re-read takes a second
+    assert harness.engine.rechecking == 1 and not harness.engine.idle()
+    harness.run(2.0)
+    assert harness.engine.rechecking == 0
+
+
+def test_a_crash_during_the_reread_asks_again_after_the_restart() -> None:
+    harness = returned_debit_world()
+    harness.run(60.5)
+    harness.engine.crash()
+    harness.run(10.0)
+    harness.engine.restart()
+    harness.run(2 * 86400.0)
+    assert harness.engine.billing.reads == ["ch_1", "ch_1"]
+    assert harness.records("engine.rechecked")["code"].to_list() == ["reversed"]  # the first answer died
+    assert harness.erp.invoices["in_1"].status == "paid"
+
+
+def test_a_write_off_after_a_return_waits_for_the_reversal() -> None:
+    """Dunning after the return failed: the invoice went uncollectible before the engine heard of the return."""
+    ch_1 = bank_debit("ch_1", START_S + 5.0, status="reversed", decline_code="R01", reversed_s=RETURNED_S)
+    harness = Harness(settings=NO_GAP_FILL, billing=lambda runtime: ChargeBook(runtime, {"ch_1": ch_1}))
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(event("evt_ch_1", "charge.succeeded", bank_debit("ch_1", START_S + 5.0)))
+    uncollectible = invoice(status="uncollectible")._replace(reopened=1)
+    harness.deliver(event("evt_unc", "invoice.marked_uncollectible", uncollectible, START_S + 20 * 86400.0),
+                    after_s=60.0)
+    harness.run(2 * 86400.0)
+    assert harness.state("in_1:writeoff") == POSTED
+    assert harness.erp.invoices["in_1"].status == "written_off"
+    assert harness.store.exceptions == {}

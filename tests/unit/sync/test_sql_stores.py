@@ -80,6 +80,19 @@ def test_a_reopened_store_has_everything_that_was_written(open_store):
     again.close()
 
 
+def test_a_reopened_store_has_the_bank_debits_noted_and_not_those_forgotten(open_store):
+    store = open_store()
+    store.note_bank_debit("in_1", "ch_1")
+    store.note_bank_debit("in_1", "ch_1")  # noted once
+    store.note_bank_debit("in_1", "ch_2")
+    store.note_bank_debit("in_2", "ch_3")
+    store.forget_bank_debit("in_2", "ch_3")
+    assert store.bank_debits == {"in_1": ("ch_1", "ch_2")}
+    again = store.reopen()
+    assert again.bank_debits == {"in_1": ("ch_1", "ch_2")}
+    again.close()
+
+
 def test_postings_come_back_in_the_order_they_were_first_saved(open_store):
     store = open_store()
     keys = [f"in_{index}" for index in (3, 1, 2)]
