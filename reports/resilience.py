@@ -13,7 +13,7 @@ import polars as pl
 from rehearse.reports.frame import ROW_NUMBER, KindFrames
 from rehearse.reports.latency import backlog_peak_span, backlog_total_changes
 
-__all__ = ["AGE_BUCKETS", "erp_concurrency_peak", "open_exceptions", "resilience_metrics"]
+__all__ = ["AGE_BUCKETS", "erp_concurrency_peak", "exception_moves", "open_exceptions", "resilience_metrics"]
 
 SECONDS_PER_DAY = 86_400.0
 # (label, upper bound in days, exclusive); the last bucket is unbounded.
@@ -28,6 +28,39 @@ ERP_CONCURRENCY_REJECTION_CODE = "429"
 
 def _rate(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
+
+
+def exception_moves(frames: KindFrames) -> pl.DataFrame:
+    """Every opening and resolution of an exception, in trace order, with whether that external
+    id's exception was open just before.
+
+    An exception opens at an ``engine.exception_opened`` row when it was not open already, and
+    closes at the next ``engine.exception_resolved`` row.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``t_s``, ``object_id``, ``open`` (True for an opening row) and ``was_open``.
+    """
+    moves = pl.concat([
+        frames.get("engine.exception_opened").select(ROW_NUMBER, "t_s", "object_id", pl.lit(True).alias("open")),
+        frames.get("engine.exception_resolved").select(ROW_NUMBER, "t_s", "object_id", pl.lit(False).alias("open")),
+    ]).sort(ROW_NUMBER)
+    return moves.with_columns(pl.col("open").shift(1).over("object_id").fill_null(False).alias("was_open")).drop(
+        ROW_NUMBER)
+
+
+def resolution_times_s(frames: KindFrames) -> pl.Series:
+    """How long each resolved exception was open (seconds), from the opening that started it to
+    the resolution that closed it, in the order of the resolutions."""
+    moves = exception_moves(frames)
+    started = pl.when(pl.col("open") & ~pl.col("was_open")).then(pl.col("t_s"))
+    return (
+        moves.with_columns(started.forward_fill().over("object_id").alias("opened_t_s"))
+        .filter(~pl.col("open") & pl.col("was_open"))
+        .select((pl.col("t_s") - pl.col("opened_t_s")).alias("resolve_s"))
+        .to_series()
+    )
 
 
 def open_exceptions(frames: KindFrames) -> pl.DataFrame:
@@ -84,6 +117,7 @@ def _exceptions(frames: KindFrames) -> dict:
     still_open = open_exceptions(frames)
     per_bucket = dict(still_open.group_by("age_bucket").len().iter_rows())
     by_reason = still_open.group_by("reason").agg(pl.len().alias("count")).sort("reason").to_dicts()
+    resolve_s = resolution_times_s(frames)
     return {
         "exceptions_opened": frames.get("engine.exception_opened")["object_id"].n_unique(),
         "exceptions_open": still_open.height,
@@ -91,6 +125,10 @@ def _exceptions(frames: KindFrames) -> dict:
             {"bucket": label, "count": int(per_bucket.get(label, 0))} for label, _ in AGE_BUCKETS
         ],
         "exceptions_open_by_reason": by_reason,
+        "exceptions_resolved": resolve_s.len(),
+        # None when nothing was resolved: a mean of nothing is not 0
+        "exception_resolve_s_mean": cast(float, resolve_s.mean()) if resolve_s.len() else None,
+        "exception_resolve_s_max": cast(float, resolve_s.max()) if resolve_s.len() else None,
     }
 
 
@@ -112,7 +150,9 @@ def resilience_metrics(frames: KindFrames) -> dict:
         on attempt 1 / posted), ``retries_per_posting`` (rates are 0.0 when the denominator is 0),
         ``exceptions_opened`` (distinct), ``exceptions_open`` (at the cut-off),
         ``exceptions_by_age`` (``{bucket, count}`` in bucket order: age < 1 d, < 3 d, < 7 d, >= 7
-        d), ``exceptions_open_by_reason``, ``duplicates_dropped``, ``stale_dropped``, ``superseded``
+        d), ``exceptions_open_by_reason``, ``exceptions_resolved`` (by a person: the operator's
+        replays) with ``exception_resolve_s_mean`` and ``exception_resolve_s_max`` (seconds from
+        opening to resolution, None when none was resolved), ``duplicates_dropped``, ``stale_dropped``, ``superseded``
         and ``lookups`` (rows), ``held`` and ``late_postings`` (distinct ``engine.held`` /
         ``engine.rerouted``), ``erp_concurrency_rejections`` (``erp.call`` with code 429),
         ``erp_calls_per_posting``, ``erp_concurrency_peak`` (see `erp_concurrency_peak`),

@@ -16,7 +16,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
-from rehearse.reports.frame import ROW_NUMBER, KindFrames
+from rehearse.reports.frame import KindFrames
 from rehearse.reports.latency import (
     FLOWS,
     QUANTILE_METHOD,
@@ -25,6 +25,7 @@ from rehearse.reports.latency import (
     latency_samples,
     level_changes,
 )
+from rehearse.reports.resilience import exception_moves
 
 __all__ = ["LATENCY_QUANTILES", "SERIES_POINTS", "erp_backlog_series", "exceptions_open_series", "run_summary"]
 
@@ -104,13 +105,9 @@ def exceptions_open_series(frames: KindFrames, step_s: float) -> pl.DataFrame:
 
 
 def _exceptions_changes(frames: KindFrames) -> pl.DataFrame:
-    events = pl.concat([
-        frames.get("engine.exception_opened").select(ROW_NUMBER, "t_s", "object_id", pl.lit(True).alias("open")),
-        frames.get("engine.exception_resolved").select(ROW_NUMBER, "t_s", "object_id", pl.lit(False).alias("open")),
-    ]).sort(ROW_NUMBER)
-    was_open = pl.col("open").shift(1).over("object_id").fill_null(False)
-    deltas = events.select("t_s", pl.when(pl.col("open") & ~was_open).then(1)
-                           .when(~pl.col("open") & was_open).then(-1).otherwise(0).alias("delta"))
+    opens, was_open = pl.col("open"), pl.col("was_open")
+    deltas = exception_moves(frames).select("t_s", pl.when(opens & ~was_open).then(1)
+                                            .when(~opens & was_open).then(-1).otherwise(0).alias("delta"))
     return level_changes(deltas, "exceptions_open")
 
 

@@ -145,3 +145,33 @@ def test_the_backlog_peak_and_how_long_it_took_to_clear():
     assert (resilience["erp_backlog_peak"], resilience["erp_backlog_peak_s"]) == (300, 298.0)
     empty = resilience_of([])
     assert (empty["erp_backlog_peak"], empty["erp_backlog_peak_s"]) == (0, None)
+
+
+def resolved(object_id: str, t_s: float) -> dict:
+    return row("engine.exception_resolved", object_id, t_s, code="replayed")
+
+
+def opened_at(object_id: str, t_s: float) -> dict:
+    return row("engine.exception_opened", object_id, t_s, code="permanent", detail="ar-operations")
+
+
+def test_time_to_resolve_runs_from_the_opening_that_started_an_exception_to_its_resolution():
+    resilience = resilience_of([
+        opened_at("a", 1 * DAY_S),
+        opened_at("a", 2 * DAY_S),  # opened again while open: the clock runs from day 1
+        resolved("a", 4 * DAY_S),  # 3 days
+        resolved("a", 5 * DAY_S),  # nothing open: no resolution
+        opened_at("a", 10 * DAY_S),
+        resolved("a", 11 * DAY_S),  # 1 day
+        opened_at("b", 6 * DAY_S),  # still open at the cut-off: not resolved
+    ])
+    assert resilience["exceptions_resolved"] == 2
+    assert resilience["exception_resolve_s_mean"] == 2 * DAY_S
+    assert resilience["exception_resolve_s_max"] == 3 * DAY_S
+    assert resilience["exceptions_open"] == 1
+
+
+def test_time_to_resolve_is_none_when_nothing_was_resolved():
+    resilience = resilience_of([opened_at("a", 1.0)])
+    assert resilience["exceptions_resolved"] == 0
+    assert resilience["exception_resolve_s_mean"] is None and resilience["exception_resolve_s_max"] is None
