@@ -16,8 +16,8 @@ outcome:
 and ``orphaned`` counts ERP documents whose source id has no expectation.
 
 The final ERP state of an invoice is, in this order of precedence: ``void`` if a void document
-points at it (``parent_id``), ``written_off`` if a write-off does, ``paid`` if the payments applied
-to it add up to its amount, else ``open``.
+points at it (``parent_id``), ``written_off`` if a write-off does and no recovery undid it, ``paid``
+if the payments applied to it add up to its amount, else ``open``.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def _join(
 
 
 def invoice_markers(frames: KindFrames) -> pl.DataFrame:
-    """Per invoice source id: whether a void or write-off points at it, and the amount applied.
+    """Per invoice source id: whether a void, or a write-off no recovery undid, points at it, and
+    the amount applied.
 
     Computed once per trace.
 
@@ -143,26 +144,29 @@ def invoice_markers(frames: KindFrames) -> pl.DataFrame:
 
 
 def _invoice_markers(frames: KindFrames) -> pl.DataFrame:
-    documents = frames.get("erp.document").filter(pl.col("code").is_in(["void", "writeoff"]))
+    documents = frames.get("erp.document").filter(pl.col("code").is_in(["void", "writeoff", "recovery"]))
+    # +1 for a write-off, -1 for the recovery that undoes it
+    writeoffs = pl.when(pl.col("code") == "writeoff").then(1).when(pl.col("code") == "recovery").then(-1).otherwise(0)
     return (
         pl.concat(
             [
                 documents.select(
                     pl.col("parent_id").alias("source_id"),
                     (pl.col("code") == "void").alias("has_void"),
-                    (pl.col("code") == "writeoff").alias("has_writeoff"),
+                    writeoffs.cast(pl.Int64).alias("writeoffs"),
                     pl.lit(0, dtype=pl.Int64).alias("applied_minor"),
                 ),
                 frames.get("erp.payment_applied").select(
                     pl.col("parent_id").alias("source_id"),
                     pl.lit(False).alias("has_void"),
-                    pl.lit(False).alias("has_writeoff"),
+                    pl.lit(0, dtype=pl.Int64).alias("writeoffs"),
                     pl.col("amount_minor").alias("applied_minor"),
                 ),
             ]
         )
         .group_by("source_id")
-        .agg(pl.col("has_void").any(), pl.col("has_writeoff").any(), pl.col("applied_minor").sum())
+        .agg(pl.col("has_void").any(), (pl.col("writeoffs").sum() > 0).alias("has_writeoff"),
+             pl.col("applied_minor").sum())
     )
 
 

@@ -143,6 +143,10 @@ class BillingSection(_Section):
     # After a charge call times out, look the attempt up before trying again (false: retry at once,
     # the naive caller that charges a customer twice when the first call had gone through).
     lookup_unknown_outcomes: bool = True
+    # Of the invoices marked uncollectible, the share whose customer pays after all,
+    # `recovery_after_days` later (one more charge, which may decline): a write-off then a recovery (E7).
+    recovery_share: Probability = 0.0
+    recovery_after_days: Annotated[float, Field(gt=0.0, le=365.0)] = 10.0
 
     @field_validator("exhausted_action")
     @classmethod
@@ -236,6 +240,8 @@ class EngineSection(_Section):
     # a second payment, write-off or void of an invoice waits for an earlier bank debit's reversal,
     # re-reading that charge from billing when its return was not heard of yet
     recheck_bank_debits: bool = True
+    # a payment of an invoice written off before it was paid first undoes the write-off (E7)
+    recover_writeoffs: bool = True
     p2p: P2pSection = P2pSection()
     batch: BatchSection = BatchSection()
     event: EventSection = EventSection()

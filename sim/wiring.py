@@ -39,7 +39,8 @@ def billing_settings(scenario: Scenario) -> BillingSettings:
     """The billing platform's behaviour from `[billing]`."""
     billing = scenario.billing
     return BillingSettings(billing.finalize_delay_s, tuple(billing.dunning_retry_days), billing.exhausted_action,
-                           lookup_unknown_outcomes=billing.lookup_unknown_outcomes)
+                           lookup_unknown_outcomes=billing.lookup_unknown_outcomes,
+                           recovery_share=billing.recovery_share, recovery_after_days=billing.recovery_after_days)
 
 
 def payment_settings(scenario: Scenario) -> PaymentSettings:

@@ -155,13 +155,14 @@ class JournalLine(NamedTuple):
 class ErpDocument(NamedTuple):
     """A document the engine asks the ERP to record.
 
-    `doc_type` is one of customer, invoice, payment, void, writeoff. `external_id` is the
-    idempotency handle (a pure function of the source id); it is "" when the engine posts without
-    one. `source_id` is the billing/payments id, kept in a custom field as real connectors do.
-    `parent_id` is the external id this document depends on: the customer of an invoice, the
-    invoice a payment, void or write-off applies to. `tran_date_s` is the business date;
-    `posting_period` ("YYYY-MM") is where it lands, which differs from the date's period only
-    when the engine routed a late posting out of a closed period.
+    `doc_type` is one of `DOCUMENT_TYPES`. `external_id` is the idempotency handle (a pure
+    function of the source id); it is "" when the engine posts without one. `source_id` is the
+    billing/payments id, kept in a custom field as real connectors do. `parent_id` is the external
+    id this document depends on: the customer of an invoice, the invoice a payment, void or
+    write-off applies to, the payment a reversal takes back, the write-off a recovery undoes.
+    `tran_date_s` is the business date; `posting_period` ("YYYY-MM") is where it lands, which
+    differs from the date's period only when the engine routed a late posting out of a closed
+    period.
     """
 
     doc_type: str
@@ -179,7 +180,7 @@ class ErpDocument(NamedTuple):
     name: str = ""
 
 
-DOCUMENT_TYPES = ("customer", "invoice", "payment", "void", "writeoff", "reversal")
+DOCUMENT_TYPES = ("customer", "invoice", "payment", "void", "writeoff", "reversal", "recovery")
 
 
 # -- calendar vocabulary: accounting periods are calendar months, "YYYY-MM", in UTC ---------------

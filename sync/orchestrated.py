@@ -16,7 +16,8 @@ A bank debit can come back days after it succeeded: billing reopens the invoice 
 When a second payment, a write-off or a void of an invoice arrives while an earlier bank debit's
 reversal is not posted, the engine waits for that reversal, or first re-reads the earlier charge
 from billing when no reversal was planned (its event may still be on the way), so the ERP invoice
-is open again before anything that needs it open.
+is open again before anything that needs it open. Likewise a payment of an invoice written off
+before it was paid (E7) waits for the recovery the engine plans for it.
 
 `receive` is synchronous and fast (acknowledge, then work); everything that waits is an ``async``
 workflow over the ports. Each defence can be switched off in `EngineSettings` so the harness can
@@ -85,6 +86,8 @@ class EngineSettings(NamedTuple):
     # a second payment, a write-off or a void of an invoice waits for an earlier bank debit's
     # reversal, re-reading that charge from billing when no reversal was planned (DOMAIN.md 8.2)
     recheck_bank_debits: bool = True
+    # a payment of an invoice written off before it was paid first undoes the write-off (E7)
+    recover_writeoffs: bool = True
 
 
 class OrchestratedEngine:
@@ -218,19 +221,37 @@ class OrchestratedEngine:
         self._submit(rules.reversal_document(charge), now)
 
     def _plan_payment(self, charge: Charge, now: float) -> None:
-        """Plan a charge's payment; note a bank debit against its invoice, since the bank may return it."""
-        self._submit(rules.payment_document(charge), now)
+        """Plan a charge's payment, after a recovery when its invoice was written off before the
+        charge was made; note a bank debit against its invoice, since the bank may return it."""
         settings = self.settings
+        if settings.recover_writeoffs:
+            writeoff = self.store.postings.get(rules.external_id("writeoff", charge.invoice_id))
+            if writeoff is not None:
+                # Dated when billing wrote the invoice off (a write-off keeps its document once
+                # posted; one from before the run is dated by its planning). A charge made before
+                # it, whose event came late, is no recovery.
+                written_off_s = writeoff.document.tran_date_s if writeoff.document is not None else writeoff.queued_s
+                if charge.created_s > written_off_s:
+                    self._submit(rules.recovery_document(charge), now)
+        self._submit(rules.payment_document(charge), now)
         if charge.method == ACH_DEBIT and settings.recheck_bank_debits and settings.post_reversals:
             self.store.note_bank_debit(charge.invoice_id, charge.id)
 
     def _open_invoice_wait(self, document: ErpDocument) -> str | None:
-        """What a payment, write-off or void of an invoice must wait for: the reversal of an earlier
-        bank debit on that invoice, when planned and not posted yet; or, when none was planned, the
-        re-read of that charge from billing (started here). None: nothing to wait for."""
+        """What a payment, write-off or void of an invoice must wait for: the recovery of its
+        write-off (a payment), or the reversal of an earlier bank debit on that invoice, when planned
+        and not posted yet; or, when no reversal was planned, the re-read of that charge from
+        billing (started here). None: nothing to wait for."""
         store = self.store
+        doc_type = document.doc_type
+        if doc_type == "payment" and self.settings.recover_writeoffs:
+            recovery = rules.external_id("recovery", document.parent_id)
+            if recovery in store.postings and not store.is_posted(recovery):
+                return recovery
+        if doc_type not in NEEDS_OPEN_INVOICE:
+            return None
         debits = store.bank_debits.get(document.parent_id)
-        if not debits or document.doc_type not in NEEDS_OPEN_INVOICE:
+        if not debits:
             return None
         for charge_id in debits:
             if charge_id == document.source_id:
@@ -339,7 +360,7 @@ class OrchestratedEngine:
         debit's reversal (which implies its parent), or else its parent."""
         document: ErpDocument = posting.document  # type: ignore[assignment]  # planned: not posted
         store = self.store
-        awaited = self._open_invoice_wait(document) if store.bank_debits else None
+        awaited = self._open_invoice_wait(document)
         if awaited is None:
             parent = document.parent_id
             if self.settings.dependency_hold and parent and not store.is_posted(parent):
@@ -530,14 +551,16 @@ class OrchestratedEngine:
         self._enqueue(posting, self.runtime.now())
 
     def _mark_posted(self, posting: Posting, document: ErpDocument, internal_id: str) -> None:
-        """Mark a posting posted; `document` is its document (callers have it at hand), which it drops."""
+        """Mark a posting posted; `document` is its document (callers have it at hand), which it drops
+        (but a write-off's)."""
         now = self.runtime.now()
         posting.state = POSTED
         posting.internal_id = internal_id
         key = document.external_id
         self.trace.emit(now, "engine.posted", object_id=key, ref_id=document.source_id,
                         code=document.doc_type, value=float(posting.attempts))
-        posting.document = None  # done with: the ERP has it, and a run holds millions of postings
+        if document.doc_type != "writeoff":  # a recovery needs the write-off's date; there are few
+            posting.document = None  # done with: the ERP has it, and a run holds millions of postings
         self.store.save(posting)
         children = self.store.release_held(key)
         if children:
@@ -619,6 +642,7 @@ def settings_from(section) -> EngineSettings:
         tax_check=section["tax_check"], dead_letter_queue=section["dead_letter_queue"],
         gap_fill=section["gap_fill"], gap_fill_interval_s=section["gap_fill_interval_s"],
         post_reversals=section["post_reversals"], recheck_bank_debits=section["recheck_bank_debits"],
+        recover_writeoffs=section["recover_writeoffs"],
         circuit_breaker=section["circuit_breaker"],
         breaker_failures_max=section["breaker_failures_max"],
         breaker_cooldown_s=section["breaker_cooldown_s"],

@@ -20,13 +20,13 @@ INVOICE_EVENT_TYPES = frozenset({
 })
 
 # Suffixes of documents derived from another record's source id.
-_DERIVED_TYPES = ("void", "writeoff", "reversal")
+_DERIVED_TYPES = ("void", "writeoff", "reversal", "recovery")
 
 
 def external_id(doc_type: str, source_id: str) -> str:
     """The ERP external id of a document: the source id, suffixed for documents derived from an
-    invoice or a payment (a void or a write-off of `in_1` is `in_1:void`, `in_1:writeoff`; the
-    reversal of payment `ch_1` is `ch_1:reversal`)."""
+    invoice or a payment (a void, a write-off or a recovery of `in_1` is `in_1:void`,
+    `in_1:writeoff`, `in_1:recovery`; the reversal of payment `ch_1` is `ch_1:reversal`)."""
     if doc_type in _DERIVED_TYPES:
         return f"{source_id}:{doc_type}"
     return source_id
@@ -119,6 +119,22 @@ def writeoff_document(invoice: Invoice, written_off_s: float) -> ErpDocument:
     return ErpDocument(
         "writeoff", external_id("writeoff", invoice.id), invoice.id, invoice.id, invoice.entity,
         invoice.currency, open_minor, 0, written_off_s, period_of(written_off_s), (), journal,
+    )
+
+
+def recovery_document(charge: Charge) -> ErpDocument:
+    """A written-off invoice paid after all (by `charge`): the write-off undone for the amount
+    paid (Dr AR, Cr bad debt), dated at the payment, before the payment applies to the reopened
+    invoice. Its parent is the invoice's write-off."""
+    journal = (
+        JournalLine(accounts.ACCOUNTS_RECEIVABLE, charge.amount_minor, 0),
+        JournalLine(accounts.BAD_DEBT, 0, charge.amount_minor),
+    )
+    invoice_id = charge.invoice_id
+    return ErpDocument(
+        "recovery", external_id("recovery", invoice_id), invoice_id, external_id("writeoff", invoice_id),
+        charge.entity, charge.currency, charge.amount_minor, 0, charge.created_s, period_of(charge.created_s),
+        (), journal,
     )
 
 

@@ -24,7 +24,7 @@ EXCEPTION = "exception"
 
 class Posting:
     """One ERP document's journey through the engine. Once posted, only its state, attempts and
-    internal id are kept (`document` becomes None)."""
+    internal id are kept (`document` becomes None; the orchestrated engine keeps a write-off's)."""
 
     __slots__ = ("key", "document", "state", "attempts", "internal_id", "queued_s", "late")
 

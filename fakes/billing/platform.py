@@ -12,6 +12,7 @@ force (``invoice.finalized``) and payment is attempted at once; then ``invoice.p
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -45,6 +46,11 @@ class BillingSettings(NamedTuple):
     # again. Off, a timeout is taken for "not charged" and retried at once: the naive caller that
     # charges customers twice.
     lookup_unknown_outcomes: bool = True
+    # Of the invoices marked uncollectible, the share whose customer pays after all (a new card, a
+    # payment plan), `recovery_after_days` later: one more charge, which may still decline. Which
+    # invoices is a hash of their id, so the share draws nothing from any random stream.
+    recovery_share: float = 0.0
+    recovery_after_days: float = 10.0
 
 
 NAIVE_RETRY_S = 60.0  # how soon a caller that does not look up tries a timed-out charge again
@@ -360,11 +366,32 @@ class Billing:
         self.trace.emit(now_s, "billing.invoice_uncollectible", object_id=invoice.id, entity=invoice.entity,
                         currency=invoice.currency, amount_minor=invoice.total_minor)
         self.events.publish("invoice.marked_uncollectible", now_s, invoice)
+        share = self.settings.recovery_share
+        if share and zlib.crc32(invoice.id.encode()) % 10_000 < share * 10_000:
+            self.schedule(self.settings.recovery_after_days * 86400.0, self._recover, invoice.id)
         if record.status == "past_due":
             action = _EXHAUSTED_ACTIONS[self.settings.exhausted_action]
             event_type = ("customer.subscription.deleted" if action.endswith("cancel")
                           else "customer.subscription.updated")
             self._status(record, action, now_s, event_type)
+
+    def _recover(self, invoice_id: str, now_s: float) -> None:
+        """The customer of an uncollectible invoice pays after all: charge it once more (E7). A call
+        that times out is asked again under the same idempotency key, which charges at most once."""
+        invoice = self.invoices[invoice_id]
+        if invoice.status != "uncollectible":
+            return
+        try:
+            charge = self.payments.charge(invoice, 1, now_s, f"{invoice_id}:recovery")
+        except ChargeOutcomeUnknown as unknown:
+            self.trace.emit(now_s, "billing.payment_unknown", object_id=invoice_id, detail=f"{invoice_id}:recovery")
+            self.schedule(unknown.lookup_after_s, self._recover, invoice_id)
+            return
+        if charge.status == "succeeded":
+            self._paid(invoice, now_s, charge.amount_minor)
+        else:
+            self.trace.emit(now_s, "billing.invoice_payment_failed", object_id=invoice_id, code=charge.decline_code)
+            self.events.publish("invoice.payment_failed", now_s, invoice)
 
     def _void(self, invoice: Invoice, now_s: float) -> None:
         invoice = invoice._replace(status=INVOICE.next(invoice.status, "void"))

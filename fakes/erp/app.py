@@ -31,7 +31,7 @@ from rehearse.fakes.http import (
 )
 from rehearse.sync.model import DOCUMENT_TYPES, ErpDocument, InvoiceLine, JournalLine
 
-RecordType = Literal["customer", "invoice", "payment", "void", "writeoff", "reversal"]
+RecordType = Literal["customer", "invoice", "payment", "void", "writeoff", "reversal", "recovery"]
 _RECORD_TYPES: tuple[RecordType, ...] = get_args(RecordType)  # `DOCUMENT_TYPES`, typed as literals
 
 _Strict = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -269,7 +269,7 @@ def create_app(erp: Erp, *, clock: Callable[[], float], latency_s: Callable[[], 
                   description=__doc__, docs_url=None, redoc_url=None)
     by_internal_id: dict[str, tuple[str, str]] = {}  # internal id -> (type, key in the ERP's records)
     records = {"customer": erp.customers, "invoice": erp.invoices, "payment": erp.payments, "void": erp.voids,
-               "writeoff": erp.writeoffs, "reversal": erp.reversals}
+               "writeoff": erp.writeoffs, "reversal": erp.reversals, "recovery": erp.recoveries}
     assert tuple(records) == DOCUMENT_TYPES == _RECORD_TYPES
 
     @app.exception_handler(RequestValidationError)

@@ -9,7 +9,8 @@ subsidiary and currency as the parent (INVALID_KEY_OR_REF) -> posting period ope
 -> journal balanced and amounts consistent (INVALID_TRANS_AMT) -> optimistic lock
 (RCRD_HAS_BEEN_CHANGED) -> the invoice's state allows the move: a void needs no payment applied
 (INVALID_TRANS_AMT), the status table `state.INVOICE` must list it (INVALID_FLD_VALUE), a write-off
-must be of exactly the open amount (INVALID_TRANS_AMT).
+must be of exactly the open amount (INVALID_TRANS_AMT). A reversal and a recovery name their parent
+payment or write-off and must equal it (INVALID_TRANS_AMT).
 
 Records are keyed by external id; a document posted without one is keyed by its internal id, so
 external ids are expected never to be bare integers like "1001".
@@ -80,6 +81,7 @@ class Erp:
         "_voids",
         "_writeoffs",
         "_reversals",
+        "_recoveries",
         "_records_by_type",
         "_views",
         "_periods",
@@ -123,6 +125,7 @@ class Erp:
         self._voids: dict[str, PostedDocument] = {}
         self._writeoffs: dict[str, PostedDocument] = {}
         self._reversals: dict[str, PostedDocument] = {}
+        self._recoveries: dict[str, PostedDocument] = {}
         self._records_by_type: dict[str, dict[str, Any]] = {
             "customer": self._customers,
             "invoice": self._invoices,
@@ -130,6 +133,7 @@ class Erp:
             "void": self._voids,
             "writeoff": self._writeoffs,
             "reversal": self._reversals,
+            "recovery": self._recoveries,
         }
         self._views = {name: MappingProxyType(rec) for name, rec in self._records_by_type.items()}
         self._periods = PeriodBook(self._entities)
@@ -386,6 +390,41 @@ class Erp:
             emit(now_s, "erp.payment_unapplied", object_id=payment.internal_id, amount_minor=0, **fields)
         return ErpResponse(201, internal_id, "", "")
 
+    def _post_recovery(
+        self, document: ErpDocument, now_s: float, started_s: float | None
+    ) -> ErpResponse:
+        """Recover a written-off invoice (the customer paid it after all): the write-off's amount is
+        open again and the invoice reopens, for the payment to apply to (Dr AR, Cr bad debt). The
+        parent is the write-off's external id."""
+        if document.external_id and document.external_id in self._recoveries:
+            return _duplicate(document)
+        writeoff = self._writeoffs.get(document.parent_id)
+        if writeoff is None:
+            return _missing_parent("writeoff", document.parent_id)
+        refused = self._refuse_books_and_period(document, writeoff.document, "writeoff")
+        if refused is not None:
+            return refused
+        total_minor = balanced_total_minor(document.journal)
+        if total_minor is None:
+            return _unbalanced()
+        if document.amount_minor != writeoff.document.amount_minor:
+            return rejected(INVALID_TRANS_AMT, f"a recovery of {document.amount_minor} does not equal "
+                                               f"write-off {document.parent_id} of {writeoff.document.amount_minor}")
+        # A write-off was only ever posted against an invoice (`_target_invoice`), by either of its ids.
+        invoice = cast(InvoiceRecord, self._invoices.get(writeoff.document.parent_id)
+                       or self._by_internal_id.get(writeoff.document.parent_id))
+        refused = _refuse_move(invoice, "recovery")
+        if refused is not None:
+            return refused
+        invoice.status = INVOICE.next(invoice.status, "recovery")
+        invoice.open_minor += document.amount_minor
+        invoice.modified_s = now_s
+        internal_id = self._new_internal_id()
+        self._recoveries[document.external_id or internal_id] = PostedDocument(internal_id, _without_journal(document))
+        self._ledger.post(document.entity, document.currency, document.journal)
+        self._emit_document(now_s, internal_id, document, total_minor, "", invoice.document.source_id)
+        return ErpResponse(201, internal_id, "", "")
+
     # -- shared steps ----------------------------------------------------------------------
 
     def _target_invoice(
@@ -571,6 +610,11 @@ class Erp:
         return self._views["payment"]
 
     @property
+    def recoveries(self) -> Mapping[str, PostedDocument]:
+        """Recoveries of written-off invoices by external id (internal id without one); live, read-only."""
+        return self._views["recovery"]
+
+    @property
     def voids(self) -> Mapping[str, PostedDocument]:
         """Voids by external id (internal id for those posted without one); live, read-only."""
         return self._views["void"]
@@ -611,6 +655,7 @@ _POST_BY_TYPE: dict[str, Callable[[Erp, ErpDocument, float, float | None], ErpRe
     "void": Erp._post_void,
     "writeoff": Erp._post_writeoff,
     "reversal": Erp._post_reversal,
+    "recovery": Erp._post_recovery,
 }
 
 

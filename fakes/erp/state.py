@@ -31,6 +31,8 @@ INVOICE = StateMachine(
         (OPEN, "writeoff"): WRITTEN_OFF,
         # A payment reversal (a returned bank debit) takes back what the payment had applied.
         (PAID, "reopen"): OPEN,
+        # A recovery (the customer paid a written-off invoice after all) reopens it for the payment.
+        (WRITTEN_OFF, "recovery"): OPEN,
     },
     (OPEN, PAID, VOID, WRITTEN_OFF),
 )
@@ -115,7 +117,7 @@ class PaymentRecord(_Record):
 
 
 class PostedDocument(NamedTuple):
-    """A void or write-off: immutable once created."""
+    """A void, write-off, reversal or recovery: immutable once created."""
 
     internal_id: str
     document: ErpDocument

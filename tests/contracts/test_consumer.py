@@ -52,8 +52,9 @@ def test_unknown_operation_and_parameters_are_violations(erp: RequestValidator) 
 
 
 @pytest.mark.slow
-# payment-faults: ACH returns post reversals; late-returns: the engine re-reads charges
-@pytest.mark.parametrize("name", ["smoke", "payment-faults", "late-returns"])
+# payment-faults: ACH returns post reversals; late-returns: the engine re-reads charges;
+# write-off-recovery: recoveries
+@pytest.mark.parametrize("name", ["smoke", "payment-faults", "late-returns", "write-off-recovery"])
 def test_a_run_with_every_request_validated(name: str) -> None:
     scenario, _ = load(name)
     contracts = ConsumerContracts({s: load_document(s) for s in ("billing", "payments", "erp")})

@@ -45,6 +45,9 @@ WEAKENED = [
      "resilience.unapplied_cash_share"),
     # A re-payment posted before the reversal of the debit it replaces applies nothing.
     ("late-returns", "engine.recheck_bank_debits=false", "mismatched_max", "reconciliation.invoices.mismatched"),
+    # A late payment of a written-off invoice applies nothing unless the write-off is undone first.
+    ("write-off-recovery", "engine.recover_writeoffs=false", "unapplied_cash_share_max",
+     "resilience.unapplied_cash_share"),
 ]
 
 
@@ -66,6 +69,22 @@ def test_the_matching_defence_off_fails_a_gate_on_the_explaining_metric(name, sw
     assert gate in failed
     assert _value(metrics, metric) > 0
     assert metrics["passed"] is False
+
+
+def test_write_off_recovery_recovers_every_write_off_paid_later():
+    """No fault: billing's own behaviour (E7). Each invoice paid after its write-off gets a recovery."""
+    scenario, _ = load("write-off-recovery")
+    result = runner.run(scenario, scenario.run.seed)
+    metrics = result.metrics
+    assert metrics["passed"], [gate for gate in metrics["gates"] if not gate["passed"]]
+    trace = result.trace
+    recovered = trace.filter((pl.col("kind") == "erp.document") & (pl.col("code") == "recovery"))["ref_id"]
+    written_off_then_paid = (
+        trace.filter(pl.col("kind").is_in(["billing.invoice_uncollectible", "billing.invoice_paid"]))
+        .group_by("object_id").agg(pl.col("kind").last() == "billing.invoice_paid", pl.len())
+        .filter(pl.col("kind") & (pl.col("len") == 2))["object_id"]
+    )
+    assert recovered.len() > 10 and sorted(recovered) == sorted(written_off_then_paid)
 
 
 def test_bad_month_end_passes_with_every_defence_on():

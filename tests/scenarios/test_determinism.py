@@ -49,7 +49,7 @@ def trace_digest(trace) -> str:
 # (traffic, fakes, engine, trace). If the change is intended, update the digest in the same commit
 # and say why in its message.
 GOLDEN_SEED = 11
-GOLDEN_DIGEST = "dc6c70d68dfd3ff432a2f510df092eac0e06cf55be2a235f5f626d8777cddac7"
+GOLDEN_DIGEST = "2cb2961c10470dd2a26c714ba3f0c3e28ed4bb491d127afd085957876089d2da"
 
 
 def test_golden_trace_digest(small_scenario):

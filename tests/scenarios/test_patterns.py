@@ -200,7 +200,7 @@ def test_event_has_no_gap_fill_so_lost_webhooks_stay_lost():
 
 SMALL_SCENARIOS = ["erp-throttling", "erp-maintenance", "erp-lost-replies", "webhook-storm", "receiver-down",
                    "period-close", "engine-crash", "receiver-down-long", "missing-master-data", "tax-address",
-                   "schema-drift", "payment-faults", "late-returns"]
+                   "schema-drift", "payment-faults", "late-returns", "write-off-recovery"]
 
 
 @pytest.mark.slow
@@ -236,6 +236,15 @@ def test_only_a_pattern_that_rereads_or_lists_billing_posts_a_late_return_before
         assert "mismatched_max" in _failed(metrics)
     else:
         assert invoices["mismatched"] == 0 and metrics["passed"], _failed(metrics)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_no_other_pattern_undoes_a_write_off_before_a_late_payment(pattern):
+    """write-off-recovery: only the orchestrated engine posts a recovery; elsewhere the late
+    payment of a written-off invoice applies nothing and the invoice stays written off."""
+    metrics = _run("write-off-recovery", pattern).metrics
+    assert metrics["reconciliation"]["invoices"]["mismatched"] > 0
+    assert metrics["resilience"]["unapplied_cash_share"] > 0 and "unapplied_cash_share_max" in _failed(metrics)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)

@@ -82,6 +82,7 @@ class Harness:
         self, *, success_probability: float = 1.0, retry_success_probability: float | None = None,
         hard_decline_share: float = 0.0, exhausted_action: str = "unpaid", rng: Any = None,
         ach_share: float = 0.0, faults: Any = None, lookup_unknown_outcomes: bool = True,
+        recovery_share: float = 0.0,
     ) -> None:
         if isinstance(rng, ScriptedRandom):  # the script decides every outcome
             success_probability = retry_success_probability = hard_decline_share = 0.5
@@ -99,7 +100,7 @@ class Harness:
             schedule=self.schedule, faults=faults)
         self.billing = Billing(
             settings=BillingSettings(exhausted_action=exhausted_action,
-                                     lookup_unknown_outcomes=lookup_unknown_outcomes),
+                                     lookup_unknown_outcomes=lookup_unknown_outcomes, recovery_share=recovery_share),
             prices=dict(PRICES), tax=TaxEngine(),
             payments=self.payments, events=log, trace=self.trace, schedule=self.schedule)
 
@@ -277,6 +278,37 @@ def test_a_hard_decline_on_a_retry_stops_the_remaining_retries() -> None:
     assert harness.types().count("charge.failed") == 3
     assert harness.billing.invoices[invoice.id].status == "uncollectible"
     assert record.status == "unpaid"
+
+
+def test_a_customer_pays_an_uncollectible_invoice_after_all_recovery_after_days_later() -> None:
+    harness = Harness(success_probability=0.0, hard_decline_share=1.0, recovery_share=1.0)
+    record = harness.existing()
+    invoice = harness.renew(record, FEB_01_S)
+    harness.run_next()  # finalized, charged, hard declined: uncollectible
+    assert harness.billing.invoices[invoice.id].status == "uncollectible"
+    [(due_s, _, _, args)] = harness.pending
+    assert (due_s, args) == (harness.now_s + 10 * DAY_S, (invoice.id,))
+    harness.payments.settings = harness.payments.settings._replace(success_probability=1.0)
+    harness.run_all()
+    paid = harness.billing.invoices[invoice.id]
+    assert (paid.status, paid.amount_paid_minor) == ("paid", paid.total_minor)
+    assert harness.types()[-3:] == ["charge.succeeded", "invoice.paid", "customer.subscription.updated"]
+    assert record.status == "active"
+
+
+def test_a_recovery_charge_that_declines_leaves_the_invoice_uncollectible() -> None:
+    harness = Harness(success_probability=0.0, hard_decline_share=1.0, recovery_share=1.0)
+    invoice = harness.renew(harness.existing(), FEB_01_S)
+    harness.run_all()
+    assert harness.types().count("charge.failed") == 2
+    assert harness.billing.invoices[invoice.id].status == "uncollectible"
+
+
+def test_without_a_recovery_share_nothing_is_scheduled_after_an_invoice_is_uncollectible() -> None:
+    harness = Harness(success_probability=0.0, hard_decline_share=1.0)
+    harness.renew(harness.existing(), FEB_01_S)
+    harness.run_next()
+    assert harness.pending == []
 
 
 def test_a_zero_invoice_is_paid_on_finalization_without_a_charge() -> None:

@@ -530,9 +530,9 @@ def test_void_of_a_settled_zero_invoice_is_an_illegal_move() -> None:
 def test_invoice_table_lists_every_legal_move_and_nothing_else() -> None:
     assert INVOICE.table == {
         ("open", "settle"): "paid", ("open", "void"): "void", ("open", "writeoff"): "written_off",
-        ("paid", "reopen"): "open",
+        ("paid", "reopen"): "open", ("written_off", "recovery"): "open",
     }
-    assert set(INVOICE.terminal) == {"void", "written_off"}
+    assert set(INVOICE.terminal) == {"void"}
     for state in INVOICE.states:
         for action in INVOICE.actions:
             if not INVOICE.allows(state, action):
@@ -727,3 +727,59 @@ def test_an_invoice_of_nothing_is_paid_in_full_when_posted() -> None:
     erp.post(customer(), 1.0)
     assert erp.post(invoice(amounts_minor=(0,), tax_minor=0), 2.0).status == 201
     assert erp.invoices["in_1"].status == "paid" and erp.invoices["in_1"].open_minor == 0
+
+
+# -- recoveries (a written-off invoice paid after all, E7) --------------------------------------------
+
+
+def recovery(invoice_id: str = "in_1", amount_minor: int = 1100, period: str = "2024-01",
+             **changes: Any) -> ErpDocument:
+    journal = (JournalLine(AR, amount_minor, 0), JournalLine(BAD_DEBT, 0, amount_minor))
+    document = ErpDocument(
+        "recovery", f"{invoice_id}:recovery", invoice_id, f"{invoice_id}:writeoff", "US01", "USD", amount_minor,
+        0, JAN_S, period, (), journal,
+    )
+    return document._replace(**changes)
+
+
+def erp_with_writeoff() -> tuple[Erp, TraceRecorder]:
+    erp, trace = erp_with_invoice()
+    assert erp.post(writeoff(), 3.0).status == 201
+    return erp, trace
+
+
+def test_a_recovery_reopens_a_written_off_invoice_for_the_payment_that_settles_it() -> None:
+    erp, trace = erp_with_writeoff()
+    assert erp.post(recovery(), 4.0).status == 201
+    record = erp.invoices["in_1"]
+    assert (record.status, record.open_minor) == ("open", 1100)
+    assert erp.gl_balance("US01", "USD", BAD_DEBT) == 0 and erp.gl_balance("US01", "USD", AR) == 1100
+    document = trace.of_kind("erp.document")[-1]
+    assert (document["code"], document["ref_id"], document["parent_id"]) == ("recovery", "in_1", "in_1")
+    assert erp.lookup("recovery", "in_1:recovery").status == 200
+    assert erp.post(payment(), 5.0).status == 201
+    assert (record.status, record.applied_minor) == ("paid", 1100)
+    assert_rejected(erp.post(recovery(), 6.0), 400, DUP_RCRD)
+
+
+@pytest.mark.parametrize(
+    ("document", "code"),
+    [
+        (recovery("in_9"), INVALID_KEY_OR_REF),  # no such write-off
+        (recovery(currency="EUR"), INVALID_KEY_OR_REF),
+        (recovery(amount_minor=1000), INVALID_TRANS_AMT),
+        (recovery(journal=(JournalLine(AR, 1100, 0),)), INVALID_TRANS_AMT),
+    ],
+)
+def test_an_invalid_recovery_is_refused_and_changes_nothing(document: ErpDocument, code: str) -> None:
+    erp, _ = erp_with_writeoff()
+    assert_rejected(erp.post(document, 4.0), 400, code)
+    assert erp.invoices["in_1"].status == "written_off" and not erp.recoveries
+
+
+def test_a_recovery_of_an_invoice_no_longer_written_off_is_refused() -> None:
+    """Recovered under another external id, the invoice is open: a second recovery would open it twice."""
+    erp, _ = erp_with_writeoff()
+    assert erp.post(recovery(), 4.0).status == 201
+    assert_rejected(erp.post(recovery(external_id="other"), 5.0), 400, INVALID_FLD_VALUE)
+    assert erp.invoices["in_1"].open_minor == 1100

@@ -907,3 +907,69 @@ def test_a_write_off_after_a_return_waits_for_the_reversal() -> None:
     assert harness.state("in_1:writeoff") == POSTED
     assert harness.erp.invoices["in_1"].status == "written_off"
     assert harness.store.exceptions == {}
+
+
+# -- a written-off invoice paid after all (E7) --------------------------------------------------------
+
+WRITTEN_OFF_S = START_S + 14 * 86400.0
+RECOVERED_S = START_S + 24 * 86400.0
+
+
+def written_off_then_paid(settings: EngineSettings = NO_GAP_FILL, *, payment_first: bool = False) -> Harness:
+    """in_1 went uncollectible on day 14 and its customer paid it on day 24 (ch_9)."""
+    harness = Harness(settings=settings)
+    preloaded_customer_and_invoice(harness)
+    uncollectible = event("evt_unc", "invoice.marked_uncollectible", invoice(status="uncollectible"), WRITTEN_OFF_S)
+    paid = event("evt_paid", "invoice.paid", invoice(status="paid"), RECOVERED_S)
+    recovered = event("evt_ch_9", "charge.succeeded", charge("ch_9")._replace(created_s=RECOVERED_S), RECOVERED_S)
+    # Each event is delivered when it happened; the uncollectible one late when the payment comes first.
+    if payment_first:  # the write-off is planned but not posted when the payment comes
+        harness.deliver(uncollectible, after_s=RECOVERED_S - START_S)
+        harness.deliver(recovered, after_s=RECOVERED_S - START_S + 0.01)
+    else:
+        harness.deliver(uncollectible, after_s=WRITTEN_OFF_S - START_S)
+        harness.deliver(recovered, after_s=RECOVERED_S - START_S)
+    harness.deliver(paid, after_s=RECOVERED_S - START_S + 60.0)
+    return harness
+
+
+def test_a_payment_of_a_written_off_invoice_posts_after_a_recovery_of_the_write_off() -> None:
+    harness = written_off_then_paid()
+    harness.run(RECOVERED_S - START_S + DRAIN_S)
+    order = [document.external_id for _, document in harness.client.posts]
+    assert order == ["in_1:writeoff", "in_1:recovery", "ch_9"]
+    recovery = harness.client.posted("recovery")[0]
+    assert (recovery.parent_id, recovery.amount_minor, recovery.tran_date_s) == ("in_1:writeoff", 10_800, RECOVERED_S)
+    record = harness.erp.invoices["in_1"]
+    assert (record.status, record.applied_minor) == ("paid", 10_800)
+    assert harness.erp.gl_balance("US01", "USD", "6900 Bad Debt Expense") == 0
+    assert sum(harness.erp.gl_balances().values()) == 0
+
+
+def test_a_payment_that_comes_before_the_write_off_is_posted_waits_for_write_off_and_recovery() -> None:
+    harness = written_off_then_paid(payment_first=True)
+    harness.run(RECOVERED_S - START_S + DRAIN_S)
+    order = [document.external_id for _, document in harness.client.posts]
+    assert order == ["in_1:writeoff", "in_1:recovery", "ch_9"]
+    assert harness.erp.invoices["in_1"].status == "paid"
+
+
+def test_a_late_event_of_a_charge_older_than_the_write_off_recovers_nothing() -> None:
+    """ch_1 was made (and returned) before the write-off; its event only comes now."""
+    harness = Harness(settings=NO_GAP_FILL)
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(event("evt_unc", "invoice.marked_uncollectible", invoice(status="uncollectible"), WRITTEN_OFF_S),
+                    after_s=WRITTEN_OFF_S - START_S)
+    harness.deliver(charge_succeeded("ch_1"), after_s=WRITTEN_OFF_S - START_S + 60.0)
+    harness.run(WRITTEN_OFF_S - START_S + DRAIN_S)
+    assert "in_1:recovery" not in harness.store.postings
+    assert harness.erp.invoices["in_1"].status == "written_off"
+
+
+def test_without_recoveries_the_payment_stays_unapplied_and_the_invoice_written_off() -> None:
+    harness = written_off_then_paid(NO_GAP_FILL._replace(recover_writeoffs=False))
+    harness.run(RECOVERED_S - START_S + DRAIN_S)
+    assert harness.client.posted("recovery") == []
+    payment = harness.erp.payments["ch_9"]
+    assert (payment.applied_minor, payment.unapplied_minor) == (0, 10_800)
+    assert harness.erp.invoices["in_1"].status == "written_off"
