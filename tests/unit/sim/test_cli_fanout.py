@@ -46,6 +46,15 @@ def test_fewer_than_one_seed_is_refused(tmp_path, command):
     assert "--seeds" in output and "0" in output
 
 
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+@pytest.mark.parametrize("option", ["--seeds", "--workers"])
+def test_a_count_beyond_any_fan_out_is_refused(tmp_path, command, option):
+    """10^12 seeds ran out of memory planning the runs, 10^12 workers overflowed a C int: tracebacks."""
+    args = ["--seeds", "1"] if option == "--workers" else []
+    output = _invoke(tmp_path, command, "smoke", *args, option, "1000000000000")
+    assert f"Invalid value for '{option}'" in output and "1000000000000 is not in the range" in output
+
+
 def test_an_unreachable_cluster_is_refused_quickly(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(fanout, "CLUSTER_TIMEOUT_S", 1.0)
