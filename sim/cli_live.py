@@ -14,7 +14,7 @@ import sys
 import click
 from rich.console import Console
 
-from rehearse.sim.cli_types import FiniteFloatRange
+from rehearse.sim.cli_types import FiniteFloatRange, HostName
 from rehearse.sim.preflight import memory_problem
 from rehearse.sim.scenario import ScenarioError, load
 from rehearse.sim.served import SYSTEMS
@@ -41,7 +41,7 @@ def _is_loopback(host: str) -> bool:
 @click.command("serve")
 @click.option("--systems", default=",".join(SYSTEMS), show_default=True,
               help="Comma-separated fakes to serve.")
-@click.option("--host", default=LOOPBACK, show_default=True,
+@click.option("--host", type=HostName(), default=LOOPBACK, show_default=True,
               help="Address to bind; anything but loopback exposes the fakes and the admin API.")
 @click.option("--port-base", type=click.IntRange(1024, 65000), default=8700, show_default=True,
               help="crm on N, billing N+1, payments N+2, tax N+3, erp N+4, admin API N+5.")

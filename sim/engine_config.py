@@ -36,7 +36,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rehearse.sim.scenario import EngineSection
-from rehearse.sim.urls import http_url_problem
+from rehearse.sim.urls import host_problem, http_url_problem
 from rehearse.sync.store_url import schema_problem, url_problem
 
 
@@ -59,6 +59,13 @@ class WebhookSection(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8710
     secret_env: Annotated[str, Field(min_length=1)] = "REHEARSE_WEBHOOK_SECRET"
+
+    @field_validator("host")
+    @classmethod
+    def _resolvable(cls, value: str) -> str:
+        if (problem := host_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class StoreSection(_Section):

@@ -130,6 +130,15 @@ def test_bad_config_names_file_key_and_reason(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "erp.url" in result.output
 
 
+def test_a_webhook_host_no_resolver_could_look_up_is_refused(tmp_path: Path) -> None:
+    """`host = "a..b"` raised UnicodeError from the IDNA codec once the endpoint was opened."""
+    path = _config(tmp_path, {"erp": "http://e", "billing": "http://b", "payments": "http://p"}, _free_port())
+    path.write_text(path.read_text().replace("[webhooks]\n", '[webhooks]\nhost = "a..b"\n'))
+    result = CliRunner().invoke(main, ["engine", "--config", str(path)], env={"TEST_SECRET": SECRET})
+    assert result.exit_code == 2, result.output
+    assert f"{path}: webhooks.host: Value error, not a valid host name: label empty or too long" in result.output
+
+
 def test_an_endless_duration_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "engine.toml"
     path.write_text('[erp]\nurl = "http://e"\n[billing]\nurl = "http://b"\n[payments]\nurl = "http://p"\n'
