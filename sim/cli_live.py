@@ -115,7 +115,7 @@ def engine_command(config_path, seed: int) -> None:
     """Run the sync engine as a service against any URLs: fakes served by `rehearse serve`, or real
     sandboxes that speak the same APIs. Stops on Ctrl-C or after run.duration_s."""
     from rehearse.sim.engine_config import ConfigError, load_config
-    from rehearse.sim.engine_service import run_engine
+    from rehearse.sim.engine_service import EndpointUnavailable, run_engine
     from rehearse.sim.recorder import TraceRecorder
     from rehearse.sync.store_url import StoreUnavailable
 
@@ -139,14 +139,20 @@ def engine_command(config_path, seed: int) -> None:
     except KeyboardInterrupt:
         engine = None
     except StoreUnavailable as error:
-        _fail_input([f"{config_path}: store.url: {error}"])
+        _fail_input([f"{config_path}: {'store.url' if config.store.url else 'store.path'}: {error}"])
         return
-    except OSError as error:
+    except EndpointUnavailable as error:
+        _fail_input([f"{config_path}: {error}"])
+        return
+    except OSError as error:  # what is left to fail with one: binding the webhook endpoint
         _fail_input([f"{config_path}: webhooks: {error.strerror or error}"])
         return
     frame = trace.frame()
     if config.run.trace:
-        frame.write_parquet(config.run.trace)
+        try:
+            frame.write_parquet(config.run.trace)
+        except OSError as error:  # checked before the run; a disk that filled up since
+            _fail_input([f"{config_path}: run.trace: {config.run.trace}: cannot write: {error}"])
     posted = frame.filter(frame["kind"] == "engine.posted").height if frame.height else 0
     console.print(f"stopped: {posted:,} postings"
                   + (f" ({engine.initially_loaded:,} existing customers mapped first)" if engine else "")
