@@ -9,7 +9,7 @@ import click
 
 from rehearse.sim.urls import host_problem
 
-__all__ = ["FiniteFloatRange", "HostName"]
+__all__ = ["FiniteFloatRange", "HostName", "NonEmptyPath"]
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -35,3 +35,13 @@ class HostName(click.ParamType):
         if (problem := host_problem(value)) is not None:
             self.fail(f"{value!r}: {problem}.", param, ctx)
         return value
+
+
+class NonEmptyPath(click.Path):
+    """`click.Path` that refuses an empty path, which `pathlib` reads as the current folder
+    (``contracts export --out ""`` wrote into it)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value:
+            self.fail("an empty path; give a folder (. for the current one).", param, ctx)
+        return super().convert(value, param, ctx)
