@@ -141,8 +141,8 @@ def _print(results) -> None:
 
 
 @contracts.command("diff")
-@click.argument("old", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
+@click.argument("old", type=NonEmptyPath(path_type=Path))
+@click.argument("new", type=NonEmptyPath(path_type=Path))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               help="text: a list for people (default); json: one document for machines.")
 def diff_command(old: Path, new: Path, output_format: str) -> None:

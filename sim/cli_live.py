@@ -14,7 +14,7 @@ import sys
 import click
 from rich.console import Console
 
-from rehearse.sim.cli_types import FiniteFloatRange, HostName
+from rehearse.sim.cli_types import FiniteFloatRange, HostName, NonEmptyPath
 from rehearse.sim.preflight import memory_problem
 from rehearse.sim.scenario import ScenarioError, load
 from rehearse.sim.served import SYSTEMS
@@ -107,7 +107,7 @@ def serve_command(systems: str, host: str, port_base: int, scenario_name: str, s
 
 
 @click.command("engine")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=__import__("pathlib").Path),
+@click.option("--config", "config_path", type=NonEmptyPath(dir_okay=False, path_type=__import__("pathlib").Path),
               required=True, help="TOML file: the URLs of the ERP, billing and payments, the webhook endpoint, "
                                   "the Store (see rehearse.sim.engine_config).")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="The engine's jitter seed.")

@@ -39,9 +39,10 @@ class HostName(click.ParamType):
 
 class NonEmptyPath(click.Path):
     """`click.Path` that refuses an empty path, which `pathlib` reads as the current folder
-    (``contracts export --out ""`` wrote into it)."""
+    (``contracts export --out ""`` wrote into it; ``engine --config ""`` was called a folder)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value:
-            self.fail("an empty path; give a folder (. for the current one).", param, ctx)
+            self.fail("an empty path; " + ("give a folder (. for the current one)." if not self.file_okay
+                                           else "give a file."), param, ctx)
         return super().convert(value, param, ctx)

@@ -284,3 +284,11 @@ def test_contracts_export_and_schemas_refuse_an_empty_folder_name(tmp_path, monk
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '{option}': an empty path" in result.output
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", [["engine", "--config", ""], ["contracts", "diff", "", "old.yaml"]])
+def test_an_empty_file_name_is_called_empty(command):
+    """`pathlib` reads "" as the current folder: these were refused as "a folder"."""
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2, result.output
+    assert "an empty path; give a file." in result.output
