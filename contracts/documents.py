@@ -55,6 +55,20 @@ def write_whole(directory: Path, texts: dict[str, str]) -> list[Path]:
     return [target for _, target in staged]
 
 
+def drift(directory: Path, texts: dict[str, str]) -> list[tuple[str, str]]:
+    """Each file name -> text that `directory` does not hold byte for byte, with why: "missing" or
+    "differs" (empty when all match). Bytes are compared, so a file that is not UTF-8 simply
+    differs. Raises `OSError` when a file is there but cannot be read."""
+    problems = []
+    for name, text in texts.items():
+        path = directory / name
+        if not path.is_file():
+            problems.append((name, "missing"))
+        elif path.read_bytes() != text.encode("utf-8"):
+            problems.append((name, "differs"))
+    return problems
+
+
 def checked_in_dir() -> Path:
     """Where the documents live in a source checkout (``contracts/openapi``)."""
     return Path(__file__).resolve().parent / "openapi"

@@ -19,7 +19,7 @@ import typing
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rehearse.contracts.documents import write_whole
+from rehearse.contracts.documents import drift, write_whole
 from rehearse.fakes.billing.states import INVOICE_STATES, SUBSCRIPTION_STATES
 from rehearse.fakes.payments.gateway import ACH_DEBIT, CARD
 from rehearse.fakes.payments.states import BANK_RETURN_CODE, HARD_DECLINES, SOFT_DECLINES
@@ -146,16 +146,15 @@ def write_schemas(directory: Path = EVENTS_DIR) -> list[Path]:
 
 
 def check_schemas(directory: Path = EVENTS_DIR) -> list[str]:
-    """Where the checked-in schemas differ from the code: one line per file (empty when in step)."""
+    """Where the checked-in schemas differ from the code: one line per file (empty when in step).
+    Raises `OSError` when a file cannot be read."""
     problems = []
     expected = generated_schemas()
-    for name, schema in expected.items():
-        path = directory / name
-        if not path.is_file():
-            problems.append(f"{path}: missing (run `rehearse contracts schemas` to write it)")
-        elif path.read_text(encoding="utf-8") != _text(schema):
-            problems.append(f"{path}: differs from the schema generated from rehearse.sync.model "
-                            "(run `rehearse contracts schemas` and review the diff)")
+    hints = {"missing": "missing (run `rehearse contracts schemas` to write it)",
+             "differs": "differs from the schema generated from rehearse.sync.model (run `rehearse contracts schemas` "
+                        "and review the diff)"}
+    for name, why in drift(directory, {name: _text(schema) for name, schema in expected.items()}):
+        problems.append(f"{directory / name}: {hints[why]}")
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
         if path.name not in expected:
             problems.append(f"{path}: no API version generates this file any more")

@@ -14,13 +14,23 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from rehearse.contracts.documents import SYSTEMS, checked_in_dir, document_text, load_document, write_documents
+from rehearse.contracts.documents import (
+    SYSTEMS,
+    checked_in_dir,
+    document_text,
+    drift,
+    load_document,
+    write_documents,
+)
+from rehearse.sim.cli_types import NonEmptyPath
 from rehearse.sim.http_faults import LiveClock
 from rehearse.sim.scenario import ScenarioError, load
 from rehearse.sim.served import ServedFakes, openapi_documents
@@ -31,6 +41,7 @@ CONTRACTS_SCENARIO = "smoke"  # its entities (US01, EU01) and prices are the doc
 
 EXIT_FAILED = 1  # a check failed: drift, a breaking change, a contract violation
 EXIT_BAD_INPUT = 2
+T = TypeVar("T")
 
 
 def _fail_input(message: str) -> None:
@@ -49,22 +60,23 @@ def contracts() -> None:
 
 
 @contracts.command("export")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out_dir", type=NonEmptyPath(file_okay=False, path_type=Path), default=None,
               help="Folder for <system>.json (default: the checked-in contracts/openapi).")
 @click.option("--check", "check_only", is_flag=True,
-              help="Write nothing; exit 1 if the checked-in documents differ from the code.")
+              help="Write nothing; exit 1 if the documents in --out (default: the checked-in ones) differ from "
+                   "the code.")
 def export_command(out_dir: Path | None, check_only: bool) -> None:
     """Generate each fake's OpenAPI document from its app and write it as <system>.json."""
     scenario, _ = load(CONTRACTS_SCENARIO)
     documents = openapi_documents(scenario)
-    if check_only:
-        drifted = [system for system in SYSTEMS
-                   if (checked_in_dir() / f"{system}.json").read_text() != document_text(documents[system])]
-        for system in drifted:
-            click.echo(f"{system}: contracts/openapi/{system}.json differs from the code; run "
-                       "`rehearse contracts export`")
-        sys.exit(EXIT_FAILED if drifted else 0)
     target = out_dir or checked_in_dir()
+    if check_only:
+        texts = {f"{system}.json": document_text(documents[system]) for system in SYSTEMS}
+        problems = _readable("--out", target, lambda: drift(target, texts))
+        again = "rehearse contracts export" + (f" --out {out_dir}" if out_dir else "")
+        for name, why in problems:
+            click.echo(f"{target / name}: {'differs from the code' if why == 'differs' else why}; run `{again}`")
+        sys.exit(EXIT_FAILED if problems else 0)
     try:
         written = write_documents(documents, target)
     except OSError as error:
@@ -129,8 +141,8 @@ def _print(results) -> None:
 
 
 @contracts.command("diff")
-@click.argument("old", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
+@click.argument("old", type=NonEmptyPath(path_type=Path))
+@click.argument("new", type=NonEmptyPath(path_type=Path))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               help="text: a list for people (default); json: one document for machines.")
 def diff_command(old: Path, new: Path, output_format: str) -> None:
@@ -166,7 +178,7 @@ def diff_command(old: Path, new: Path, output_format: str) -> None:
 
 @contracts.command("schemas")
 @click.option("--check", is_flag=True, help="Do not write: exit 1 when the checked-in schemas differ from the code.")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--dir", "directory", type=NonEmptyPath(file_okay=False, path_type=Path), default=None,
               help="Folder of the schemas (default: the package's contracts/events).")
 def schemas_command(check: bool, directory: Path | None) -> None:
     """Write the JSON Schemas of the webhook events (one per API version), generated from the
@@ -177,7 +189,7 @@ def schemas_command(check: bool, directory: Path | None) -> None:
     if directory.is_absolute() and directory.is_relative_to(Path.cwd()):
         directory = directory.relative_to(Path.cwd())
     if check:
-        problems = event_schemas.check_schemas(directory)
+        problems = _readable("--dir", directory, lambda: event_schemas.check_schemas(directory))
         for problem in problems:
             click.echo(f"drift: {problem}", err=True)
         if problems:
@@ -190,6 +202,18 @@ def schemas_command(check: bool, directory: Path | None) -> None:
         _fail_input(f"--dir {directory}: cannot write there: {_os_reason(error)}")
     for path in written:
         click.echo(f"wrote {path}")
+
+
+def _readable(option: str, directory: Path, check: Callable[[], list[T]]) -> list[T]:
+    """What `check` finds in `directory`, a folder that must exist (exit 2 naming the option when it
+    does not, or when a file in it cannot be read: a check of nothing is not drift)."""
+    if not directory.is_dir():
+        _fail_input(f"{option} {directory}: {'not a folder' if directory.exists() else 'no such folder'}")
+    try:
+        return check()
+    except OSError as error:
+        _fail_input(f"{option} {directory}: cannot read: {_os_reason(error)}")
+        raise AssertionError("_fail_input exits") from None  # pragma: no cover
 
 
 def _os_reason(error: OSError) -> str:

@@ -40,6 +40,11 @@ from rehearse.sim.preflight import (
 from rehearse.sim.scenario import ScenarioError
 
 EXIT_FAILED = 1
+# Upper bounds of the counts: far beyond what one fan-out runs (a run takes seconds to minutes), and
+# far below what broke it (10^12 seeds ran out of memory planning the runs; 10^12 workers overflowed
+# a C int in the process pool).
+SEEDS_MAX = 100_000
+WORKERS_MAX = 1_024
 SUMMARY_METRICS = (
     "reconciliation.accuracy", "reconciliation.missing", "reconciliation.duplicated",
     "latency_s.invoice_to_erp.p95", "latency_s.payment_to_erp.p95", "resilience.failed_posting_rate",
@@ -69,7 +74,7 @@ def _shared_options(function):
                      help="Override a scenario value in every arm (repeatable)."),
         click.option("--engine", "engine", default=None, metavar="MODULE:FACTORY",
                      help="An outside engine as one more arm (engine.factory=MODULE:FACTORY or path/file.py:FACTORY)."),
-        click.option("--workers", type=click.IntRange(min=1), default=None,
+        click.option("--workers", type=click.IntRange(min=1, max=WORKERS_MAX), default=None,
                      help="Local worker processes (default: the CPUs available; 1 runs in this process)."),
         click.option("--cluster", default=None, metavar="ADDRESS",
                      help="Run on an existing Dask cluster (tcp://host:8786) instead of local processes."),
@@ -243,7 +248,7 @@ def _print_failed(document: dict) -> None:
 
 @click.command("compare")
 @_shared_options
-@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True, help="Seeds per arm.")
+@click.option("--seeds", type=click.IntRange(min=1, max=SEEDS_MAX), default=5, show_default=True, help="Seeds per arm.")
 def compare_command(scenario, patterns, variants, first_seed, overrides, engine, workers, cluster, out_dir, quiet,
                     skip_memory_check, seeds) -> None:
     """Run SCENARIO under each --pattern (and --variant) over the same seeds and write comparison.json
@@ -267,7 +272,7 @@ def compare_command(scenario, patterns, variants, first_seed, overrides, engine,
 
 @click.command("sweep")
 @_shared_options
-@click.option("--seeds", type=click.IntRange(min=1), required=True, help="Seeds per arm.")
+@click.option("--seeds", type=click.IntRange(min=1, max=SEEDS_MAX), required=True, help="Seeds per arm.")
 @click.option("--swarm", is_flag=True, help="Each seed also draws its faults within the scenario's [swarm] bounds.")
 def sweep_command(scenario, patterns, variants, first_seed, overrides, engine, workers, cluster, out_dir, quiet,
                   skip_memory_check, seeds, swarm) -> None:

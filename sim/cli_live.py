@@ -14,7 +14,7 @@ import sys
 import click
 from rich.console import Console
 
-from rehearse.sim.cli_types import FiniteFloatRange
+from rehearse.sim.cli_types import FiniteFloatRange, HostName, NonEmptyPath
 from rehearse.sim.preflight import memory_problem
 from rehearse.sim.scenario import ScenarioError, load
 from rehearse.sim.served import SYSTEMS
@@ -41,7 +41,7 @@ def _is_loopback(host: str) -> bool:
 @click.command("serve")
 @click.option("--systems", default=",".join(SYSTEMS), show_default=True,
               help="Comma-separated fakes to serve.")
-@click.option("--host", default=LOOPBACK, show_default=True,
+@click.option("--host", type=HostName(), default=LOOPBACK, show_default=True,
               help="Address to bind; anything but loopback exposes the fakes and the admin API.")
 @click.option("--port-base", type=click.IntRange(1024, 65000), default=8700, show_default=True,
               help="crm on N, billing N+1, payments N+2, tax N+3, erp N+4, admin API N+5.")
@@ -107,7 +107,7 @@ def serve_command(systems: str, host: str, port_base: int, scenario_name: str, s
 
 
 @click.command("engine")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=__import__("pathlib").Path),
+@click.option("--config", "config_path", type=NonEmptyPath(dir_okay=False, path_type=__import__("pathlib").Path),
               required=True, help="TOML file: the URLs of the ERP, billing and payments, the webhook endpoint, "
                                   "the Store (see rehearse.sim.engine_config).")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="The engine's jitter seed.")
@@ -115,7 +115,7 @@ def engine_command(config_path, seed: int) -> None:
     """Run the sync engine as a service against any URLs: fakes served by `rehearse serve`, or real
     sandboxes that speak the same APIs. Stops on Ctrl-C or after run.duration_s."""
     from rehearse.sim.engine_config import ConfigError, load_config
-    from rehearse.sim.engine_service import run_engine
+    from rehearse.sim.engine_service import EndpointUnavailable, run_engine
     from rehearse.sim.recorder import TraceRecorder
     from rehearse.sync.store_url import StoreUnavailable
 
@@ -139,14 +139,20 @@ def engine_command(config_path, seed: int) -> None:
     except KeyboardInterrupt:
         engine = None
     except StoreUnavailable as error:
-        _fail_input([f"{config_path}: store.url: {error}"])
+        _fail_input([f"{config_path}: {'store.url' if config.store.url else 'store.path'}: {error}"])
         return
-    except OSError as error:
+    except EndpointUnavailable as error:
+        _fail_input([f"{config_path}: {error}"])
+        return
+    except OSError as error:  # what is left to fail with one: binding the webhook endpoint
         _fail_input([f"{config_path}: webhooks: {error.strerror or error}"])
         return
     frame = trace.frame()
     if config.run.trace:
-        frame.write_parquet(config.run.trace)
+        try:
+            frame.write_parquet(config.run.trace)
+        except OSError as error:  # checked before the run; a disk that filled up since
+            _fail_input([f"{config_path}: run.trace: {config.run.trace}: cannot write: {error}"])
     posted = frame.filter(frame["kind"] == "engine.posted").height if frame.height else 0
     console.print(f"stopped: {posted:,} postings"
                   + (f" ({engine.initially_loaded:,} existing customers mapped first)" if engine else "")

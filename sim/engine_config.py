@@ -25,18 +25,25 @@ initial_load = true                  # look up billing's existing customers in t
 [engine]                             # optional: a scenario's [engine] keys (concurrency, retries, ...)
 concurrency = 13
 ```
+
+The service runs the built-in orchestrated engine: `[engine]` keys that choose or configure another
+(`factory`, `options`, a `pattern` other than "orchestrated", the `p2p`, `batch` and `event` tables)
+are refused, as unknown keys are, rather than ignored. The files it reads and writes (`store.path`,
+`run.trace`) are checked before it starts.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rehearse.sim.files import file_problem
 from rehearse.sim.scenario import EngineSection
-from rehearse.sim.urls import http_url_problem
+from rehearse.sim.urls import host_problem, http_url_problem
 from rehearse.sync.store_url import schema_problem, url_problem
 
 
@@ -59,6 +66,13 @@ class WebhookSection(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8710
     secret_env: Annotated[str, Field(min_length=1)] = "REHEARSE_WEBHOOK_SECRET"
+
+    @field_validator("host")
+    @classmethod
+    def _resolvable(cls, value: str) -> str:
+        if (problem := host_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class StoreSection(_Section):
@@ -91,6 +105,34 @@ class RunSection(_Section):
     initial_load: bool = True  # map the customers the ERP already holds before taking webhooks
 
 
+_BUILT_IN_ONLY = ("the engine service runs the built-in orchestrated engine; an outside engine runs in virtual "
+                  "time (rehearse run --engine)")
+
+
+class ServiceEngineSection(EngineSection):
+    """A scenario's ``[engine]`` keys that the service uses; those of other engines are refused."""
+
+    # Validators run on the keys the file gives, not on the defaults.
+    @field_validator("factory", "options")
+    @classmethod
+    def _no_outside_engine(cls, value: object) -> object:
+        if value:
+            raise ValueError(_BUILT_IN_ONLY)
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _orchestrated(cls, value: str) -> str:
+        if value != "orchestrated":
+            raise ValueError("the engine service runs the orchestrated pattern; the others run in `rehearse run`")
+        return value
+
+    @field_validator("p2p", "batch", "event", mode="before")
+    @classmethod
+    def _no_other_pattern(cls, value: object) -> object:
+        raise ValueError("the settings of another pattern; the engine service runs the orchestrated pattern")
+
+
 class EngineConfig(_Section):
     """The whole file."""
 
@@ -100,7 +142,7 @@ class EngineConfig(_Section):
     webhooks: WebhookSection = WebhookSection()
     store: StoreSection = StoreSection()
     run: RunSection = RunSection()
-    engine: EngineSection = EngineSection(store="sqlite")
+    engine: ServiceEngineSection = ServiceEngineSection(store="sqlite")
 
 
 class ConfigError(Exception):
@@ -111,8 +153,24 @@ class ConfigError(Exception):
         self.messages = messages
 
 
+def writable_file_problem(path: Path) -> str | None:
+    """Why a file could not be written (or, when it exists, opened) at `path`, or None: it exists and
+    is not a file, or its folder is missing or not writable."""
+    if path.exists():
+        return file_problem(path)
+    folder = path.parent
+    if not folder.is_dir():
+        return f"no folder {folder}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {folder}"
+    return None
+
+
 def load_config(path: Path) -> EngineConfig:
-    """Read and validate an engine configuration; relative paths are relative to the file."""
+    """Read and validate an engine configuration; relative paths are relative to the file, and
+    the files it names are checked (`writable_file_problem`)."""
+    if (problem := file_problem(path)) is not None:
+        raise ConfigError([f"{path}: {problem}"])
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as error:
@@ -127,4 +185,9 @@ def load_config(path: Path) -> EngineConfig:
     base = path.parent
     store = config.store.model_copy(update={"path": str(base / config.store.path)})
     run = config.run.model_copy(update={"trace": str(base / config.run.trace) if config.run.trace else None})
+    files = {"run.trace": run.trace} | ({} if store.url else {"store.path": store.path})
+    problems = [f"{path}: {key}: {name}: {problem}" for key, name in files.items()
+                if name is not None and (problem := writable_file_problem(Path(name)))]
+    if problems:
+        raise ConfigError(problems)
     return config.model_copy(update={"store": store, "run": run})

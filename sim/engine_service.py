@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+import aiohttp
+
 from rehearse.sim.asyncio_runtime import AsyncioRuntime
 from rehearse.sim.engine_config import EngineConfig, StoreSection
 from rehearse.sim.group_commit import CHANGES_MAX, GroupCommit
@@ -22,7 +24,7 @@ from rehearse.sim.seeds import stream
 from rehearse.sim.serving import serving
 from rehearse.sim.webhook_receiver import WEBHOOK_PATH, Receiver, create_receiver_app
 from rehearse.sync import rules
-from rehearse.sync.errors import ErpError
+from rehearse.sync.errors import ErpError, ErpFailure
 from rehearse.sync.orchestrated import OrchestratedEngine, settings_from
 from rehearse.sync.ports import BillingClient
 from rehearse.sync.sql_store import SqlStore
@@ -30,6 +32,16 @@ from rehearse.sync.sqlite_store import SqliteStore
 
 
 INITIAL_LOAD_RETRIES_MAX = 10
+
+
+class EndpointUnavailable(Exception):
+    """An endpoint of the config could not be used before the engine started; `key` names it in
+    the file (``billing.url``, ``erp.url``)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
 
 
 class ServiceEngine(OrchestratedEngine):
@@ -54,22 +66,37 @@ async def _lookup(engine: OrchestratedEngine, external_id: str) -> str | None:
 async def initial_load(engine: OrchestratedEngine, created_before_s: float) -> int:
     """A cutover's id map: every billing customer created before the engine started that the ERP
     already holds (looked up by external id) is recorded as posted, so invoices of the existing book
-    do not wait for a customer.created event that will never come. Returns how many were found."""
+    do not wait for a customer.created event that will never come. Returns how many were found;
+    raises `EndpointUnavailable` naming billing or the ERP when either cannot be used."""
     store = engine.store
     billing = cast(BillingClient, engine.billing)  # an engine of a cutover reads billing (see `run_engine`)
-    documents = [document for customer in await billing.list_customers(0.0)
+    try:
+        customers = await billing.list_customers(0.0)
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ErpFailure) as error:
+        raise EndpointUnavailable("billing.url", f"cannot list billing's customers: {_reason(error)}") from None
+    except (KeyError, TypeError, ValueError) as error:  # an answer in another shape than billing's API
+        raise EndpointUnavailable("billing.url", f"listing billing's customers answered something else than the "
+                                                 f"billing API ({type(error).__name__}: {error})") from None
+    documents = [document for customer in customers
                  if customer.created_s < created_before_s
                  and (document := rules.customer_document(customer)).external_id not in store.postings]
     found = 0
     concurrency = engine.settings.concurrency  # the engine's ERP budget, inside the account's cap
     for start in range(0, len(documents), concurrency):
         batch = documents[start:start + concurrency]
-        ids = await asyncio.gather(*(_lookup(engine, document.external_id) for document in batch))
+        try:
+            ids = await asyncio.gather(*(_lookup(engine, document.external_id) for document in batch))
+        except ErpFailure as error:
+            raise EndpointUnavailable("erp.url", f"cannot look up billing's customers in the ERP: {error}") from None
         for document, internal_id in zip(batch, ids):
             if internal_id is not None:
                 store.mark_posted_before(document, internal_id)
                 found += 1
     return found
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) or type(error).__name__  # a timeout says nothing of itself
 
 
 def open_store(section: StoreSection, commit_every: int = 1) -> SqlStore:

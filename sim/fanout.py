@@ -15,6 +15,7 @@ that run; the others go on.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import shlex
@@ -22,10 +23,12 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from rehearse.reports.summary import run_summary
 from rehearse.sim import runner
 from rehearse.sim.scenario import Scenario
+from rehearse.sim.urls import host_problem
 
 __all__ = [
     "CLUSTER_TIMEOUT_S",
@@ -116,6 +119,34 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def _address_problem(address: str) -> str | None:
+    """Why Dask could never connect to `address`, found before it tries: a host no resolver could
+    look up, ``tls://`` without Dask's TLS settings, ``ucx://`` without its backend (each raised
+    from inside the client)."""
+    scheme = address.split("://", 1)[0]
+    if scheme in ("tcp", "tls", "ws", "wss"):
+        try:
+            host = urlsplit(address).hostname
+        except ValueError as error:
+            return str(error)
+        if host and (problem := host_problem(host)) is not None:
+            return problem
+    if scheme == "tls":
+        from distributed.security import Security
+
+        if Security().get_connection_args("client").get("ssl_context") is None:
+            return ("tls:// needs Dask's TLS settings (distributed.comm.tls.ca-file, .client.cert and .client.key "
+                    "in the Dask configuration or $DASK_DISTRIBUTED__COMM__TLS__*), and none are set")
+    if scheme == "ucx":
+        from distributed.comm.registry import get_backend
+
+        try:
+            get_backend("ucx").get_connector()
+        except Exception:  # noqa: BLE001 -- Dask's stub raises TypeError or FutureWarning
+            return "the ucx:// protocol is not installed (Dask moved it to the distributed-ucxx package)"
+    return None
+
+
 def _connect(address: str, timeout_s: float):
     if not address.startswith(CLUSTER_SCHEMES):
         raise ClusterError(f"--cluster {address}: expected a scheduler address such as tcp://host:8786")
@@ -123,11 +154,20 @@ def _connect(address: str, timeout_s: float):
         from distributed import Client
     except ImportError:
         raise ClusterError("--cluster needs Dask's distributed scheduler: pip install 'rehearse[dask]'") from None
+    if (problem := _address_problem(address)) is not None:
+        raise ClusterError(f"--cluster {address}: {problem}")
+    # Made first and initialised apart: a client whose start fails is closed here, while its event
+    # loop still runs; left to the garbage collector, its __del__ waited 10 s for a loop already
+    # stopped and printed a second traceback on the way out.
+    client = Client.__new__(Client)
     try:
-        return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as error:
+        Client.__init__(client, address, timeout=f"{timeout_s}s", set_as_default=False)
+    except Exception as error:  # noqa: BLE001 -- Dask raises OSError, TimeoutError, ValueError, TypeError...
+        with contextlib.suppress(Exception):
+            client.close(timeout=timeout_s)
         raise ClusterError(f"--cluster {address}: cannot reach the scheduler "
                            f"within {timeout_s:g} s ({error})") from None
+    return client
 
 
 def _limit_mib(memory_limit: int | None) -> float | None:

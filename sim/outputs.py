@@ -7,6 +7,7 @@ and so is the current folder or one that holds it."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -25,6 +26,17 @@ class OutputFolderError(ValueError):
     """A folder a result must not replace; the message says why."""
 
 
+def _sibling_prefix(out_dir: Path, role: str = "") -> str:
+    """The prefix of a folder `write_folder` makes beside ``out_dir`` (``tempfile.mkdtemp`` adds
+    eight characters): ``.NAME.`` for the result being written, ``.NAME.previous.`` for the one it
+    replaces. `out_dir_problem` probes with the longest, so a name that fits is never refused by
+    the file system after the work is done."""
+    return f".{out_dir.name}.{role}"
+
+
+_LONGEST_ROLE = "previous."
+
+
 def write_folder(out_dir: Path, write: Callable[[Path], None]) -> None:
     """Let ``write`` fill a fresh sibling folder of ``out_dir``, then swap it into place (a previous
     result is replaced only once the new one is complete; if ``write`` raises, nothing changes).
@@ -34,13 +46,13 @@ def write_folder(out_dir: Path, write: Callable[[Path], None]) -> None:
     refuse_unreplaceable(out_dir)
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging = Path(tempfile.mkdtemp(prefix=_sibling_prefix(out_dir), dir=out_dir.parent))
     try:
         write(staging)
         os.chmod(staging, 0o755)
         if out_dir.exists():
             # A fresh name of its own: a fixed one could be a folder somebody keeps there.
-            previous = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.previous.", dir=out_dir.parent))
+            previous = Path(tempfile.mkdtemp(prefix=_sibling_prefix(out_dir, _LONGEST_ROLE), dir=out_dir.parent))
             out_dir.rename(previous)  # onto the empty folder just made, which rename(2) allows
             staging.rename(out_dir)
             shutil.rmtree(previous, ignore_errors=True)
@@ -80,16 +92,27 @@ def refuse_unreplaceable(out_dir: Path) -> None:
 def out_dir_problem(out_dir: Path) -> str | None:
     """Why a result could not be written to ``out_dir`` (None when it can), found before any work
     starts: `replace_problem`, then the way `write_folder` writes, by making the parent folder and
-    a folder inside it."""
-    if out_dir.exists() and not out_dir.is_dir():
-        return "exists and is not a folder"
-    problem = replace_problem(out_dir)
-    if problem:
-        return problem
-    parent = out_dir.resolve().parent
+    in it a folder under the longest name `write_folder` gives one (`_sibling_prefix`)."""
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            return "exists and is not a folder"
+        problem = replace_problem(out_dir)
+        if problem:
+            return problem
+        parent = out_dir.resolve().parent
+    except OSError as error:  # a name longer than the file system allows, a loop of links
+        return _os_problem(out_dir, error, "cannot be used")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.probe.", dir=parent)).rmdir()
+        Path(tempfile.mkdtemp(prefix=_sibling_prefix(out_dir, _LONGEST_ROLE), dir=parent)).rmdir()
     except OSError as error:
-        return f"cannot write a folder in {parent}: {error.strerror or error}"
+        return _os_problem(out_dir, error, f"cannot write a folder in {parent}")
     return None
+
+
+def _os_problem(out_dir: Path, error: OSError, doing: str) -> str:
+    if error.errno == errno.ENAMETOOLONG:
+        longest = len(os.fsencode(_sibling_prefix(out_dir, _LONGEST_ROLE))) + 8  # what tempfile.mkdtemp adds
+        return (f"the name is too long: a result is written beside it as .NAME.{_LONGEST_ROLE}XXXXXXXX, "
+                f"{longest} bytes, more than the file system allows")
+    return f"{doing}: {error.strerror or error}"

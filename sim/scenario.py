@@ -24,6 +24,7 @@ from pydantic_core import ErrorDetails
 
 from rehearse.fakes.billing.platform import EXHAUSTED_ACTIONS
 from rehearse.reports.gates import unknown_gates
+from rehearse.sim.files import file_problem
 from rehearse.sim.engine_sections import BatchSection, EventSection, P2pSection, factory_error
 from rehearse.sim.faults import Fault, NonNegative, Positive, Probability, utc_text
 from rehearse.sim.swarm import SwarmSection
@@ -416,15 +417,20 @@ def resolve_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    builtins = f"built-in: {', '.join(builtin_names())}"
+    if not name_or_path:
+        raise ScenarioError([f"'': an empty name: give a built-in scenario or a .toml file ({builtins})"])
+    if path.suffix != ".toml":
+        candidate = builtin_dir() / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    if path.exists():
+        # "a folder", "a character device" (/dev/null), "a FIFO (named pipe)"
+        kind = (file_problem(path) or "").removeprefix("is ").removesuffix(", not a file")
+        raise ScenarioError([f"{name_or_path}: {kind or 'not a file'}, not a scenario file ({builtins})"])
     if path.suffix == ".toml":
         raise ScenarioError([f"{name_or_path}: no such scenario file"])
-    candidate = builtin_dir() / f"{name_or_path}.toml"
-    if candidate.is_file():
-        return candidate
-    if path.exists():
-        raise ScenarioError([f"{name_or_path}: a folder, not a scenario file (built-in: {', '.join(builtin_names())})"])
-    raise ScenarioError([
-        f"{name_or_path}: not a file and not a built-in scenario (built-in: {', '.join(builtin_names())})"])
+    raise ScenarioError([f"{name_or_path}: not a file and not a built-in scenario ({builtins})"])
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from rehearse.sync.sql_store import SCHEMA_TEMPLATE, SqlStore, document_from_json, document_to_json
+from rehearse.sync.store_url import StoreUnavailable
 
 __all__ = ["SCHEMA", "SqliteStore", "document_from_json", "document_to_json"]
 
@@ -36,9 +37,13 @@ class SqliteStore(SqlStore):
 
     @classmethod
     def open(cls, path: Path | str, commit_every: int = 1, synchronous: str = "FULL") -> SqliteStore:
-        """Open (or create) a store file and load everything it holds."""
-        store = cls(path, commit_every, synchronous)
-        store.load()
+        """Open (or create) a store file and load everything it holds. Raises `StoreUnavailable`
+        when SQLite cannot (a folder, a file that is not a database, one another process locks)."""
+        try:
+            store = cls(path, commit_every, synchronous)
+            store.load()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"cannot open the SQLite store {path}: {error}") from None
         return store
 
     def reopen(self) -> SqliteStore:

@@ -12,6 +12,29 @@ from typing import Any
 
 import yaml
 
+from rehearse.sim.files import file_problem
+
+# Deeper than any OpenAPI document nests (paths, operation, responses, content, schema, then a few
+# levels of properties): refused rather than left to the parser, the validator or the differ,
+# each recursive (5,000 levels raised RecursionError).
+DEPTH_MAX = 100
+
+
+class _AliasRefused(yaml.composer.ComposerError):
+    """An alias in a document read by `_NoAliasLoader`."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: an OpenAPI document has no use for them (it has ``$ref``), and a few
+    nested aliases expand to billions of nodes ("billion laughs": the differ hung)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasRefused(None, None, f"alias *{event.anchor}: YAML aliases are not supported "
+                                                          "in an OpenAPI document (use $ref)", event.start_mark)
+        return super().compose_node(parent, index)
+
 
 class DocumentError(Exception):
     """A document that cannot be diffed: missing, unreadable, unparsable or not OpenAPI 3."""
@@ -25,16 +48,16 @@ class DocumentError(Exception):
 def load_document(path: str | Path) -> dict[str, Any]:
     """The OpenAPI 3.x document at `path` (JSON, or YAML by extension or when it is not JSON),
     validated against the OpenAPI specification. Raises `DocumentError`."""
+    if (problem := file_problem(path)) is not None:  # a FIFO blocked until something wrote to it
+        raise DocumentError(path, problem)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DocumentError(path, "no such file") from None
-    except IsADirectoryError:
-        raise DocumentError(path, "is a folder, not a file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise DocumentError(path, f"cannot read: {error}") from None
     document = _parse(path, text)
+    if _depth_exceeds(document, DEPTH_MAX):
+        raise DocumentError(path, f"nested more than {DEPTH_MAX} levels deep, deeper than an OpenAPI document needs")
     if not isinstance(document, dict):
         raise DocumentError(path, f"not an OpenAPI document (the top level is a {type(document).__name__}, "
                                   "not a mapping)")
@@ -50,18 +73,36 @@ def load_document(path: str | Path) -> dict[str, Any]:
 
 
 def _parse(path: Path, text: str) -> Any:
+    too_deep = f"nested more than {DEPTH_MAX} levels deep, deeper than an OpenAPI document needs"
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise DocumentError(path, f"not valid JSON: {error}") from None
+        except RecursionError:
+            raise DocumentError(path, too_deep) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader, without aliases
+    except RecursionError:
+        raise DocumentError(path, too_deep) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise DocumentError(path, f"neither JSON nor YAML: {problem}{where}") from None
+        kind = "" if isinstance(error, _AliasRefused) else "neither JSON nor YAML: "
+        raise DocumentError(path, f"{kind}{problem}{where}") from None
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    """Whether any node of `document` lies more than `limit` containers deep (iterative)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def _check_references(path: Path, document: dict[str, Any]) -> None:

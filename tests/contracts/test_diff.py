@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -230,16 +231,48 @@ def test_text_output_names_location_and_kind(tmp_path):
      '{"200": {"$ref": "#/components/responses/Nope"}}}}}}', "dangling.json", "points to nothing"),
     ('{"openapi": "3.1.0", "info": {"title": "x", "version": "1"}, "paths": {"/a": {"get": {"responses": '
      '{"200": {"$ref": "other.yaml#/R"}}}}}}', "remote.json", "only local references"),
+    # Each raised RecursionError: a traceback.
+    ('{"openapi": "3.1.0", "x": ' + "[" * 5000 + "]" * 5000 + "}", "deep.json", "nested more than 100 levels deep"),
+    ("openapi: 3.1.0\nx: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml", "nested more than 100 levels deep"),
+    ('{"openapi": "3.1.0", "x": ' + "[" * 101 + "]" * 101 + "}", "deeper.json", "nested more than 100 levels deep"),
+    # A "billion laughs": nine aliases of nine aliases, nine levels, expanded as the differ walked it (it hung).
+    ("openapi: 3.1.0\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+     + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)), "laughs.yaml",
+     "alias *a0: YAML aliases are not supported in an OpenAPI document (use $ref) at line 3"),
+    ("", "/dev/null", "is a character device, not a file"),
 ])
 def test_bad_input_exits_2_naming_file_and_reason(tmp_path, content, name, reason):
     path = tmp_path / name
-    if content is not None:
+    if content:
         path.write_text(content)
     for old, new in ((path, FIXTURES / "invoices-v1.yaml"), (FIXTURES / "invoices-v1.yaml", path)):
         result = _diff_cli(old, new)
         assert result.exit_code == 2, result.output
         assert str(path) in result.output and reason in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_a_document_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
+    """A FIFO blocked the command until something wrote to it."""
+    fifo = tmp_path / "api.yaml"
+    os.mkfifo(fifo)
+    result = _diff_cli(fifo, FIXTURES / "invoices-v1.yaml")
+    assert result.exit_code == 2, result.output
+    assert f"{fifo}: is a FIFO (named pipe), not a file" in result.output
+
+
+def test_a_schema_nested_as_deep_as_allowed_is_diffed(tmp_path):
+    """The depth limit leaves room: 44 levels of properties (98 containers deep) validate and diff."""
+    def document(leaf: str) -> dict:
+        schema: dict = {"type": leaf}
+        for _ in range(44):
+            schema = {"type": "object", "properties": {"p": schema}}
+        return {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {"/x": {"get": {"responses": {
+            "200": {"description": "ok", "content": {"application/json": {"schema": schema}}}}}}}}
+
+    result = _diff_cli(_write(tmp_path, "old", document("string")), _write(tmp_path, "new", document("integer")))
+    assert result.exit_code == 1, result.output
+    assert "BREAKING  1 breaking" in result.output
 
 
 def test_alternatives_are_compared_when_the_union_also_declares_a_type():

@@ -237,3 +237,58 @@ def test_contracts_check_refuses_a_url_it_could_never_call(url):
     result = CliRunner().invoke(main, ["contracts", "check", "--system", "tax", "--url", url])
     assert result.exit_code == 2, result.output
     assert f"--url {url!r}: " in result.output and "Traceback" not in result.output
+
+
+def test_contracts_schemas_check_calls_a_file_that_is_not_utf8_drift(tmp_path):
+    """It raised UnicodeDecodeError: a traceback."""
+    assert CliRunner().invoke(main, ["contracts", "schemas", "--dir", str(tmp_path)]).exit_code == 0
+    (tmp_path / "2026-07.json").write_bytes(b"\xff\xfe not UTF-8")
+    result = CliRunner().invoke(main, ["contracts", "schemas", "--check", "--dir", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert f"drift: {tmp_path / '2026-07.json'}: differs from the schema generated" in result.output
+    assert "2026-01.json" not in result.output
+
+
+@pytest.mark.parametrize("command", [["contracts", "schemas", "--check", "--dir"],
+                                     ["contracts", "export", "--check", "--out"]])
+def test_contracts_check_of_a_missing_folder_exits_2_naming_it(tmp_path, command):
+    """schemas --check reported every file of a missing folder as drift (exit 1); export --check
+    ignored --out and checked the checked-in documents."""
+    missing = tmp_path / "no-such-folder"
+    result = CliRunner().invoke(main, [*command, str(missing)])
+    assert result.exit_code == 2, result.output
+    assert f"{command[-1]} {missing}: no such folder" in result.output
+    assert not missing.exists()
+
+
+def test_contracts_export_check_compares_the_documents_in_out(tmp_path):
+    assert CliRunner().invoke(main, ["contracts", "export", "--out", str(tmp_path)]).exit_code == 0
+    result = CliRunner().invoke(main, ["contracts", "export", "--check", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "erp.json").write_text("{}\n")
+    (tmp_path / "tax.json").unlink()
+    result = CliRunner().invoke(main, ["contracts", "export", "--check", "--out", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert f"{tmp_path / 'erp.json'}: differs from the code; run `rehearse contracts export --out {tmp_path}`" \
+        in result.output
+    assert f"{tmp_path / 'tax.json'}: missing" in result.output
+    assert (tmp_path / "erp.json").read_text() == "{}\n"  # a check writes nothing
+
+
+@pytest.mark.parametrize(("command", "option"), [(["contracts", "export"], "--out"),
+                                                 (["contracts", "schemas"], "--dir")])
+def test_contracts_export_and_schemas_refuse_an_empty_folder_name(tmp_path, monkeypatch, command, option):
+    """`--out ""` wrote the documents into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [*command, option, ""])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}': an empty path" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", [["engine", "--config", ""], ["contracts", "diff", "", "old.yaml"]])
+def test_an_empty_file_name_is_called_empty(command):
+    """`pathlib` reads "" as the current folder: these were refused as "a folder"."""
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2, result.output
+    assert "an empty path; give a file." in result.output

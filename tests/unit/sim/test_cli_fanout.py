@@ -4,6 +4,8 @@ raises (reported for its seed; the sweep goes on)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -46,6 +48,15 @@ def test_fewer_than_one_seed_is_refused(tmp_path, command):
     assert "--seeds" in output and "0" in output
 
 
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+@pytest.mark.parametrize("option", ["--seeds", "--workers"])
+def test_a_count_beyond_any_fan_out_is_refused(tmp_path, command, option):
+    """10^12 seeds ran out of memory planning the runs, 10^12 workers overflowed a C int: tracebacks."""
+    args = ["--seeds", "1"] if option == "--workers" else []
+    output = _invoke(tmp_path, command, "smoke", *args, option, "1000000000000")
+    assert f"Invalid value for '{option}'" in output and "1000000000000 is not in the range" in output
+
+
 def test_an_unreachable_cluster_is_refused_quickly(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(fanout, "CLUSTER_TIMEOUT_S", 1.0)
@@ -58,6 +69,32 @@ def test_an_unreachable_cluster_is_refused_quickly(tmp_path, monkeypatch):
 def test_a_malformed_cluster_address_is_refused(tmp_path):
     output = _invoke(tmp_path, "compare", "smoke", "--seeds", "1", "--cluster", "localhost")
     assert "expected a scheduler address such as tcp://host:8786" in output
+
+
+@pytest.mark.parametrize(("address", "says"), [
+    ("tls://127.0.0.1:1", "tls:// needs Dask's TLS settings"),
+    ("ucx://127.0.0.1:1", "the ucx:// protocol is not installed"),
+    ("tcp://a..b:8786", "not a valid host name: label empty or too long"),
+    ("tcp://[::1", "Invalid IPv6 URL"),
+])
+def test_a_cluster_address_dask_could_never_connect_to_is_refused(tmp_path, address, says):
+    """tls:// without TLS settings and ucx:// without its backend raised TypeError inside Dask's client."""
+    pytest.importorskip("distributed")
+    output = _invoke(tmp_path, "compare", "smoke", "--seeds", "1", "--cluster", address)
+    assert f"--cluster {address}: {says}" in output
+
+
+def test_a_client_that_failed_to_start_leaves_no_second_traceback(tmp_path):
+    """Dask's client, left to the garbage collector, waited 10 s on the way out and printed a traceback."""
+    pytest.importorskip("distributed")
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "rehearse.sim.cli", "compare", "smoke", "--seeds", "1",
+                             "--cluster", "inproc://nowhere", "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "--cluster inproc://nowhere: cannot reach the scheduler" in result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert time.perf_counter() - started < 60  # a bound against the 10 s wait per client, not a timing
 
 
 def test_swarm_without_bounds_and_malformed_variants_are_refused(tmp_path):

@@ -104,3 +104,23 @@ def test_a_folder_next_to_the_result_is_never_touched(tmp_path):
     write_folder(out, _result)
     assert (kept / "mine.txt").read_text() == "mine"
     assert sorted(path.name for path in tmp_path.iterdir()) == [".one.previous", "one"]
+
+
+@pytest.mark.parametrize("length", [237, 239, 300])
+def test_a_name_too_long_for_the_folder_it_replaces_with_is_refused_up_front(tmp_path, length):
+    """Names of 237 to 239 characters passed the check (a probe named `.NAME.probe.XXXXXXXX`) and
+    then failed after the work, making `.NAME.previous.XXXXXXXX` to replace an earlier result; longer
+    ones raised from `exists()`."""
+    out = tmp_path / ("a" * length)
+    problem = out_dir_problem(out)
+    assert problem is not None and problem.startswith("the name is too long")
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_longest_name_that_fits_replaces_an_earlier_result(tmp_path):
+    out = tmp_path / ("a" * 236)
+    assert out_dir_problem(out) is None
+    write_folder(out, _result)
+    assert out_dir_problem(out) is None
+    write_folder(out, _result)
+    assert sorted(path.name for path in out.iterdir()) == ["metrics.json", "trace.parquet"]

@@ -4,6 +4,7 @@ with a `ScenarioError` whose messages name the file, the dotted key and the reas
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -451,3 +452,20 @@ def test_a_scenario_name_that_would_leave_the_output_folder_is_refused(name):
     with pytest.raises(ScenarioError) as error:
         load("smoke", [f"name={json.dumps(name)}"])
     assert "name: " in error.value.messages[0]
+
+
+def test_something_else_than_a_file_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """`/dev/null` and a FIFO were called "a folder", and a FIFO named .toml "no such scenario file"."""
+    [message] = rejection("/dev/null")
+    assert message.startswith("/dev/null: a character device, not a scenario file (built-in: ")
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    [message] = rejection(fifo)
+    assert message.startswith(f"{fifo}: a FIFO (named pipe), not a scenario file (built-in: ")
+
+
+def test_an_empty_name_is_called_empty(tmp_path: Path, monkeypatch) -> None:
+    """`rehearse run ""` was refused as "a folder" (the empty path is the current folder)."""
+    monkeypatch.chdir(tmp_path)
+    [message] = rejection("")
+    assert message.startswith("'': an empty name: give a built-in scenario or a .toml file (built-in: ")

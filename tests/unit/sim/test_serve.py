@@ -112,6 +112,13 @@ def test_serve_refuses_a_webhook_url_it_could_never_deliver_to(url, says):
     assert f"--webhook-url {url!r}: {says}" in result.output
 
 
+def test_serve_refuses_a_host_no_resolver_could_look_up():
+    """`--host a..b` raised UnicodeError from the IDNA codec inside asyncio: a traceback."""
+    result = CliRunner().invoke(main, ["serve", "--no-traffic", "--duration-s", "1", "--host", "a..b"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--host': 'a..b': not a valid host name: label empty or too long" in result.output
+
+
 def test_serve_refuses_a_book_too_big_for_the_memory_before_building_it():
     """It built the book regardless (18 GB, deaf to SIGTERM, before anything was served)."""
     result = CliRunner().invoke(main, ["serve", "--duration-s", "1", "--set", "traffic.subscriptions=99999999999999"])
