@@ -346,25 +346,12 @@ class Erp:
         """Reverse a payment (a returned bank debit): what it applied is open again on its invoice,
         what it left unapplied is gone, and a paid invoice reopens. The parent is the payment's
         external id."""
-        if document.external_id and document.external_id in self._reversals:
-            return _duplicate(document)
-        payment = self._payments.get(document.parent_id)
-        if payment is None:
-            return _missing_parent("payment", document.parent_id)
-        refused = self._refuse_books_and_period(document, payment.document, "payment")
-        if refused is not None:
-            return refused
-        total_minor = balanced_total_minor(document.journal)
-        if total_minor is None:
-            return _unbalanced()
-        if document.amount_minor != payment.amount_minor:
-            return rejected(INVALID_TRANS_AMT, f"a reversal of {document.amount_minor} does not equal "
-                                               f"payment {document.parent_id} of {payment.amount_minor}")
+        found = self._undone_record(document, self._reversals, self._payments, "payment")
+        if type(found) is ErpResponse:
+            return found
+        payment, invoice, total_minor = cast("tuple[PaymentRecord, InvoiceRecord, int]", found)
         if payment.amount_minor and not payment.applied_minor and not payment.unapplied_minor:
             return rejected(INVALID_FLD_VALUE, f"payment {document.parent_id} is already reversed")
-        # A payment was only ever posted against an invoice (`_target_invoice`), by either of its ids.
-        invoice = cast(InvoiceRecord, self._invoices.get(payment.document.parent_id) or self._by_internal_id.get(
-            payment.document.parent_id))
         applied_minor, unapplied_minor = payment.applied_minor, payment.unapplied_minor
         if applied_minor:
             invoice.open_minor += applied_minor
@@ -396,23 +383,10 @@ class Erp:
         """Recover a written-off invoice (the customer paid it after all): the write-off's amount is
         open again and the invoice reopens, for the payment to apply to (Dr AR, Cr bad debt). The
         parent is the write-off's external id."""
-        if document.external_id and document.external_id in self._recoveries:
-            return _duplicate(document)
-        writeoff = self._writeoffs.get(document.parent_id)
-        if writeoff is None:
-            return _missing_parent("writeoff", document.parent_id)
-        refused = self._refuse_books_and_period(document, writeoff.document, "writeoff")
-        if refused is not None:
-            return refused
-        total_minor = balanced_total_minor(document.journal)
-        if total_minor is None:
-            return _unbalanced()
-        if document.amount_minor != writeoff.document.amount_minor:
-            return rejected(INVALID_TRANS_AMT, f"a recovery of {document.amount_minor} does not equal "
-                                               f"write-off {document.parent_id} of {writeoff.document.amount_minor}")
-        # A write-off was only ever posted against an invoice (`_target_invoice`), by either of its ids.
-        invoice = cast(InvoiceRecord, self._invoices.get(writeoff.document.parent_id)
-                       or self._by_internal_id.get(writeoff.document.parent_id))
+        found = self._undone_record(document, self._recoveries, self._writeoffs, "writeoff")
+        if type(found) is ErpResponse:
+            return found
+        _, invoice, total_minor = cast("tuple[PostedDocument, InvoiceRecord, int]", found)
         refused = _refuse_move(invoice, "recovery")
         if refused is not None:
             return refused
@@ -426,6 +400,35 @@ class Erp:
         return ErpResponse(201, internal_id, "", "")
 
     # -- shared steps ----------------------------------------------------------------------
+
+    def _undone_record(
+        self,
+        document: ErpDocument,
+        records: Mapping[str, object],
+        parents: Mapping[str, PaymentRecord] | Mapping[str, PostedDocument],
+        parent_type: str,
+    ) -> ErpResponse | tuple[PaymentRecord | PostedDocument, InvoiceRecord, int]:
+        """The record a reversal (a payment) or a recovery (a write-off) undoes, the invoice it was
+        posted against and the journal total, or why not, in the module's order of checks."""
+        if document.external_id and document.external_id in records:
+            return _duplicate(document)
+        parent = parents.get(document.parent_id)
+        if parent is None:
+            return _missing_parent(parent_type, document.parent_id)
+        refused = self._refuse_books_and_period(document, parent.document, parent_type)
+        if refused is not None:
+            return refused
+        total_minor = balanced_total_minor(document.journal)
+        if total_minor is None:
+            return _unbalanced()
+        parent_minor = parent.document.amount_minor
+        if document.amount_minor != parent_minor:
+            return rejected(INVALID_TRANS_AMT, f"a {document.doc_type} of {document.amount_minor} does not equal "
+                                               f"{parent_type} {document.parent_id} of {parent_minor}")
+        # Payments and write-offs were only ever posted against an invoice (`_target_invoice`), by either of its ids.
+        invoice_id = parent.document.parent_id
+        invoice = cast(InvoiceRecord, self._invoices.get(invoice_id) or self._by_internal_id.get(invoice_id))
+        return parent, invoice, total_minor
 
     def _target_invoice(
         self,

@@ -764,27 +764,15 @@ def test_without_reversal_posting_a_returned_debit_is_ignored() -> None:
 # -- a second payment before the return of the first (DOMAIN.md 8.2: re-read the object) -----------
 
 
-class ChargeBook:
+class ChargeBook(SlowBilling):
     """Payments' retrieve API over a dict of charges, each answer taking a second; `failures`
     answers first fail with a connect error. Lists are empty (gap-fill is not what these test)."""
 
     def __init__(self, runtime: SimPyRuntime, charges: dict[str, Charge], failures: int = 0) -> None:
-        self.runtime = runtime
+        super().__init__(runtime)
         self.charges = charges
         self.failures = failures
         self.reads: list[str] = []
-
-    async def _empty(self) -> list:
-        return []
-
-    def list_customers(self, since_s: float):
-        return self._empty()
-
-    def list_invoices(self, since_s: float):
-        return self._empty()
-
-    def list_charges(self, since_s: float):
-        return self._empty()
 
     async def get_charge(self, charge_id: str) -> Charge | None:
         await self.runtime.sleep(1.0)
