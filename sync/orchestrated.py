@@ -356,8 +356,9 @@ class OrchestratedEngine:
         self._route(posting, now)
 
     def _route(self, posting: Posting, now: float) -> None:
-        """Queue a planned posting, or hold it until what it waits for is posted: an earlier bank
-        debit's reversal (which implies its parent), or else its parent."""
+        """Queue a planned posting, or hold it until what it waits for is posted: the recovery of its
+        invoice's write-off or an earlier bank debit's reversal (either implies its parent), or else
+        its parent."""
         document: ErpDocument = posting.document  # type: ignore[assignment]  # planned: not posted
         store = self.store
         awaited = self._open_invoice_wait(document)
