@@ -75,7 +75,9 @@ def fault_table(frames: KindFrames) -> list[dict]:
     list of dict
         ``kind``; ``injected`` (``fault.injected`` rows); ``affected`` (distinct ids it hit: ERP
         external ids, webhook objects, the engine); ``affected_postings`` (of those, ids the engine
-        had to post); ``recovered`` (of those, ids posted in the end); ``first_t_s``, ``last_t_s``.
+        had to post and had not posted yet when the fault first hit them: a duplicate of an event
+        whose document was in the ERP already put nothing at risk); ``recovered`` (of those, ids
+        posted in the end); ``first_t_s``, ``last_t_s``.
     """
     injected = frames.get("fault.injected")
     if injected.height == 0:
@@ -84,11 +86,15 @@ def fault_table(frames: KindFrames) -> list[dict]:
     # deliveries of a few hundred thousand objects, and joining every failed try cost 500 MB. The
     # streaming engine finds the distinct pairs in 50 MB where the in-memory one took 270 MB.
     queued = frames.get("engine.queued")["object_id"].unique()
-    posted = frames.get("engine.posted")["object_id"].unique()
+    first_posted = (
+        frames.get("engine.posted").group_by("object_id").agg(pl.col("t_s").min().alias("posted_t_s")).lazy()
+    )
+    at_risk = pl.col("object_id").is_in(queued.implode()) & ~(pl.col("posted_t_s") < pl.col("hit_t_s")).fill_null(False)
     hit_ids = (
-        injected.lazy().select("code", "object_id").unique()
-        .with_columns(pl.col("object_id").is_in(queued.implode()).alias("postable"))
-        .with_columns((pl.col("postable") & pl.col("object_id").is_in(posted.implode())).alias("recovered"))
+        injected.lazy().group_by("code", "object_id").agg(pl.col("t_s").min().alias("hit_t_s"))
+        .join(first_posted, on="object_id", how="left")
+        .with_columns(at_risk.alias("postable"))
+        .with_columns((pl.col("postable") & pl.col("posted_t_s").is_not_null()).alias("recovered"))
         .group_by("code")
         .agg(
             pl.len().alias("affected"),

@@ -74,6 +74,22 @@ def test_the_fault_table_counts_what_each_kind_hit_and_what_got_through():
     ]
 
 
+def test_an_id_the_fault_hit_after_it_was_posted_was_never_at_risk():
+    """A duplicate of an invoice's event after its invoice was posted counted as an affected posting,
+    and as recovered, though nothing was ever at risk."""
+    records = [
+        *run_rows(1000.0, 9000.0),
+        {"t_s": 1500.0, "kind": "engine.queued", "object_id": "in_1", "code": "invoice"},
+        {"t_s": 1600.0, "kind": "engine.posted", "object_id": "in_1", "code": "invoice", "value": 1.0},
+        {"t_s": 2000.0, "kind": "fault.injected", "object_id": "in_1", "code": "webhook_duplicate"},
+        {"t_s": 1500.0, "kind": "engine.queued", "object_id": "in_2", "code": "invoice"},
+        {"t_s": 2000.0, "kind": "fault.injected", "object_id": "in_2", "code": "webhook_duplicate"},
+        {"t_s": 2000.0, "kind": "engine.posted", "object_id": "in_2", "code": "invoice", "value": 1.0},
+    ]
+    [row] = metrics_of(records)["faults"]
+    assert (row["affected"], row["affected_postings"], row["recovered"]) == (2, 1, 1)
+
+
 def test_recovery_is_measured_from_each_window_end_back_to_the_starting_backlog():
     import polars as pl
 
