@@ -1,7 +1,8 @@
 """Random scenarios run to their end. Each draw is small-peak with random overrides from a seeded
 `random.Random(index)`: any pattern and engine switches, zero to five faults from the whole
 catalogue (windows at the run's edges, recurring, overlapping ones of the same kind), period closes
-(before the run, for one entity or all), operator, ERP, billing, payment and traffic settings. The
+(before the run, for one entity or all), operator, ERP, billing (recoveries of written-off invoices
+included), payment and traffic settings. The
 loader may refuse a draw and a run may fail its gates; neither may raise anything else.
 
 Over 3,000 draws on 2026-11-27 this found five crashes (a missing subsidiary for every entity, a
@@ -177,6 +178,13 @@ class Draw:
             if rng.random() < 0.15:  # the same kind again, maybe overlapping
                 faults.append(self.fault(kind))
         self.set("faults", faults)
+        # Drawn last, so the draws above stay those that found the first crashes.
+        for switch in ("recheck_bank_debits", "recover_writeoffs"):
+            self.set(f"engine.{switch}", rng.random() < 0.5, chance=0.3)
+        self.set("billing.recovery_share", self.probability(), chance=0.4)
+        self.set("billing.recovery_after_days", rng.choice([0.0001, 1.0, 5.0, 60.0]), chance=0.4)
+        self.set("billing.dunning_retry_days", rng.choice([[], [0.01], [0.5, 1.0], [1, 2, 3]]), chance=0.3)
+        self.set("payments.success_probability", self.probability(), chance=0.3)
         return self.overrides
 
 
