@@ -5,7 +5,7 @@ and reads one charge as its retrieve API does."""
 from __future__ import annotations
 
 from rehearse.sim.distributions import LogNormal
-from rehearse.sim.erp_wire import billing_get_charge, billing_list
+from rehearse.sim.erp_wire import billing_get_charge, billing_get_invoice, billing_list
 from rehearse.sync.model import Charge, Customer, Invoice
 from rehearse.sync.ports import Runtime
 
@@ -53,11 +53,17 @@ class InProcessBillingClient:
 
     async def get_charge(self, charge_id: str) -> Charge | None:
         """The charge as it is now (None when there is no such charge)."""
+        return await self._read(billing_get_charge(charge_id), self.payments.charges, charge_id)
+
+    async def get_invoice(self, invoice_id: str) -> Invoice | None:
+        """The invoice as it is now (None when there is no such invoice)."""
+        return await self._read(billing_get_invoice(invoice_id), self.billing.invoices, invoice_id)
+
+    async def _read(self, wire, records, object_id: str):
         if self.contracts is not None:
-            system, request = billing_get_charge(charge_id)
-            self.contracts.check(system, *request)
+            self.contracts.check(*wire)
         await self.runtime.sleep(self.latency.sample_s())
-        charge = self.payments.charges.get(charge_id)
-        self.trace.emit(self.runtime.now(), "billing.read", object_id=charge_id,
-                        code=charge.status if charge is not None else "missing")
-        return charge
+        record = records.get(object_id)
+        self.trace.emit(self.runtime.now(), "billing.read", object_id=object_id,
+                        code=record.status if record is not None else "missing")
+        return record

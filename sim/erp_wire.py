@@ -70,3 +70,8 @@ def billing_list(what: str, since_s: float, starting_after: str | None = None) -
 def billing_get_charge(charge_id: str) -> tuple[str, HttpRequest]:
     """The request that re-reads one charge: (system, request)."""
     return "payments", HttpRequest("GET", f"/v1/charges/{charge_id}", {}, None)
+
+
+def billing_get_invoice(invoice_id: str) -> tuple[str, HttpRequest]:
+    """The request that re-reads one invoice: (system, request)."""
+    return "billing", HttpRequest("GET", f"/v1/invoices/{invoice_id}", {}, None)

@@ -20,7 +20,9 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from rehearse.sim.erp_wire import HttpRequest, billing_get_charge, billing_list, erp_lookup, erp_post
+from rehearse.sim.erp_wire import (
+    HttpRequest, billing_get_charge, billing_get_invoice, billing_list, erp_lookup, erp_post,
+)
 from rehearse.sim.http1 import ConnectFailed, Http1Client, Http1Error, split_url
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
 from rehearse.sync.model import Address, Charge, Customer, ErpDocument, Invoice, InvoiceLine
@@ -150,16 +152,23 @@ class HttpBillingClient:
 
     async def get_charge(self, charge_id: str) -> Charge | None:
         """The charge as it is now (None when payments answers 404)."""
-        system, request = billing_get_charge(charge_id)
+        return await self._read(billing_get_charge(charge_id), charge_of, "charge", charge_id)
+
+    async def get_invoice(self, invoice_id: str) -> Invoice | None:
+        """The invoice as it is now (None when billing answers 404)."""
+        return await self._read(billing_get_invoice(invoice_id), invoice_of, "invoice", invoice_id)
+
+    async def _read(self, wire: tuple[str, HttpRequest], record_of, what: str, object_id: str):
+        system, request = wire
         async with self.session.get(self.urls[system] + request.path) as response:
             payload = await response.json(content_type=None)
             status = response.status
-        charge = charge_of(payload) if status == 200 else None
-        self.trace.emit(self.runtime.now(), "billing.read", object_id=charge_id,
-                        code=charge.status if charge is not None else "missing")
+        record = record_of(payload) if status == 200 else None
+        self.trace.emit(self.runtime.now(), "billing.read", object_id=object_id,
+                        code=record.status if record is not None else "missing")
         if status not in (200, 404):
-            raise ErpConnectError(f"{system} get charge {charge_id} answered {status}: {payload}")
-        return charge
+            raise ErpConnectError(f"{system} get {what} {object_id} answered {status}: {payload}")
+        return record
 
 
 def _fields(record_type, item: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ class EnginePorts(NamedTuple):
     runtime: time, sleep, spawn, call_later and work queues (`rehearse.sync.ports.Runtime`).
     erp: the ERP client, ``post(document)`` and ``lookup(doc_type, external_id)``.
     billing: billing's list APIs, ``list_customers/list_invoices/list_charges(since_s)``, and
-        ``get_charge(charge_id)``.
+        ``get_charge(charge_id)`` and ``get_invoice(invoice_id)``.
     store: a fresh `MemoryStore` (or its SQLite twin when ``engine.store = "sqlite"``); a durable
         store survives `Engine.crash`, ``store.fresh()`` gives an empty one.
     trace: ``emit(t_s, kind, **fields)``; see `rehearse.sync.trace.KINDS` for what reports read.

@@ -17,7 +17,9 @@ When a second payment, a write-off or a void of an invoice arrives while an earl
 reversal is not posted, the engine waits for that reversal, or first re-reads the earlier charge
 from billing when no reversal was planned (its event may still be on the way), so the ERP invoice
 is open again before anything that needs it open. Likewise a payment of an invoice written off
-before it was paid (E7) waits for the recovery the engine plans for it.
+before it was paid (E7) waits for the recovery the engine plans for it. Before it posts a write-off
+the engine re-reads the invoice: one paid in the meantime (its payment may be on its way already)
+supersedes the write-off, and so does a paid invoice that arrives before the write-off is posted.
 
 `receive` is synchronous and fast (acknowledge, then work); everything that waits is an ``async``
 workflow over the ports. Each defence can be switched off in `EngineSettings` so the harness can
@@ -26,7 +28,7 @@ show what its absence costs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from rehearse.sync import decisions, rules, wire
@@ -34,7 +36,7 @@ from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
 from rehearse.sync.model import ACH_DEBIT, Charge, ErpDocument, Event, Invoice, next_period
 from rehearse.sync.ports import BillingClient, ErpClient, Random, Runtime, Trace
 from rehearse.sync.store import (
-    EXCEPTION, HELD, IN_FLIGHT, POSTED, QUEUED, RETRY_WAIT, MemoryStore, Posting, park_exception,
+    EXCEPTION, HELD, IN_FLIGHT, POSTED, QUEUED, RETRY_WAIT, SUPERSEDED, MemoryStore, Posting, park_exception,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +55,8 @@ _T = TypeVar("_T")
 
 # Documents that need their invoice open in the ERP: they wait for an earlier bank debit's reversal.
 NEEDS_OPEN_INVOICE = frozenset({"payment", "writeoff", "void"})
-# The hold key of postings waiting for billing to say whether the bank debit after it came back.
+# The hold key of postings waiting for billing to re-read what follows it: a bank debit (did it
+# come back?) or a write-off's own external id (is its invoice still uncollectible?).
 RECHECK = "recheck:"
 
 
@@ -213,7 +216,32 @@ class OrchestratedEngine:
         if not planned or invoice.status in ("void", "uncollectible"):
             for document in rules.invoice_documents(invoice, event_s):
                 self._submit(document, now)
+        elif invoice.status == "paid":
+            self._supersede_writeoff(invoice.id, now)
         return True
+
+    def _supersede_writeoff(self, invoice_id: str, now: float) -> None:
+        """The invoice is paid and its write-off is not posted (nor being posted): the customer
+        paid, so nothing is written off, nor recovered. A write-off the ERP refused (the payment
+        came first) leaves the exception queue."""
+        postings = self.store.postings
+        writeoff = postings.get(rules.external_id("writeoff", invoice_id))
+        if writeoff is None or writeoff.state in (POSTED, IN_FLIGHT, SUPERSEDED):
+            return
+        recovery = postings.get(rules.external_id("recovery", invoice_id))
+        for posting in (writeoff, recovery):
+            if posting is None or posting.state == SUPERSEDED:
+                continue
+            key = posting.key
+            if posting.state == EXCEPTION and (record := self.store.close_exception(key)) is not None:
+                self.trace.emit(now, "engine.exception_resolved", object_id=key, code="superseded",
+                                detail=record.reason)
+            posting.state = SUPERSEDED
+            self.store.save(posting)
+            document = cast(ErpDocument, posting.document)  # not posted: it has its document
+            self.trace.emit(now, "engine.superseded", object_id=key, code=document.doc_type)
+            for child in self.store.release_held(key) or ():
+                self._route(child, now)
 
     def _charge_reversed(self, charge: Charge, now: float) -> None:
         """Plan a returned debit's reversal, after its payment (planned too if it never was)."""
@@ -226,7 +254,7 @@ class OrchestratedEngine:
         settings = self.settings
         if settings.recover_writeoffs:
             writeoff = self.store.postings.get(rules.external_id("writeoff", charge.invoice_id))
-            if writeoff is not None:
+            if writeoff is not None and writeoff.state != SUPERSEDED:
                 # Dated when billing wrote the invoice off (a write-off keeps its document once
                 # posted; one from before the run is dated by its planning). A charge made before
                 # it, whose event came late, is no recovery.
@@ -245,9 +273,9 @@ class OrchestratedEngine:
         store = self.store
         doc_type = document.doc_type
         if doc_type == "payment" and self.settings.recover_writeoffs:
-            recovery = rules.external_id("recovery", document.parent_id)
-            if recovery in store.postings and not store.is_posted(recovery):
-                return recovery
+            recovery = store.postings.get(rules.external_id("recovery", document.parent_id))
+            if recovery is not None and recovery.state not in (POSTED, SUPERSEDED):
+                return recovery.key
         if doc_type not in NEEDS_OPEN_INVOICE:
             return None
         debits = store.bank_debits.get(document.parent_id)
@@ -270,28 +298,33 @@ class OrchestratedEngine:
             return key
         return None
 
+    async def _read_billing(self, read: Callable[[], Awaitable[_T]], generation: int) -> tuple[bool, _T | None]:
+        """Ask billing (`read` makes the call) until it answers, on the engine's retry policy:
+        (True, the answer), or (False, None) when it never did. Raises `EngineCrashed` when the
+        engine died meanwhile (the restart routes what waited again, which asks again)."""
+        retry = self.settings.retry
+        for attempt in range(1, retry.attempts_max + 1):
+            try:
+                return True, await self._call(read())
+            except (ErpError, ErpTimeout, ErpConnectError):
+                if generation != self.generation:
+                    raise EngineCrashed() from None
+                await self.runtime.sleep(decisions.retry_delay_s(retry, attempt, self.random.random(), None))
+                if generation != self.generation:
+                    raise EngineCrashed() from None
+        return False, None
+
     async def _recheck(self, charge_id: str, invoice_id: str, generation: int) -> None:
         """Re-read an earlier bank debit of an invoice from billing. Returned: plan its reversal,
         which what waits for it then waits for. Not returned (or billing never answered): forget
         it, and route what waited."""
         billing = cast(BillingClient, self.billing)  # `_open_invoice_wait` starts this only with one
-        retry = self.settings.retry
-        charge: Charge | None = None
-        outcome = "failed"
-        for attempt in range(1, retry.attempts_max + 1):
-            try:
-                charge = await self._call(billing.get_charge(charge_id))
-            except EngineCrashed:
-                return  # the restart routes what waits again, which asks again
-            except (ErpError, ErpTimeout, ErpConnectError):
-                if generation != self.generation:
-                    return
-                await self.runtime.sleep(decisions.retry_delay_s(retry, attempt, self.random.random(), None))
-                if generation != self.generation:
-                    return
-                continue
-            outcome = "reversed" if charge is not None and charge.status == "reversed" else "not_reversed"
-            break
+        try:
+            answered, charge = await self._read_billing(lambda: billing.get_charge(charge_id), generation)
+        except EngineCrashed:
+            return
+        returned = charge is not None and charge.status == "reversed"
+        outcome = "reversed" if returned else "not_reversed" if answered else "failed"
         now = self.runtime.now()
         self.rechecking -= 1
         self.trace.emit(now, "engine.rechecked", object_id=charge_id, ref_id=invoice_id, code=outcome)
@@ -301,6 +334,24 @@ class OrchestratedEngine:
             self.store.forget_bank_debit(invoice_id, charge_id)
         for posting in self.store.release_held(RECHECK + charge_id) or ():
             self._route(posting, now)
+
+    async def _confirm_writeoff(self, invoice_id: str, generation: int) -> None:
+        """Re-read an invoice about to be written off: paid since (its payment may be on its way
+        already, and would apply to nothing), the write-off is superseded. Then route it (or post
+        it as the events say when billing never answered)."""
+        billing = cast(BillingClient, self.billing)  # `_route` starts this only with one
+        try:
+            answered, invoice = await self._read_billing(lambda: billing.get_invoice(invoice_id), generation)
+        except EngineCrashed:
+            return
+        now = self.runtime.now()
+        self.rechecking -= 1
+        outcome = invoice.status if invoice is not None else "missing" if answered else "failed"
+        self.trace.emit(now, "engine.rechecked", object_id=invoice_id, ref_id=invoice_id, code=outcome)
+        if invoice is not None:
+            self._invoice_moved(invoice, now, now)  # a newer state plans what it needs
+        for posting in self.store.release_held(RECHECK + rules.external_id("writeoff", invoice_id)) or ():
+            self._route(posting, now, confirmed=True)
 
     async def _gap_fill(self, generation: int) -> None:
         """Every `gap_fill_interval_s`, list what billing created within the events horizon and
@@ -355,13 +406,21 @@ class OrchestratedEngine:
         postings.setdefault(key, posting)
         self._route(posting, now)
 
-    def _route(self, posting: Posting, now: float) -> None:
+    def _route(self, posting: Posting, now: float, confirmed: bool = False) -> None:
         """Queue a planned posting, or hold it until what it waits for is posted: the recovery of its
-        invoice's write-off or an earlier bank debit's reversal (either implies its parent), or else
-        its parent."""
+        invoice's write-off or an earlier bank debit's reversal (either implies its parent), a
+        write-off not `confirmed` yet the re-read of its invoice, or else its parent."""
+        if posting.state == SUPERSEDED:
+            return  # released from a hold it no longer needs
         document: ErpDocument = posting.document  # type: ignore[assignment]  # planned: not posted
         store = self.store
         awaited = self._open_invoice_wait(document)
+        if (awaited is None and not confirmed and document.doc_type == "writeoff" and self.billing is not None
+                and self.settings.recover_writeoffs):
+            awaited = RECHECK + posting.key
+            if awaited not in store.waiting:
+                self.rechecking += 1
+                self.runtime.spawn(self._confirm_writeoff(document.parent_id, self.generation))
         if awaited is None:
             parent = document.parent_id
             if self.settings.dependency_hold and parent and not store.is_posted(parent):
@@ -393,6 +452,8 @@ class OrchestratedEngine:
             if generation != self.generation:
                 return  # handed over just before a crash: the restart queued it again
             self.queued -= 1
+            if posting.state == SUPERSEDED:
+                continue  # superseded while queued
             self.in_flight += 1
             try:
                 pause_s = await self._post(posting)
@@ -549,7 +610,8 @@ class OrchestratedEngine:
         if generation != self.generation:
             return  # the timer died with the process; the restart queued the posting again
         self.retry_waiting -= 1
-        self._enqueue(posting, self.runtime.now())
+        if posting.state != SUPERSEDED:
+            self._enqueue(posting, self.runtime.now())
 
     def _mark_posted(self, posting: Posting, document: ErpDocument, internal_id: str) -> None:
         """Mark a posting posted; `document` is its document (callers have it at hand), which it drops

@@ -78,6 +78,9 @@ class BillingClient(Protocol):
     async def get_charge(self, charge_id: str) -> Charge | None:
         """The charge as it is now (None when payments has no such charge)."""
 
+    async def get_invoice(self, invoice_id: str) -> Invoice | None:
+        """The invoice as it is now (None when billing has no such invoice)."""
+
 
 class Trace(Protocol):
     """Receives one typed record per step; see `rehearse.sync.trace` for the columns."""

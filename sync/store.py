@@ -20,6 +20,7 @@ IN_FLIGHT = "in_flight"
 RETRY_WAIT = "retry_wait"
 POSTED = "posted"
 EXCEPTION = "exception"
+SUPERSEDED = "superseded"  # a newer state of its source made it unneeded before it was posted
 
 
 class Posting:
@@ -149,5 +150,6 @@ class MemoryStore:
         return posting is not None and posting.state == POSTED
 
     def unfinished(self) -> list[Posting]:
-        """Postings not yet posted and not parked as exceptions: the in-flight set at a cut-off."""
-        return [p for p in self.postings.values() if p.state not in (POSTED, EXCEPTION)]
+        """Postings not yet posted, not parked as exceptions and not superseded: the in-flight set at
+        a cut-off."""
+        return [p for p in self.postings.values() if p.state not in (POSTED, EXCEPTION, SUPERSEDED)]

@@ -81,9 +81,10 @@ KINDS: dict[str, str] = {
     "engine.batch": "object_id=batch id (batch pattern), value=documents staged for the bulk post, "
     "detail=how many wait for a parent and how many are untaxed",
     "billing.listed": "code=what was listed (customers, invoices, charges), value=how many",
-    "billing.read": "object_id=charge re-read by the engine, code=its status now (or missing)",
+    "billing.read": "object_id=charge or invoice re-read by the engine, code=its status now (or missing)",
     "engine.rechecked": "object_id=earlier bank debit on an invoice, ref_id=invoice, "
-    "code=reversed|not_reversed|failed (what billing said before a second payment, a write-off or a void)",
+    "code=reversed|not_reversed|failed (what billing said before a second payment, a write-off or a void); "
+    "or object_id=ref_id=invoice about to be written off, code=its status in billing now, or failed",
     "engine.circuit": "code=open|half_open|closed (the ERP circuit breaker's new state), "
     "value=failures in a row",
     "engine.dead_lettered": "object_id=event, ref_id=object, code=event type, detail=why it could not be "

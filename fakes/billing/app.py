@@ -125,6 +125,7 @@ class InvoiceOut(BaseModel):
     created_s: float
     finalized_s: float
     tax_status: Literal["complete", "requires_location_inputs"]
+    reopened: int = Field(ge=0, description="Times a returned bank debit reopened the invoice (paid -> open).")
 
 
 def _link(operation_id: str, parameter: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from rehearse.sim.scenario import load
 from rehearse.sim.served import ServedFakes
 from rehearse.sim.serving import serving
 from rehearse.sync.errors import ErpConnectError, ErpError, ErpTimeout
-from rehearse.sync.model import Charge, ErpDocument
+from rehearse.sync.model import Charge, ErpDocument, Invoice, InvoiceLine
 
 CUSTOMER = ErpDocument("customer", "cus_1", "cus_1", "", "US01", "USD", 0, 0, 1769817600.0, "2026-01", (), (), "Acme")
 
@@ -127,3 +127,21 @@ def test_the_billing_client_rereads_a_charge_or_says_there_is_none() -> None:
         return answers
 
     assert asyncio.run(main()) == (charge, None)
+
+
+def test_the_billing_client_rereads_an_invoice_with_the_times_it_was_reopened() -> None:
+    scenario, _ = load("smoke")
+    fakes = ServedFakes(scenario, 1, clock=LiveClock(scenario.run.start_s), erp_latency=False)
+    line = InvoiceLine("Pro plan", "subscription", 1000, 80, 1769817600.0, 1772236800.0)
+    reopened = Invoice("in_1", "cus_1", "sub_1", "US01", "USD", "uncollectible", (line,), 1000, 80, 1080, 0,
+                       1769814000.0, 1769817600.0, reopened=1)
+    fakes.billing.invoices["in_1"] = reopened
+
+    async def main():
+        runtime = AsyncioRuntime(scenario.run.start_s)
+        async with aiohttp.ClientSession() as session, serving(fakes.bare_apps["billing"]) as url:
+            client = HttpBillingClient(billing_url=url, payments_url=url, runtime=runtime, session=session,
+                                       trace=TraceRecorder())
+            return await client.get_invoice("in_1"), await client.get_invoice("in_404")
+
+    assert asyncio.run(main()) == (reopened, None)

@@ -114,6 +114,10 @@ class SlowBilling:
     def list_charges(self, since_s: float):
         return self._empty()
 
+    async def get_invoice(self, invoice_id: str) -> Invoice | None:
+        await self.runtime.sleep(1.0)
+        return None  # nothing created: "as the events say"
+
 
 # -- a small world: one engine, one ERP, one clock ------------------------------------------------
 
@@ -768,11 +772,18 @@ class ChargeBook(SlowBilling):
     """Payments' retrieve API over a dict of charges, each answer taking a second; `failures`
     answers first fail with a connect error. Lists are empty (gap-fill is not what these test)."""
 
-    def __init__(self, runtime: SimPyRuntime, charges: dict[str, Charge], failures: int = 0) -> None:
+    def __init__(self, runtime: SimPyRuntime, charges: dict[str, Charge], failures: int = 0,
+                 invoices: dict[str, Invoice] | None = None) -> None:
         super().__init__(runtime)
         self.charges = charges
         self.failures = failures
+        self.invoices = invoices or {}
         self.reads: list[str] = []
+
+    async def get_invoice(self, invoice_id: str) -> Invoice | None:
+        await self.runtime.sleep(1.0)
+        self.reads.append(invoice_id)
+        return self.invoices.get(invoice_id)
 
     async def get_charge(self, charge_id: str) -> Charge | None:
         await self.runtime.sleep(1.0)
@@ -961,3 +972,67 @@ def test_without_recoveries_the_payment_stays_unapplied_and_the_invoice_written_
     payment = harness.erp.payments["ch_9"]
     assert (payment.applied_minor, payment.unapplied_minor) == (0, 10_800)
     assert harness.erp.invoices["in_1"].status == "written_off"
+
+
+def test_a_write_off_the_erp_refused_because_the_payment_came_first_is_superseded_by_the_paid_invoice() -> None:
+    """The recovery's payment reached the engine before the news of the write-off: the write-off
+    meets a paid ERP invoice and is parked; the paid invoice that follows supersedes it."""
+    harness = Harness(settings=NO_GAP_FILL)
+    preloaded_customer_and_invoice(harness)
+    recovered = charge("ch_9")._replace(created_s=RECOVERED_S)
+    harness.deliver(event("evt_ch_9", "charge.succeeded", recovered, RECOVERED_S), after_s=RECOVERED_S - START_S)
+    harness.deliver(event("evt_unc", "invoice.marked_uncollectible", invoice(status="uncollectible"), WRITTEN_OFF_S),
+                    after_s=RECOVERED_S - START_S + 60.0)
+    harness.deliver(event("evt_paid", "invoice.paid", invoice(status="paid"), RECOVERED_S),
+                    after_s=RECOVERED_S - START_S + 120.0)
+    harness.run(RECOVERED_S - START_S + DRAIN_S)
+    assert harness.state("in_1:writeoff") == "superseded" and harness.store.exceptions == {}
+    assert harness.records("engine.exception_resolved")["code"].to_list() == ["superseded"]
+    assert harness.records("engine.superseded")["object_id"].to_list() == ["in_1:writeoff"]
+    assert harness.erp.invoices["in_1"].status == "paid" and harness.erp.writeoffs == {}
+    assert harness.engine.unfinished() == []
+
+
+def test_a_write_off_still_retrying_when_the_invoice_is_paid_is_superseded_with_its_recovery() -> None:
+    """The write-off waits to retry (503) when the customer pays: neither it nor the recovery
+    planned for the payment is ever posted, and the payment settles the invoice."""
+    script = {("writeoff", "in_1"): [(BEFORE, ErpError(503, "SERVICE_UNAVAILABLE", "down"))]}
+    harness = Harness(settings=NO_GAP_FILL._replace(retry=RetryPolicy(base_s=600.0, cap_s=600.0)), script=script)
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(event("evt_unc", "invoice.marked_uncollectible", invoice(status="uncollectible"), WRITTEN_OFF_S),
+                    after_s=WRITTEN_OFF_S - START_S)
+    recovered = charge("ch_9")._replace(created_s=WRITTEN_OFF_S + 10.0)
+    harness.deliver(event("evt_ch_9", "charge.succeeded", recovered, WRITTEN_OFF_S + 10.0),
+                    after_s=WRITTEN_OFF_S - START_S + 10.0)
+    harness.deliver(event("evt_paid", "invoice.paid", invoice(status="paid"), WRITTEN_OFF_S + 10.0),
+                    after_s=WRITTEN_OFF_S - START_S + 20.0)
+    harness.run(WRITTEN_OFF_S - START_S + DRAIN_S)
+    assert (harness.state("in_1:writeoff"), harness.state("in_1:recovery")) == ("superseded", "superseded")
+    assert [document.external_id for _, document in harness.client.posts] == ["in_1:writeoff", "ch_9"]
+    assert harness.erp.invoices["in_1"].status == "paid"
+    assert harness.engine.idle() and harness.engine.unfinished() == []
+
+
+def test_a_write_off_of_an_invoice_billing_says_is_paid_now_is_superseded_before_it_is_posted() -> None:
+    """The recovery's payment is queued behind a throttled ERP when the (late) write-off comes: the
+    write-off would post first and the payment apply to nothing. Re-read, the invoice is paid."""
+    paid = invoice(status="paid")
+    harness = Harness(settings=NO_GAP_FILL, billing=lambda runtime: ChargeBook(runtime, {}, invoices={"in_1": paid}))
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(event("evt_unc", "invoice.marked_uncollectible", invoice(status="uncollectible"), WRITTEN_OFF_S),
+                    after_s=RECOVERED_S - START_S)
+    harness.run(RECOVERED_S - START_S + DRAIN_S)
+    assert harness.engine.billing.reads == ["in_1"]
+    assert harness.records("engine.rechecked")["code"].to_list() == ["paid"]
+    assert harness.state("in_1:writeoff") == "superseded" and harness.client.posted("writeoff") == []
+
+
+def test_a_write_off_of_an_invoice_still_uncollectible_is_posted_after_the_re_read() -> None:
+    uncollectible = invoice(status="uncollectible")
+    harness = Harness(settings=NO_GAP_FILL,
+                      billing=lambda runtime: ChargeBook(runtime, {}, invoices={"in_1": uncollectible}))
+    preloaded_customer_and_invoice(harness)
+    harness.deliver(event("evt_unc", "invoice.marked_uncollectible", uncollectible, WRITTEN_OFF_S))
+    harness.run()
+    assert harness.records("engine.rechecked")["code"].to_list() == ["uncollectible"]
+    assert harness.state("in_1:writeoff") == POSTED and harness.erp.invoices["in_1"].status == "written_off"
