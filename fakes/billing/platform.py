@@ -54,6 +54,11 @@ class BillingSettings(NamedTuple):
 
 
 NAIVE_RETRY_S = 60.0  # how soon a caller that does not look up tries a timed-out charge again
+# An attempt still unknown after this many lookups that found no charge counts as failed (a
+# processing error) and dunning goes on: a gateway that never answers is not called again at once
+# forever (with a lookup a millisecond later, a thousand times a second).
+UNKNOWN_LOOKUPS_MAX = 3
+UNKNOWN_DECLINE_CODE = "processing_error"
 
 
 class SubscriptionRecord:
@@ -107,6 +112,7 @@ class Billing:
         self.subscriptions: dict[str, SubscriptionRecord] = {}
         self.invoices: dict[str, Invoice] = {}
         self._failed_first_s: dict[str, float] = {}  # invoice id -> time of its first failed attempt
+        self._unknown_lookups: dict[str, int] = {}  # idempotency key -> lookups that found no charge
         self._subscription_count = 0
         self._invoice_count = 0
         self._descriptions: dict[str, str] = {}
@@ -295,21 +301,32 @@ class Billing:
         self.trace.emit(now_s, "billing.payment_looked_up", object_id=invoice_id, detail=key,
                         code=charge.status if charge else "not_found")
         invoice = self.invoices[invoice_id]
-        if charge is None:
+        if charge is not None:
+            self._unknown_lookups.pop(key, None)
+            if invoice.status == "open":
+                self._attempted(invoice, charge, attempt, now_s)
+            return
+        lookups = self._unknown_lookups.pop(key, 0) + 1
+        if lookups < UNKNOWN_LOOKUPS_MAX:
+            self._unknown_lookups[key] = lookups
             self.collect(invoice_id, attempt, now_s, retry)
         elif invoice.status == "open":
-            self._attempted(invoice, charge, attempt, now_s)
+            self._attempt_failed(invoice, attempt, now_s, UNKNOWN_DECLINE_CODE, hard=False)
 
     def _resend(self, invoice_id: str, attempt: int, retry: int, now_s: float) -> None:
         self.collect(invoice_id, attempt, now_s, retry)
 
     def _attempted(self, invoice: Invoice, charge, attempt: int, now_s: float) -> None:
         """Act on a charge attempt's result: paid, or dunning."""
-        invoice_id = invoice.id
         if charge.status == "succeeded":
             self._paid(invoice, now_s, charge.amount_minor)
             return
-        self.trace.emit(now_s, "billing.invoice_payment_failed", object_id=invoice.id, code=charge.decline_code)
+        self._attempt_failed(invoice, attempt, now_s, charge.decline_code, PaymentsGateway.is_hard_decline(charge))
+
+    def _attempt_failed(self, invoice: Invoice, attempt: int, now_s: float, decline_code: str, hard: bool) -> None:
+        """Dunning after a failed attempt: the next retry on the schedule, or give up."""
+        invoice_id = invoice.id
+        self.trace.emit(now_s, "billing.invoice_payment_failed", object_id=invoice.id, code=decline_code)
         self.events.publish("invoice.payment_failed", now_s, invoice)
         record = self.subscriptions[invoice.subscription_id]
         if record.status == "incomplete":
@@ -318,7 +335,7 @@ class Billing:
             self._status(record, "payment_failed", now_s, "customer.subscription.updated")
         first_failed_s = self._failed_first_s.setdefault(invoice_id, now_s)
         retry_days = self.settings.dunning_retry_days
-        if attempt <= len(retry_days) and not PaymentsGateway.is_hard_decline(charge):
+        if attempt <= len(retry_days) and not hard:
             retry_at_s = first_failed_s + retry_days[attempt - 1] * 86400.0
             self.schedule(retry_at_s - now_s, self.collect, invoice_id, attempt + 1)
         else:
@@ -381,12 +398,17 @@ class Billing:
         invoice = self.invoices[invoice_id]
         if invoice.status != "uncollectible":
             return
+        key = f"{invoice_id}:recovery"
         try:
-            charge = self.payments.charge(invoice, 1, now_s, f"{invoice_id}:recovery")
+            charge = self.payments.charge(invoice, 1, now_s, key)
         except ChargeOutcomeUnknown as unknown:
-            self.trace.emit(now_s, "billing.payment_unknown", object_id=invoice_id, detail=f"{invoice_id}:recovery")
-            self.schedule(unknown.lookup_after_s, self._recover, invoice_id)
-            return
+            self.trace.emit(now_s, "billing.payment_unknown", object_id=invoice_id, detail=key)
+            tries = self._unknown_lookups.pop(key, 0) + 1
+            if tries < UNKNOWN_LOOKUPS_MAX:
+                self._unknown_lookups[key] = tries
+                self.schedule(unknown.lookup_after_s, self._recover, invoice_id)
+            return  # else the customer gives up too
+        self._unknown_lookups.pop(key, None)
         if charge.status == "succeeded":
             self._paid(invoice, now_s, charge.amount_minor)
         else:

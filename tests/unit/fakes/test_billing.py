@@ -629,6 +629,26 @@ def test_a_timed_out_charge_is_looked_up_before_anything_else_and_charged_once(a
     assert [fields["code"] for fields in looked_up] == ["succeeded" if applied else "not_found"]
 
 
+def test_an_attempt_still_unknown_after_three_lookups_counts_as_failed_and_dunning_goes_on() -> None:
+    """A gateway that times out every call without charging, looked up a millisecond later: billing
+    called it again at once after each empty lookup, forever (a thousand times a second)."""
+    faults = ScriptedPaymentFaults([UnknownOutcome(False, 0.001)] * 50)
+    harness = Harness(success_probability=1.0, faults=faults)
+    record = harness.existing()
+    invoice = harness.renew(record, FEB_01_S)
+    harness.run_next()  # finalized; the charge call times out
+    for _ in range(3):
+        _, callback = harness.run_next()
+        assert callback.__name__ == "_look_up"
+    looked_up = [fields["code"] for _, kind, fields in harness.trace.records if kind == "billing.payment_looked_up"]
+    assert looked_up == ["not_found"] * 3
+    failed = [fields["code"] for _, kind, fields in harness.trace.records if kind == "billing.invoice_payment_failed"]
+    assert failed == ["processing_error"] and record.status == "past_due"
+    [(due_s, _, callback, args)] = harness.pending  # the first dunning retry, a day later
+    assert callback.__name__ == "collect" and args == (invoice.id, 2)
+    assert due_s == pytest.approx(FEB_01_S + HOUR_S + 0.003 + 86400.0)
+
+
 def test_without_the_lookup_a_timed_out_charge_that_went_through_charges_the_customer_twice() -> None:
     faults = ScriptedPaymentFaults([UnknownOutcome(True, 3600.0)])
     harness = Harness(success_probability=1.0, faults=faults, lookup_unknown_outcomes=False)
