@@ -5,7 +5,7 @@ and reads one charge as its retrieve API does."""
 from __future__ import annotations
 
 from rehearse.sim.distributions import LogNormal
-from rehearse.sim.erp_wire import billing_get_charge, billing_get_invoice, billing_list
+from rehearse.sim.erp_wire import HttpRequest, billing_get_charge, billing_get_invoice, billing_list
 from rehearse.sync.model import Charge, Customer, Invoice
 from rehearse.sync.ports import Runtime
 
@@ -59,9 +59,10 @@ class InProcessBillingClient:
         """The invoice as it is now (None when there is no such invoice)."""
         return await self._read(billing_get_invoice(invoice_id), self.billing.invoices, invoice_id)
 
-    async def _read(self, wire, records, object_id: str):
+    async def _read(self, wire: tuple[str, HttpRequest], records, object_id: str):
         if self.contracts is not None:
-            self.contracts.check(*wire)
+            system, request = wire
+            self.contracts.check(system, *request)
         await self.runtime.sleep(self.latency.sample_s())
         record = records.get(object_id)
         self.trace.emit(self.runtime.now(), "billing.read", object_id=object_id,
