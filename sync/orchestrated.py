@@ -408,23 +408,24 @@ class OrchestratedEngine:
 
     def _route(self, posting: Posting, now: float, confirmed: bool = False) -> None:
         """Queue a planned posting, or hold it until what it waits for is posted: the recovery of its
-        invoice's write-off or an earlier bank debit's reversal (either implies its parent), a
-        write-off not `confirmed` yet the re-read of its invoice, or else its parent."""
+        invoice's write-off or an earlier bank debit's reversal (either implies its parent), or else
+        its parent; then a write-off not `confirmed` yet waits for the re-read of its invoice."""
         if posting.state == SUPERSEDED:
             return  # released from a hold it no longer needs
         document: ErpDocument = posting.document  # type: ignore[assignment]  # planned: not posted
         store = self.store
         awaited = self._open_invoice_wait(document)
+        if awaited is None:
+            parent = document.parent_id
+            if self.settings.dependency_hold and parent and not store.is_posted(parent):
+                awaited = parent
+        # Last, so that the invoice is re-read just before its write-off can be posted, and once.
         if (awaited is None and not confirmed and document.doc_type == "writeoff" and self.billing is not None
                 and self.settings.recover_writeoffs):
             awaited = RECHECK + posting.key
             if awaited not in store.waiting:
                 self.rechecking += 1
                 self.runtime.spawn(self._confirm_writeoff(document.parent_id, self.generation))
-        if awaited is None:
-            parent = document.parent_id
-            if self.settings.dependency_hold and parent and not store.is_posted(parent):
-                awaited = parent
         if awaited is not None:
             posting.state = HELD
             store.save(posting)
