@@ -1,6 +1,6 @@
 """The engine's billing client in process: lists objects from the billing and payments fakes as
 their list APIs do (one call per list, a sampled latency, the 30-day horizon left to the caller),
-and reads one charge as its retrieve API does."""
+and reads one charge or invoice as their retrieve APIs do."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ force (``invoice.finalized``) and payment is attempted at once; then ``invoice.p
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -20,6 +19,7 @@ from rehearse.fakes.billing.states import INVOICE, SUBSCRIPTION
 from rehearse.fakes.delay_line import DelayLine
 from rehearse.fakes.events import EventLog
 from rehearse.fakes.payments.gateway import ChargeOutcomeUnknown, PaymentsGateway
+from rehearse.fakes.shares import in_share
 from rehearse.fakes.tax.engine import TaxAddressError, TaxEngine
 from rehearse.sync.model import (
     Customer, Invoice, InvoiceLine, Price, Subscription, add_months, period_of,
@@ -384,7 +384,7 @@ class Billing:
                         currency=invoice.currency, amount_minor=invoice.total_minor)
         self.events.publish("invoice.marked_uncollectible", now_s, invoice)
         share = self.settings.recovery_share
-        if share and zlib.crc32(invoice.id.encode()) % 10_000 < share * 10_000:
+        if share and in_share(invoice.id, share):
             self.schedule(self.settings.recovery_after_days * 86400.0, self._recover, invoice.id)
         if record.status == "past_due":
             action = _EXHAUSTED_ACTIONS[self.settings.exhausted_action]

@@ -15,11 +15,11 @@ a fault plan itself):
 from __future__ import annotations
 
 import random as _random_module  # only for the type; the instance is seeded by the world
-import zlib
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from rehearse.fakes.events import EventLog
+from rehearse.fakes.shares import in_share
 from rehearse.fakes.payments.states import BANK_RETURN_CODE, HARD_DECLINES, PAYMENT_INTENT, SOFT_DECLINES
 from rehearse.sync.model import ACH_DEBIT, Charge, Invoice
 
@@ -99,7 +99,7 @@ class PaymentsGateway:
         if not share:
             return CARD
         # A hash of the id, not a draw: the same customer pays the same way on every attempt.
-        return ACH_DEBIT if zlib.crc32(customer_id.encode()) % 10_000 < share * 10_000 else CARD
+        return ACH_DEBIT if in_share(customer_id, share) else CARD
 
     def charge(self, invoice: Invoice, attempt: int, now_s: float, idempotency_key: str = "", *,
                new_intent: bool = False) -> Charge:
